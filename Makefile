@@ -1,0 +1,44 @@
+# Set-up and everyday commands. Everything lands in .venv; nothing is installed globally.
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build of torch that lies on this machine's disk; override for a GPU machine,
+# e.g. `make test TORCH_SPEC='torch>=2.4'`.
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STORE ?= rlhf.duckdb
+
+.PHONY: demo test test-slow bench install-core install-dev clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.core-installed: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q -e ".[train,dev]"
+	touch $@ $(VENV)/.core-installed
+
+install-core: $(VENV)/.core-installed
+install-dev: $(VENV)/.dev-installed
+
+## make demo: the annotation app on the bundled sample data, in the default store.
+demo: install-core
+	$(VENV)/bin/rlhf-tui demo --store $(STORE)
+
+## make test: the whole suite (train and dev extras, CPU torch).
+test: install-dev
+	$(PY) -m pytest -q
+
+test-slow: install-dev
+	$(PY) -m pytest -q -m slow
+
+bench: install-dev
+	$(PY) benchmarks/bench_import_export.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
