@@ -1,0 +1,29 @@
+"""Entry point of the `rlhf-tui` command: errors become one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli_app import app, err_console
+
+
+def main(argv: list[str] | None = None) -> int:
+    from store.errors import StoreError
+
+    from . import commands  # noqa: F401  (registers every command on `app`)
+
+    try:
+        app(args=argv, prog_name="rlhf-tui", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except StoreError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

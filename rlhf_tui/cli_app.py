@@ -1,0 +1,39 @@
+"""The Typer application every command module registers on, and shared options.
+
+Command modules keep heavy imports (textual, torch) inside their functions so that
+`rlhf-tui --help` stays instant and an annotator's machine never needs torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="rlhf-tui",
+    help="Collect human preference rankings in the terminal; export them; train reward models and DPO policies.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+StoreOption = typer.Option(
+    None,
+    "--store",
+    help="The DuckDB store file (default: $RLHF_TUI_STORE, else ./rlhf.duckdb).",
+    show_default=False,
+)
+
+
+def open_client_store(store: Optional[Path]):
+    """The store for a command: in-process DuckDB (or the running service, when there is one)."""
+    from store import open_store
+
+    return open_store(store)

@@ -1,0 +1,214 @@
+"""Core commands: import, export, datasets, stats, demo. No SQL here: all through the store."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ..cli_app import StoreOption, app, console, err_console, open_client_store
+
+SAMPLE_DATA_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+class Task(str, Enum):
+    rank = "rank"
+    pair = "pair"
+
+
+class ImportFormat(str, Enum):
+    auto = "auto"
+    native = "native"
+    trl = "trl"
+    hh = "hh"
+    ultrafeedback = "ultrafeedback"
+
+
+class ExportFormat(str, Enum):
+    annotations = "annotations"
+    preference = "preference"
+    kto = "kto"
+    sft = "sft"
+
+
+class Aggregate(str, Enum):
+    all = "all"
+    majority = "majority"
+    borda = "borda"
+
+
+def _read_guidelines(path: Optional[Path]) -> Optional[str]:
+    from store.errors import InvalidInputError
+
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInputError(f"{path}: no such guidelines file") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: the guidelines are not valid UTF-8") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the guidelines ({exc.strerror})") from None
+
+
+@app.command("import")
+def import_command(
+    path: Path = typer.Argument(..., help="JSONL, JSON (array), Parquet or CSV file.", show_default=False),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to import into (created if new)."),
+    task: Optional[Task] = typer.Option(
+        None, "--task", help="rank (2-9 candidates) or pair (exactly 2). Default: pair for trl/hh data, else rank."
+    ),
+    fmt: ImportFormat = typer.Option(ImportFormat.auto, "--format", help="Input format; auto detects it from the columns."),
+    guidelines: Optional[Path] = typer.Option(None, "--guidelines", help="Markdown file with the annotation guidelines."),
+    annotators_per_record: Optional[int] = typer.Option(
+        None, "--annotators-per-record", "-k", help="How many annotators should answer each record (default 1)."
+    ),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good rows and list the rejected ones."),
+    keep_labels: Optional[str] = typer.Option(
+        None, "--keep-labels", help="trl/hh data: also record the existing choice as a submitted answer by this annotator."
+    ),
+    store: Optional[Path] = StoreOption,
+) -> None:
+    """Import prompts and candidate responses. Re-importing the same file adds nothing."""
+    text = _read_guidelines(guidelines)
+    with open_client_store(store) as s:
+        report = s.import_file(
+            path,
+            dataset=dataset,
+            task=task.value if task else None,
+            fmt=fmt.value,
+            guidelines=text,
+            annotators_per_record=annotators_per_record,
+            skip_invalid=skip_invalid,
+            keep_labels=keep_labels,
+        )
+    for line in report.rejected:
+        err_console.print(Text(f"skipped {line}"), soft_wrap=True)
+    summary = (
+        f"{report.file}: {report.rows_read} rows read as {report.format}; {report.added} new records in "
+        f"{report.dataset!r}, {report.already_present} already present"
+    )
+    if report.rejected:
+        summary += f", {len(report.rejected)} rejected"
+    if report.labels_recorded:
+        summary += f", {report.labels_recorded} existing labels recorded as {keep_labels!r}"
+    console.print(Text(summary + "."), soft_wrap=True)
+
+
+@app.command("export")
+def export_command(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to export."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .parquet (default choice) or .jsonl."),
+    fmt: ExportFormat = typer.Option(
+        ExportFormat.preference,
+        "--format",
+        help="annotations (every answer), preference (TRL prompt/chosen/rejected pairs), kto, or sft.",
+    ),
+    aggregate: Aggregate = typer.Option(
+        Aggregate.all,
+        "--aggregate",
+        help="Pairs from several annotators: all (each annotator's pairs), majority (one label per pair), "
+        "borda (one consensus ranking per record).",
+    ),
+    store: Optional[Path] = StoreOption,
+) -> None:
+    """Export annotations or training data to Parquet or JSONL."""
+    with open_client_store(store) as s:
+        count = s.export(dataset, fmt.value, out, aggregate.value)
+    console.print(Text(f"wrote {count} {fmt.value} rows to {out}"), soft_wrap=True)
+    if count == 0:
+        err_console.print(Text(f"warning: {dataset!r} has no submitted answers to export yet"))
+
+
+def datasets_table(summaries) -> Table:
+    table = Table(title="Datasets")
+    for column, justify in (("name", "left"), ("task", "left"), ("records", "right"), ("per record", "right"),
+                            ("submitted", "right"), ("complete", "right")):
+        table.add_column(column, justify=justify)
+    for d in summaries:
+        table.add_row(
+            Text(d.name), d.task, f"{d.records:,}", str(d.annotators_per_record), f"{d.submissions:,}",
+            f"{d.percent_complete:.1f}%",
+        )
+    return table
+
+
+@app.command("datasets")
+def datasets_command(store: Optional[Path] = StoreOption) -> None:
+    """List the datasets with their progress."""
+    with open_client_store(store) as s:
+        summaries = s.list_datasets()
+    if not summaries:
+        console.print("The store has no datasets yet; add one with `rlhf-tui import FILE --dataset NAME`.", markup=False)
+        return
+    console.print(datasets_table(summaries))
+
+
+@app.command("stats")
+def stats_command(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to summarise."),
+    store: Optional[Path] = StoreOption,
+) -> None:
+    """Answers in a dataset, counted by annotator and status."""
+    with open_client_store(store) as s:
+        counts = s.status_counts(dataset)
+        summary = next(d for d in s.list_datasets() if d.name == dataset)
+    console.print(
+        Text(
+            f"{dataset}: {summary.task} task, {summary.records:,} records, {summary.annotators_per_record} "
+            f"annotator(s) wanted per record, {summary.percent_complete:.1f}% complete"
+        )
+    )
+    statuses = ("submitted", "draft", "discarded")
+    table = Table(title=f"Answers in {dataset}")
+    table.add_column("annotator")
+    for status in statuses:
+        table.add_column(status, justify="right")
+    by_annotator: dict[str, dict[str, int]] = {}
+    for c in counts:
+        by_annotator.setdefault(c.annotator, {})[c.status] = c.count
+    for annotator, row in by_annotator.items():
+        table.add_row(Text(annotator), *(f"{row.get(s, 0):,}" for s in statuses))
+    if by_annotator:
+        table.add_row(
+            Text("total", style="bold"),
+            *(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}" for s in statuses),
+        )
+    console.print(table)
+
+
+def import_sample_data(s, sample_dir: Path) -> list[str]:
+    """Import the bundled sample datasets into an empty store; return what was imported."""
+    guidelines = _read_guidelines(sample_dir / "guidelines.md")
+    imported = []
+    for name, file, task in (("sample-rank", "rank.jsonl", "rank"), ("sample-pairs", "pairs.jsonl", "pair")):
+        s.import_file(sample_dir / file, dataset=name, task=task, guidelines=guidelines)
+        imported.append(name)
+    return imported
+
+
+@app.command("demo")
+def demo_command(
+    sample_data: Path = typer.Option(SAMPLE_DATA_DIR, "--sample-data", help="Folder with rank.jsonl, pairs.jsonl, guidelines.md."),
+    annotator: Optional[str] = typer.Option(None, "--annotator", help="Annotator name (default: your user name)."),
+    no_app: bool = typer.Option(False, "--no-app", help="Only import the sample data and list the datasets."),
+    store: Optional[Path] = StoreOption,
+) -> None:
+    """Import the bundled sample data into the store if it is empty, then open the annotation app."""
+    import getpass
+
+    with open_client_store(store) as s:
+        if not s.list_datasets():
+            names = import_sample_data(s, sample_data)
+            console.print(Text(f"imported the sample datasets {', '.join(names)}"))
+        if no_app:
+            console.print(datasets_table(s.list_datasets()))
+            return
+        from ..app import run_annotation_app
+
+        run_annotation_app(s, None, annotator or getpass.getuser())

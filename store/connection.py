@@ -1,0 +1,46 @@
+"""Opening the DuckDB file, with the lock error turned into one readable line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from .errors import StoreError, StoreLockedError
+
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user (?P<user>\S+?))?\.?(?:\s|$)")
+
+
+def describe_lock_holder(message: str) -> str:
+    """'PID 123 (user ann, /usr/bin/python3)' from DuckDB's lock message, or '' when absent."""
+    match = _HOLDER.search(message)
+    if not match:
+        return ""
+    parts = [p for p in (f"user {match['user']}" if match["user"] else "", match["program"]) if p]
+    return f"PID {match['pid']} ({', '.join(parts)})"
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        if path.parent and not path.parent.exists() and not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            holder = describe_lock_holder(message) or "another process"
+            raise StoreLockedError(
+                f"{path} is in use by {holder}; close it there, or start `rlhf-tui serve --store {path}` "
+                "so several annotators can share it."
+            ) from None
+        raise StoreError(f"cannot open {path}: {message.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open {path}: {str(exc).splitlines()[0]}") from None
+
+
+def first_row(cursor: duckdb.DuckDBPyConnection):
+    """The first row of a result or None. Fetches everything: a half-read result
+    (fetchone) blocks later relational queries on the connection in DuckDB 2."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None

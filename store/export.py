@@ -1,0 +1,208 @@
+"""Export: annotations, TRL preference pairs, KTO and SFT rows, written by DuckDB's COPY.
+
+Pairs come from rankings: every two candidates with different ranks make a pair,
+chosen = better rank, margin = rank gap; ties make none. Results always use
+canonical candidate indexes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from .duckdb_store import DuckDBStore
+
+EXPORT_FORMATS = ("annotations", "preference", "kto", "sft")
+AGGREGATIONS = ("all", "majority", "borda")
+FILE_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
+
+# Submitted answers of one dataset, one row per candidate: (record_id, annotator, idx, rank, both_bad).
+_EXPLODED = """
+    exploded AS (
+        SELECT record_id, annotator, both_bad,
+               unnest(ranks) AS rank, generate_subscripts(ranks, 1) - 1 AS idx
+        FROM annotations WHERE dataset_id = $dataset AND status = 'submitted'
+    )"""
+
+# Borda points: how many candidates each annotator put strictly below this one.
+_BORDA = """
+    borda_points AS (
+        SELECT x.record_id, x.idx, sum((SELECT count(*) FROM exploded y
+                                         WHERE y.record_id = x.record_id AND y.annotator = x.annotator
+                                           AND y.rank > x.rank)) AS points
+        FROM exploded x WHERE NOT x.both_bad GROUP BY x.record_id, x.idx
+    ),
+    borda AS (
+        SELECT record_id, idx, dense_rank() OVER (PARTITION BY record_id ORDER BY points DESC) AS rank
+        FROM borda_points
+    )"""
+
+
+def _pairs_sql(aggregate: str) -> str:
+    if aggregate == "all":
+        return f"""
+        WITH {_EXPLODED}
+        SELECT x.record_id, x.annotator, x.idx AS chosen_idx, y.idx AS rejected_idx,
+               (y.rank - x.rank)::DOUBLE AS margin
+        FROM exploded x JOIN exploded y
+          ON x.record_id = y.record_id AND x.annotator = y.annotator AND x.rank < y.rank"""
+    if aggregate == "majority":
+        # One label per candidate pair: the direction most annotators chose; a draw gives none.
+        return f"""
+        WITH {_EXPLODED},
+        votes AS (
+            SELECT x.record_id, least(x.idx, y.idx) AS lo, greatest(x.idx, y.idx) AS hi,
+                   count(*) FILTER (WHERE x.rank < y.rank AND x.idx < y.idx) AS lo_wins,
+                   count(*) FILTER (WHERE x.rank < y.rank AND x.idx > y.idx) AS hi_wins,
+                   avg(abs(y.rank - x.rank)) FILTER (WHERE x.rank <> y.rank) AS gap
+            FROM exploded x JOIN exploded y
+              ON x.record_id = y.record_id AND x.annotator = y.annotator AND x.idx <> y.idx
+            GROUP BY ALL
+        )
+        SELECT record_id, 'majority' AS annotator,
+               CASE WHEN lo_wins > hi_wins THEN lo ELSE hi END AS chosen_idx,
+               CASE WHEN lo_wins > hi_wins THEN hi ELSE lo END AS rejected_idx,
+               gap::DOUBLE AS margin
+        FROM votes WHERE lo_wins <> hi_wins"""
+    if aggregate == "borda":
+        return f"""
+        WITH {_EXPLODED}, {_BORDA}
+        SELECT x.record_id, 'borda' AS annotator, x.idx AS chosen_idx, y.idx AS rejected_idx,
+               (y.rank - x.rank)::DOUBLE AS margin
+        FROM borda x JOIN borda y ON x.record_id = y.record_id AND x.rank < y.rank"""
+    raise InvalidInputError(f"unknown aggregation {aggregate!r}; use {', '.join(AGGREGATIONS)}")
+
+
+def _prompt_expr(chat: bool) -> str:
+    if chat:
+        return "coalesce(r.prompt_messages, [{'role': 'user', 'content': r.prompt_text}])"
+    return "r.prompt_text"
+
+
+def _completion_expr(alias: str, chat: bool) -> str:
+    return f"[{{'role': 'assistant', 'content': {alias}.text}}]" if chat else f"{alias}.text"
+
+
+def export_query(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str) -> tuple[str, dict]:
+    con = store.connection
+    dataset_id = store._dataset_id(dataset)
+    params = {"dataset": dataset_id}
+    # TRL wants one shape per dataset: if any prompt is a chat, all rows are conversational.
+    chat = bool(
+        con.execute(
+            "SELECT count(*) FROM records WHERE dataset_id = ? AND prompt_messages IS NOT NULL", [dataset_id]
+        ).fetchall()[0][0]
+    )
+    prompt = _prompt_expr(chat)
+    if fmt == "annotations":
+        params["name"] = dataset
+        return (
+            """
+            WITH cands AS (
+                SELECT c.record_id, list(struct_pack(idx := c.idx, text := c.text, source := c.source) ORDER BY c.idx)
+                       AS candidates
+                FROM candidates c JOIN records r ON r.id = c.record_id WHERE r.dataset_id = $dataset
+                GROUP BY c.record_id
+            )
+            SELECT $name AS dataset, a.record_id, r.external_id, r.prompt_text, r.prompt_messages, k.candidates,
+                   a.annotator, a.status, a.ranks,
+                   CASE WHEN len(a.ranks) = 2 AND a.ranks[1] <> a.ranks[2]
+                        THEN (CASE WHEN a.ranks[1] < a.ranks[2] THEN 0 ELSE 1 END) END AS chosen,
+                   CASE WHEN len(a.ranks) = 2 AND a.ranks[1] <> a.ranks[2]
+                        THEN (CASE WHEN a.ranks[1] < a.ranks[2] THEN 1 ELSE 0 END) END AS rejected,
+                   a.both_bad, a.comment, a.discard_reason, a.shown_order, a.seconds_spent,
+                   a.created_at, a.updated_at, a.revision
+            FROM annotations a
+            JOIN records r ON r.id = a.record_id
+            JOIN cands k ON k.record_id = a.record_id
+            WHERE a.dataset_id = $dataset
+            ORDER BY a.record_id, a.annotator
+            """,
+            params,
+        )
+    if fmt == "preference":
+        return (
+            f"""
+            WITH pairs AS ({_pairs_sql(aggregate)})
+            SELECT {prompt} AS prompt, {_completion_expr('ch', chat)} AS chosen,
+                   {_completion_expr('rj', chat)} AS rejected,
+                   p.record_id, p.annotator, p.margin
+            FROM pairs p
+            JOIN records r ON r.id = p.record_id
+            JOIN candidates ch ON ch.record_id = p.record_id AND ch.idx = p.chosen_idx
+            JOIN candidates rj ON rj.record_id = p.record_id AND rj.idx = p.rejected_idx
+            ORDER BY p.record_id, p.annotator, p.chosen_idx, p.rejected_idx
+            """,
+            params,
+        )
+    if fmt == "kto":
+        # Best-ranked answers are desirable, worst-ranked undesirable; "both bad" marks every answer undesirable.
+        return (
+            f"""
+            WITH {_EXPLODED},
+            labelled AS (
+                SELECT record_id, annotator, idx,
+                       CASE WHEN both_bad THEN false
+                            WHEN rank = 1 THEN true
+                            ELSE false END AS label,
+                       rank, max(rank) OVER (PARTITION BY record_id, annotator) AS worst, both_bad
+                FROM exploded
+            )
+            SELECT {prompt} AS prompt, {_completion_expr('c', chat)} AS completion, l.label,
+                   l.record_id, l.annotator
+            FROM labelled l
+            JOIN records r ON r.id = l.record_id
+            JOIN candidates c ON c.record_id = l.record_id AND c.idx = l.idx
+            WHERE l.both_bad OR (l.worst > 1 AND (l.rank = 1 OR l.rank = l.worst))
+            ORDER BY l.record_id, l.annotator, l.idx
+            """,
+            params,
+        )
+    if fmt == "sft":
+        # One row per record: the best candidate of the Borda consensus (lowest index on a tie).
+        return (
+            f"""
+            WITH {_EXPLODED}, {_BORDA},
+            best AS (
+                SELECT record_id, min(idx) AS idx FROM borda WHERE rank = 1 GROUP BY record_id
+            )
+            SELECT {prompt} AS prompt, {_completion_expr('c', chat)} AS completion, b.record_id
+            FROM best b
+            JOIN records r ON r.id = b.record_id
+            JOIN candidates c ON c.record_id = b.record_id AND c.idx = b.idx
+            ORDER BY b.record_id
+            """,
+            params,
+        )
+    raise InvalidInputError(f"unknown export format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
+
+
+def rows(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str = "all") -> list[dict]:
+    sql, params = export_query(store, dataset, fmt, aggregate)
+    return store.connection.sql(sql, params=params).to_arrow_table().to_pylist()
+
+
+def export(store: "DuckDBStore", dataset: str, fmt: str, out: Path, aggregate: str = "all") -> int:
+    """Write the export to `out` (Parquet or JSONL by extension); return the row count.
+    The file appears complete or not at all."""
+    file_format = FILE_FORMATS.get(out.suffix.lower())
+    if file_format is None:
+        raise InvalidInputError(f"{out}: unknown output type {out.suffix or '(none)'}; use .parquet or .jsonl")
+    if out.is_dir():
+        raise InvalidInputError(f"{out}: is a folder; give a file name")
+    if not out.parent.exists():
+        raise InvalidInputError(f"{out.parent}: no such folder")
+    sql, params = export_query(store, dataset, fmt, aggregate)
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    target = "'" + str(tmp).replace("'", "''") + "'"
+    options = "FORMAT parquet, COMPRESSION zstd" if file_format == "parquet" else "FORMAT json"
+    try:
+        count = store.connection.execute(f"COPY ({sql}) TO {target} ({options})", params).fetchall()[0][0]
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return int(count)

@@ -1,0 +1,219 @@
+"""`rlhf-tui import`: read a file, normalise its format, validate every row, and
+bulk-insert the new records and candidates in one transaction (all or nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from .connection import first_row
+from .errors import InvalidInputError
+from .import_formats import FORMATS, RESPONSE_FIELD, RESPONSES_FIELD, detect_format, normalise_python, normalise_sql
+from .import_readers import RawInput, raw_relation_sql, read_error
+from .types import MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
+
+if TYPE_CHECKING:
+    from .duckdb_store import DuckDBStore
+
+MAX_LISTED_REJECTIONS = 1000
+
+
+def _validation_sql(min_n: int, max_n: int) -> str:
+    """Adds the checks every format shares to the normalised rows in `norm`."""
+    too_long = f"strlen(x) > {MAX_TEXT_BYTES}"
+    return f"""
+    SELECT n.*,
+        coalesce(n.error, CASE
+            WHEN n.prompt_text IS NOT NULL AND trim(n.prompt_text) = '' THEN 'field ''prompt'': empty'
+            WHEN n.prompt_messages IS NOT NULL AND len(n.prompt_messages) = 0 THEN 'field ''prompt'': empty message list'
+            WHEN n.prompt_text IS NULL AND n.prompt_messages IS NULL THEN 'field ''prompt'': missing'
+            WHEN strlen(n.prompt_text) > {MAX_TEXT_BYTES} THEN 'field ''prompt'': text over 1 MB (' || strlen(n.prompt_text) || ' bytes)'
+            WHEN coalesce(list_bool_or(list_transform(n.prompt_messages, lambda m: strlen(m.content) > {MAX_TEXT_BYTES})), false)
+                THEN 'field ''prompt'': a message over 1 MB'
+            WHEN n.responses IS NULL THEN 'field ''@list'': missing'
+            WHEN len(n.responses) < {min_n} OR len(n.responses) > {max_n}
+                THEN 'field ''@list'': expected ' || CASE WHEN {min_n} = {max_n} THEN '{min_n}' ELSE '{min_n} to {max_n}' END
+                     || ' responses, got ' || len(n.responses)
+            WHEN list_position(list_transform(n.responses, lambda r: r.text IS NULL OR trim(r.text) = ''), true) > 0
+                THEN 'field ''@item' || (list_position(list_transform(n.responses, lambda r: r.text IS NULL OR trim(r.text) = ''), true) - 1) || ''': empty text'
+            WHEN list_position(list_transform(n.responses, lambda r: {too_long.replace('x', 'r.text')}), true) > 0
+                THEN 'field ''@item' || (list_position(list_transform(n.responses, lambda r: {too_long.replace('x', 'r.text')}), true) - 1) || ''': text over 1 MB'
+            WHEN n.ext_id IS NOT NULL AND first_row <> n.row_no
+                THEN 'field ''id'': duplicate id ' || to_json(n.ext_id) || ' (first at @row' || first_row || ')'
+        END) AS problem
+    FROM (
+        SELECT *, min(row_no) OVER (PARTITION BY ext_id) AS first_row FROM norm
+    ) n
+    """
+
+
+def _field_names(problem: str, fmt: str) -> str:
+    """Replace the @list/@item placeholders with the format's own field names."""
+    problem = problem.replace("@list", RESPONSES_FIELD[fmt])
+    if "@item" in problem:
+        head, tail = problem.split("@item", 1)
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        problem = head + RESPONSE_FIELD[fmt](int(digits)) + tail[len(digits):]
+    return problem
+
+
+def _describe_problem(raw: RawInput, row_no: int, problem: str, fmt: str) -> str:
+    problem = _field_names(problem, fmt)
+    if "@row" in problem:
+        head, tail = problem.split("@row", 1)
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        problem = head + raw.location(int(digits)) + tail[len(digits):]
+    return f"{raw.path}: {raw.location(row_no)}: {problem}"
+
+
+def import_file(
+    store: "DuckDBStore",
+    path: Path,
+    dataset: str,
+    task: str | None,
+    fmt: str,
+    guidelines: str | None,
+    annotators_per_record: int | None,
+    skip_invalid: bool,
+    keep_labels: str | None,
+) -> ImportReport:
+    con = store.connection
+    if fmt not in ("auto",) + FORMATS:
+        raise InvalidInputError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
+    if task is not None and task not in TASK_KINDS:
+        raise InvalidInputError(f"unknown task {task!r}; use rank or pair")
+    if annotators_per_record is not None and annotators_per_record < 1:
+        raise InvalidInputError("--annotators-per-record must be at least 1")
+    existing = first_row(con.execute("SELECT id, task FROM datasets WHERE name = ?", [dataset]))
+    if existing and task and existing[1] != task:
+        raise InvalidInputError(f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task}")
+
+    raw, raw_sql = raw_relation_sql(con, path)
+    try:
+        fmt = detect_format(raw, con, raw_sql) if fmt == "auto" else fmt
+        if keep_labels and fmt not in ("trl", "hh"):
+            raise InvalidInputError(f"--keep-labels needs chosen/rejected data (trl or hh), not {fmt}")
+        task = task or (existing[1] if existing else ("pair" if fmt in ("trl", "hh") else "rank"))
+        if fmt in ("trl", "hh"):
+            norm = normalise_python(con, raw, raw_sql, fmt)
+        else:
+            norm = con.sql(normalise_sql(raw, raw_sql, fmt)).to_arrow_table()
+    except InvalidInputError:
+        raise
+    except duckdb.Error as exc:
+        raise read_error(path, raw.file_type, exc) from None
+
+    min_n, max_n = (2, 2) if task == "pair" else (MIN_CANDIDATES, MAX_CANDIDATES)
+    con.register("norm", norm)
+    try:
+        checked = con.sql(_validation_sql(min_n, max_n)).to_arrow_table()
+        con.register("checked", checked)
+        problems = con.execute(
+            "SELECT row_no, problem FROM checked WHERE problem IS NOT NULL ORDER BY row_no"
+        ).fetchall()
+        rejected = tuple(_describe_problem(raw, r, p, fmt) for r, p in problems)
+        if rejected and not skip_invalid:
+            more = f" (and {len(rejected) - 1} more problem rows; --skip-invalid imports the rest)" if len(rejected) > 1 else ""
+            raise InvalidInputError(rejected[0] + more + "; nothing was imported")
+        return _insert(
+            store, con, raw, fmt, dataset, task, guidelines, annotators_per_record, keep_labels, rejected, len(norm)
+        )
+    finally:
+        con.unregister("norm")
+        try:
+            con.unregister("checked")
+        except duckdb.Error:
+            pass
+
+
+def _insert(store, con, raw, fmt, dataset, task, guidelines, k, keep_labels, rejected, rows_read) -> ImportReport:
+    from .duckdb_store import utcnow
+
+    now = utcnow()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        row = first_row(con.execute("SELECT id FROM datasets WHERE name = ?", [dataset]))
+        if row is None:
+            con.execute(
+                "INSERT INTO datasets (name, task, guidelines, annotators_per_record, settings, created_at) "
+                "VALUES (?, ?, ?, ?, '{}', ?)",
+                [dataset, task, guidelines or "", k or 1, now],
+            )
+            row = first_row(con.execute("SELECT id FROM datasets WHERE name = ?", [dataset]))
+        else:
+            if guidelines is not None:
+                con.execute("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, row[0]])
+            if k is not None:
+                con.execute("UPDATE datasets SET annotators_per_record = ? WHERE id = ?", [k, row[0]])
+        dataset_id = row[0]
+        base = con.execute("SELECT coalesce(max(id), 0) FROM records").fetchall()[0][0]
+        # Records without an id are keyed by a hash of their content, so a re-import adds nothing.
+        new_rows = con.sql(
+            """
+            WITH keyed AS (
+                SELECT *, coalesce(ext_id, 'sha256:' || left(sha256(to_json(struct_pack(
+                        p := prompt_text, m := prompt_messages, r := list_transform(responses, lambda x: x.text)))), 32))
+                    AS record_key
+                FROM checked WHERE problem IS NULL
+            ),
+            fresh AS (
+                SELECT * FROM keyed
+                WHERE record_key NOT IN (SELECT external_id FROM records WHERE dataset_id = $d)
+                QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY row_no) = 1
+            )
+            SELECT $base + row_number() OVER (ORDER BY row_no) AS id, record_key, prompt_text, prompt_messages,
+                   responses, metadata, label_chosen
+            FROM fresh ORDER BY row_no
+            """,
+            params={"d": dataset_id, "base": base},
+        ).to_arrow_table()
+        con.register("new_rows", new_rows)
+        try:
+            con.execute(
+                """
+                INSERT INTO records
+                SELECT id, $d, record_key, prompt_text, prompt_messages, metadata::JSON, len(responses), $now
+                FROM new_rows ORDER BY id
+                """,
+                {"d": dataset_id, "now": now},
+            )
+            con.execute(
+                """
+                INSERT INTO candidates
+                SELECT id, (generate_subscripts(responses, 1) - 1)::SMALLINT, unnest(responses).text, unnest(responses).source
+                FROM new_rows ORDER BY id
+                """
+            )
+            labels = 0
+            if keep_labels:
+                con.execute(
+                    """
+                    INSERT INTO annotations (record_id, dataset_id, annotator, status, ranks, shown_order,
+                                             created_at, updated_at)
+                    SELECT id, $d, $who, 'submitted',
+                           CASE label_chosen WHEN 0 THEN [1, 2] ELSE [2, 1] END, [0, 1], $now, $now
+                    FROM new_rows WHERE label_chosen IS NOT NULL
+                    """,
+                    {"d": dataset_id, "who": keep_labels, "now": now},
+                )
+                labels = con.execute("SELECT count(*) FROM new_rows WHERE label_chosen IS NOT NULL").fetchall()[0][0]
+        finally:
+            con.unregister("new_rows")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    added = len(new_rows)
+    valid = rows_read - len(rejected)
+    return ImportReport(
+        dataset=dataset,
+        file=str(raw.path),
+        format=fmt,
+        rows_read=rows_read,
+        added=added,
+        already_present=valid - added,
+        rejected=rejected[:MAX_LISTED_REJECTIONS],
+        labels_recorded=int(labels),
+    )

@@ -1,0 +1,142 @@
+"""Plain values that cross the store interface (in-process or over the socket).
+
+Everything here is a frozen dataclass of primitives so it can be serialised as JSON.
+Candidate indexes are always *canonical* (the order at import), whatever order an
+annotator saw them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Union
+
+TaskKind = Literal["rank", "pair"]
+AnnotationStatus = Literal["submitted", "discarded", "draft"]
+TASK_KINDS: tuple[str, ...] = ("rank", "pair")
+MIN_CANDIDATES = 2
+MAX_CANDIDATES = 9
+MAX_TEXT_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+Prompt = Union[str, tuple[ChatMessage, ...]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    index: int  # canonical index, 0-based
+    text: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    task: TaskKind
+    guidelines: str
+    annotators_per_record: int
+    settings: dict = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    name: str
+    task: TaskKind
+    annotators_per_record: int
+    records: int
+    submissions: int  # submitted annotations, all annotators
+    complete_records: int  # records with at least annotators_per_record submissions
+
+    @property
+    def percent_complete(self) -> float:
+        return 100.0 * self.complete_records / self.records if self.records else 0.0
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    dataset: str
+    external_id: str
+    prompt: Prompt
+    candidates: tuple[Candidate, ...]
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def is_chat(self) -> bool:
+        return not isinstance(self.prompt, str)
+
+
+@dataclass(frozen=True)
+class AnnotationInput:
+    """What a client sends to save an answer. `ranks[i]` is the rank of canonical
+    candidate i (1 = best, equal numbers = tie, 0 = not ranked yet, drafts only).
+    Pair tasks use ranks too: (1, 2) A better, (2, 1) B better, (1, 1) tie;
+    `both_bad` marks a tie where neither answer is acceptable."""
+
+    record_id: int
+    annotator: str
+    status: AnnotationStatus
+    ranks: tuple[int, ...] = ()
+    shown_order: tuple[int, ...] = ()
+    comment: str = ""
+    discard_reason: str = ""
+    both_bad: bool = False
+    seconds_spent: float = 0.0
+    client_id: str | None = None  # client-generated id: a resend is never counted twice
+
+
+@dataclass(frozen=True)
+class Annotation:
+    id: int
+    record_id: int
+    annotator: str
+    status: AnnotationStatus
+    ranks: tuple[int, ...]
+    shown_order: tuple[int, ...]
+    comment: str
+    discard_reason: str
+    both_bad: bool
+    seconds_spent: float
+    created_at: datetime
+    updated_at: datetime
+    revision: int  # 1 for the first save; amendments increase it, older ones go to history
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    annotator: str
+    submitted: int  # this annotator's submitted answers in the dataset
+    discarded: int
+    dataset_records: int
+    dataset_complete_records: int
+    remaining_for_annotator: int  # records this annotator could still be given
+
+    @property
+    def dataset_percent(self) -> float:
+        return 100.0 * self.dataset_complete_records / self.dataset_records if self.dataset_records else 0.0
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    annotator: str
+    status: AnnotationStatus
+    count: int
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    dataset: str
+    file: str
+    format: str
+    rows_read: int
+    added: int
+    already_present: int
+    rejected: tuple[str, ...] = ()  # one line per rejected row (with --skip-invalid)
+    labels_recorded: int = 0
