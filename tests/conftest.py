@@ -1,0 +1,54 @@
+"""Shared fixtures: a fresh store per test and small data files written on the fly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = REPO / "sample_data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store_env(monkeypatch, tmp_path):
+    # No test may touch ./rlhf.duckdb or a user's config.
+    monkeypatch.setenv("RLHF_TUI_STORE", str(tmp_path / "env-store.duckdb"))
+    monkeypatch.setenv("RLHF_TUI_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+@pytest.fixture
+def store_path(tmp_path) -> Path:
+    return tmp_path / "test.duckdb"
+
+
+@pytest.fixture
+def store(store_path):
+    s = open_store(store_path)
+    yield s
+    s.close()
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def jsonl(tmp_path):
+    """jsonl(rows, name='data.jsonl') writes rows as JSON lines and returns the path."""
+
+    def make(rows: list, name: str = "data.jsonl") -> Path:
+        return write_jsonl(tmp_path / name, rows)
+
+    return make
+
+
+def rank_rows(n: int, k: int = 4, prefix: str = "r") -> list[dict]:
+    return [
+        {"id": f"{prefix}{i}", "prompt": f"question {i}", "responses": [f"answer {i}.{j}" for j in range(k)]}
+        for i in range(n)
+    ]
