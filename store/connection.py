@@ -25,7 +25,10 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         if path.parent and not path.parent.exists() and not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
+        # DuckDB's progress bar writes to the terminal: it would scribble over the TUI.
+        con.execute("SET enable_progress_bar = false").fetchall()
+        return con
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():

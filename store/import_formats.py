@@ -75,9 +75,8 @@ def _column(raw: RawInput, name: str) -> str:
     return f'"{name}"' if name in raw.columns else "NULL::JSON"
 
 
-def _id_sql(raw: RawInput) -> tuple[str, str]:
+def _id_sql_for(col: str) -> tuple[str, str]:
     """(ext_id expression, its error check) for an optional `id` column."""
-    col = _column(raw, "id")
     value = f"CASE WHEN json_type({col}) = 'VARCHAR' THEN {col}->>'$' WHEN json_type({col}) IN ('BIGINT', 'UBIGINT') THEN {col}::VARCHAR END"
     check = (
         f"WHEN {col} IS NOT NULL AND json_type({col}) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'NULL') "
@@ -107,64 +106,71 @@ def _prompt_sql(col: str) -> tuple[str, str]:
     return text, messages
 
 
+def _native_element(x: str) -> str:
+    """One response of the native format, parsed once: {text, source, ok}."""
+    return f"""CASE WHEN starts_with({x}, '"') THEN {{'text': {x}->>'$', 'source': NULL::VARCHAR, 'ok': true}}
+        WHEN starts_with({x}, '{{') THEN {{
+            'text': CASE WHEN json_type({x}, '$.text') = 'VARCHAR' THEN {x}->>'text' END,
+            'source': CASE WHEN json_type({x}, '$.source') = 'VARCHAR' THEN {x}->>'source' END,
+            'ok': coalesce(json_type({x}, '$.text') = 'VARCHAR', false)
+                  AND coalesce(json_type({x}, '$.source') IN ('VARCHAR', 'NULL'), true)}}
+        ELSE {{'text': NULL::VARCHAR, 'source': NULL::VARCHAR, 'ok': false}} END"""
+
+
+def _ultrafeedback_element(x: str) -> str:
+    return f"""{{'text': CASE WHEN json_type({x}, '$.response') = 'VARCHAR' THEN {x}->>'response' END,
+        'source': CASE WHEN json_type({x}, '$.model') = 'VARCHAR' THEN {x}->>'model' END,
+        'ok': coalesce(json_type({x}, '$.response') = 'VARCHAR', false)}}"""
+
+
 def normalise_sql(raw: RawInput, raw_sql: str, fmt: str) -> str:
-    """SQL over the raw rows giving NORMALISED_SCHEMA, for the SQL-normalised formats."""
-    id_value, id_check = _id_sql(raw)
-    metadata = _column(raw, "metadata")
+    """SQL over the raw rows giving NORMALISED_SCHEMA, for the SQL-normalised formats.
+    Each JSON value is parsed once (in `src` and `parsed`); the checks reuse the results."""
     if fmt == "native":
-        prompt_col, list_col = _column(raw, "prompt"), _column(raw, "responses")
-        prompt_field, list_field = "prompt", "responses"
-        element = lambda x: (  # noqa: E731
-            f"CASE json_type({x}) WHEN 'VARCHAR' THEN {{'text': {x}->>'$', 'source': NULL::VARCHAR}} "
-            f"ELSE {{'text': CASE WHEN json_type({x}, '$.text') = 'VARCHAR' THEN {x}->>'text' END, "
-            f"'source': CASE WHEN json_type({x}, '$.source') = 'VARCHAR' THEN {x}->>'source' END}} END"
-        )
-        element_ok = lambda x: (  # noqa: E731
-            f"(json_type({x}) = 'VARCHAR' OR (json_type({x}) = 'OBJECT' AND coalesce(json_type({x}, '$.text') = 'VARCHAR', false)"
-            f" AND coalesce(json_type({x}, '$.source') IN ('VARCHAR', 'NULL'), true)))"
-        )
-        element_hint = 'text or {\\"text\\", \\"source\\"}'
+        prompt_col, list_col, prompt_field, list_field = "prompt", "responses", "prompt", "responses"
+        element, element_hint = _native_element("x"), 'text or {\\"text\\", \\"source\\"}'
     elif fmt == "ultrafeedback":
-        prompt_col, list_col = _column(raw, "instruction"), _column(raw, "completions")
-        prompt_field, list_field = "instruction", "completions"
-        element = lambda x: (  # noqa: E731
-            f"{{'text': CASE WHEN json_type({x}, '$.response') = 'VARCHAR' THEN {x}->>'response' END, "
-            f"'source': CASE WHEN json_type({x}, '$.model') = 'VARCHAR' THEN {x}->>'model' END}}"
-        )
-        element_ok = lambda x: f"coalesce(json_type({x}, '$.response') = 'VARCHAR', false)"  # noqa: E731
-        element_hint = 'an object with text field \\"response\\"'
+        prompt_col, list_col, prompt_field, list_field = "instruction", "completions", "instruction", "completions"
+        element, element_hint = _ultrafeedback_element("x"), 'an object with text field \\"response\\"'
     else:
         raise ValueError(fmt)
-    prompt_text, prompt_messages = _prompt_sql(prompt_col)
-    if fmt == "ultrafeedback":
-        prompt_messages = "NULL::STRUCT(role VARCHAR, content VARCHAR)[]"
-    items = f"try_cast({list_col} AS JSON[])"
-    instruction_check = (
-        f"WHEN json_type({prompt_col}) <> 'VARCHAR' THEN 'field ''instruction'': expected text, got ' || {_kind(prompt_col)}"
-        if fmt == "ultrafeedback"
-        else ""
+    src = ", ".join(
+        f"{_column(raw, name)} AS {alias}"
+        for name, alias in (("id", "id"), (prompt_col, "prompt"), (list_col, "items_json"), ("metadata", "metadata"))
     )
+    prompt_text, prompt_messages = _prompt_sql("prompt")
+    id_value, id_check = _id_sql_for("id")
+    chat_allowed = fmt == "native"
     return f"""
+    WITH src AS (
+        SELECT row_no, {src} FROM ({raw_sql})
+    ),
+    parsed AS (
+        SELECT *, json_type(items_json) AS items_type,
+               list_transform(CASE WHEN json_type(items_json) = 'ARRAY' THEN try_cast(items_json AS JSON[]) END,
+                              lambda x: {element}) AS elems
+        FROM src
+    )
     SELECT row_no,
            {id_value} AS ext_id,
            {prompt_text} AS prompt_text,
-           {prompt_messages} AS prompt_messages,
-           CASE WHEN json_type({list_col}) = 'ARRAY' THEN list_transform({items}, lambda x: {element('x')}) END AS responses,
-           CASE WHEN json_type({metadata}) = 'OBJECT' THEN {metadata}::VARCHAR END AS metadata,
+           {prompt_messages if chat_allowed else "NULL::STRUCT(role VARCHAR, content VARCHAR)[]"} AS prompt_messages,
+           list_transform(elems, lambda e: struct_pack(text := e.text, source := e.source)) AS responses,
+           CASE WHEN json_type(metadata) = 'OBJECT' THEN metadata::VARCHAR END AS metadata,
            NULL::SMALLINT AS label_chosen,
            CASE
-               {_text_value_checks(prompt_col, prompt_field)}
-               {instruction_check}
-               WHEN {list_col} IS NULL OR json_type({list_col}) = 'NULL' THEN 'field ''{list_field}'': missing'
-               WHEN json_type({list_col}) <> 'ARRAY' THEN 'field ''{list_field}'': expected a list, got ' || {_kind(list_col)}
-               WHEN coalesce(list_position(list_transform({items}, lambda x: {element_ok('x')}), false), 0) > 0
-                   THEN 'field ''{list_field}[' || (list_position(list_transform({items}, lambda x: {element_ok('x')}), false) - 1)::VARCHAR
+               {_text_value_checks("prompt", prompt_field)}
+               {"" if chat_allowed else "WHEN json_type(prompt) <> 'VARCHAR' THEN 'field ''" + prompt_field + "'': expected text, got ' || " + _kind("prompt")}
+               WHEN items_json IS NULL OR items_type = 'NULL' THEN 'field ''{list_field}'': missing'
+               WHEN items_type <> 'ARRAY' THEN 'field ''{list_field}'': expected a list, got ' || {_kind("items_json")}
+               WHEN list_position(list_transform(elems, lambda e: e.ok), false) > 0
+                   THEN 'field ''{list_field}[' || (list_position(list_transform(elems, lambda e: e.ok), false) - 1)::VARCHAR
                         || ']'': expected {element_hint}'
                {id_check}
-               WHEN {metadata} IS NOT NULL AND json_type({metadata}) NOT IN ('OBJECT', 'NULL')
-                   THEN 'field ''metadata'': expected an object, got ' || {_kind(metadata)}
+               WHEN metadata IS NOT NULL AND json_type(metadata) NOT IN ('OBJECT', 'NULL')
+                   THEN 'field ''metadata'': expected an object, got ' || {_kind("metadata")}
            END AS error
-    FROM ({raw_sql})
+    FROM parsed
     """
 
 

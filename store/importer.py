@@ -3,6 +3,7 @@ bulk-insert the new records and candidates in one transaction (all or nothing)."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 MAX_LISTED_REJECTIONS = 1000
 
 
-def _validation_sql(min_n: int, max_n: int) -> str:
-    """Adds the checks every format shares to the normalised rows in `norm`."""
+def _validation_sql(source: str, min_n: int, max_n: int) -> str:
+    """Adds the checks every format shares to the normalised rows of `source`."""
     too_long = f"strlen(x) > {MAX_TEXT_BYTES}"
     return f"""
     SELECT n.*,
@@ -44,27 +45,20 @@ def _validation_sql(min_n: int, max_n: int) -> str:
                 THEN 'field ''id'': duplicate id ' || to_json(n.ext_id) || ' (first at @row' || first_row || ')'
         END) AS problem
     FROM (
-        SELECT *, min(row_no) OVER (PARTITION BY ext_id) AS first_row FROM norm
+        SELECT *, min(row_no) OVER (PARTITION BY ext_id) AS first_row FROM {source}
     ) n
     """
 
 
-def _field_names(problem: str, fmt: str) -> str:
-    """Replace the @list/@item placeholders with the format's own field names."""
-    problem = problem.replace("@list", RESPONSES_FIELD[fmt])
-    if "@item" in problem:
-        head, tail = problem.split("@item", 1)
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        problem = head + RESPONSE_FIELD[fmt](int(digits)) + tail[len(digits):]
-    return problem
+_PLACEHOLDER = re.compile(r"@(item|row)(\d+)")
 
 
 def _describe_problem(raw: RawInput, row_no: int, problem: str, fmt: str) -> str:
-    problem = _field_names(problem, fmt)
-    if "@row" in problem:
-        head, tail = problem.split("@row", 1)
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        problem = head + raw.location(int(digits)) + tail[len(digits):]
+    """The SQL checks leave @list, @itemN and @rowN for the format's own field names and locations."""
+    problem = problem.replace("@list", RESPONSES_FIELD[fmt])
+    problem = _PLACEHOLDER.sub(
+        lambda m: RESPONSE_FIELD[fmt](int(m[2])) if m[1] == "item" else raw.location(int(m[2])), problem
+    )
     return f"{raw.path}: {raw.location(row_no)}: {problem}"
 
 
@@ -96,20 +90,23 @@ def import_file(
         if keep_labels and fmt not in ("trl", "hh"):
             raise InvalidInputError(f"--keep-labels needs chosen/rejected data (trl or hh), not {fmt}")
         task = task or (existing[1] if existing else ("pair" if fmt in ("trl", "hh") else "rank"))
+        min_n, max_n = (2, 2) if task == "pair" else (MIN_CANDIDATES, MAX_CANDIDATES)
         if fmt in ("trl", "hh"):
-            norm = normalise_python(con, raw, raw_sql, fmt)
+            con.register("norm", normalise_python(con, raw, raw_sql, fmt))
+            source = "norm"
         else:
-            norm = con.sql(normalise_sql(raw, raw_sql, fmt)).to_arrow_table()
+            source = f"({normalise_sql(raw, raw_sql, fmt)})"
+        # One materialisation: the file is parsed, normalised and checked in a single pass.
+        checked = con.sql(_validation_sql(source, min_n, max_n)).to_arrow_table()
     except InvalidInputError:
         raise
     except duckdb.Error as exc:
         raise read_error(path, raw.file_type, exc) from None
+    finally:
+        _unregister(con, "norm")
 
-    min_n, max_n = (2, 2) if task == "pair" else (MIN_CANDIDATES, MAX_CANDIDATES)
-    con.register("norm", norm)
+    con.register("checked", checked)
     try:
-        checked = con.sql(_validation_sql(min_n, max_n)).to_arrow_table()
-        con.register("checked", checked)
         problems = con.execute(
             "SELECT row_no, problem FROM checked WHERE problem IS NOT NULL ORDER BY row_no"
         ).fetchall()
@@ -118,14 +115,17 @@ def import_file(
             more = f" (and {len(rejected) - 1} more problem rows; --skip-invalid imports the rest)" if len(rejected) > 1 else ""
             raise InvalidInputError(rejected[0] + more + "; nothing was imported")
         return _insert(
-            store, con, raw, fmt, dataset, task, guidelines, annotators_per_record, keep_labels, rejected, len(norm)
+            store, con, raw, fmt, dataset, task, guidelines, annotators_per_record, keep_labels, rejected, len(checked)
         )
     finally:
-        con.unregister("norm")
-        try:
-            con.unregister("checked")
-        except duckdb.Error:
-            pass
+        _unregister(con, "checked")
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    try:
+        con.unregister(name)
+    except duckdb.Error:
+        pass
 
 
 def _insert(store, con, raw, fmt, dataset, task, guidelines, k, keep_labels, rejected, rows_read) -> ImportReport:
@@ -150,62 +150,63 @@ def _insert(store, con, raw, fmt, dataset, task, guidelines, k, keep_labels, rej
         dataset_id = row[0]
         base = con.execute("SELECT coalesce(max(id), 0) FROM records").fetchall()[0][0]
         # Records without an id are keyed by a hash of their content, so a re-import adds nothing.
-        new_rows = con.sql(
+        # Only (row_no, id) is materialised; the texts stay in `checked` and are joined in.
+        new_ids = con.sql(
             """
             WITH keyed AS (
-                SELECT *, coalesce(ext_id, 'sha256:' || left(sha256(to_json(struct_pack(
-                        p := prompt_text, m := prompt_messages, r := list_transform(responses, lambda x: x.text)))), 32))
-                    AS record_key
+                SELECT row_no, CASE WHEN ext_id IS NOT NULL THEN ext_id
+                       ELSE 'sha256:' || left(sha256(to_json(struct_pack(
+                           p := prompt_text, m := prompt_messages, r := list_transform(responses, lambda x: x.text)))), 32)
+                       END AS record_key
                 FROM checked WHERE problem IS NULL
             ),
             fresh AS (
                 SELECT * FROM keyed
-                WHERE record_key NOT IN (SELECT external_id FROM records WHERE dataset_id = $d)
+                WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.dataset_id = $d AND r.external_id = keyed.record_key)
                 QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY row_no) = 1
             )
-            SELECT $base + row_number() OVER (ORDER BY row_no) AS id, record_key, prompt_text, prompt_messages,
-                   responses, metadata, label_chosen
-            FROM fresh ORDER BY row_no
+            SELECT row_no, $base + row_number() OVER (ORDER BY row_no) AS id, record_key FROM fresh
             """,
             params={"d": dataset_id, "base": base},
         ).to_arrow_table()
-        con.register("new_rows", new_rows)
+        con.register("new_ids", new_ids)
         try:
             con.execute(
                 """
                 INSERT INTO records
-                SELECT id, $d, record_key, prompt_text, prompt_messages, metadata::JSON, len(responses), $now
-                FROM new_rows ORDER BY id
+                SELECT n.id, $d, n.record_key, c.prompt_text, c.prompt_messages, c.metadata::JSON, len(c.responses), $now
+                FROM new_ids n JOIN checked c USING (row_no) ORDER BY n.id
                 """,
                 {"d": dataset_id, "now": now},
-            )
+            ).fetchall()
             con.execute(
                 """
                 INSERT INTO candidates
-                SELECT id, (generate_subscripts(responses, 1) - 1)::SMALLINT, unnest(responses).text, unnest(responses).source
-                FROM new_rows ORDER BY id
+                SELECT id, idx::SMALLINT, response.text, response.source
+                FROM (SELECT n.id, unnest(c.responses) AS response, generate_subscripts(c.responses, 1) - 1 AS idx
+                      FROM new_ids n JOIN checked c USING (row_no))
+                ORDER BY id, idx
                 """
-            )
+            ).fetchall()
             labels = 0
             if keep_labels:
-                con.execute(
+                labels = con.execute(
                     """
                     INSERT INTO annotations (record_id, dataset_id, annotator, status, ranks, shown_order,
                                              created_at, updated_at)
-                    SELECT id, $d, $who, 'submitted',
-                           CASE label_chosen WHEN 0 THEN [1, 2] ELSE [2, 1] END, [0, 1], $now, $now
-                    FROM new_rows WHERE label_chosen IS NOT NULL
+                    SELECT n.id, $d, $who, 'submitted',
+                           CASE c.label_chosen WHEN 0 THEN [1, 2] ELSE [2, 1] END, [0, 1], $now, $now
+                    FROM new_ids n JOIN checked c USING (row_no) WHERE c.label_chosen IS NOT NULL
                     """,
                     {"d": dataset_id, "who": keep_labels, "now": now},
-                )
-                labels = con.execute("SELECT count(*) FROM new_rows WHERE label_chosen IS NOT NULL").fetchall()[0][0]
+                ).fetchall()[0][0]
         finally:
-            con.unregister("new_rows")
+            _unregister(con, "new_ids")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    added = len(new_rows)
+    added = len(new_ids)
     valid = rows_read - len(rejected)
     return ImportReport(
         dataset=dataset,
