@@ -33,7 +33,7 @@ StoreOption = typer.Option(
 
 
 def open_client_store(store: Optional[Path]):
-    """The store for a command: in-process DuckDB (or the running service, when there is one)."""
-    from store import open_store
+    """The store for a command: the running `rlhf-tui serve` when there is one, else the file in-process."""
+    from store import connect_store
 
-    return open_store(store)
+    return connect_store(store)

@@ -4,7 +4,7 @@ Never imports textual or any training library (checked by tests/test_import_cont
 """
 
 from .api import PreferenceStore
-from .duckdb_store import DuckDBStore, open_store
+from .duckdb_store import DuckDBStore, connect_store, open_store
 from .errors import (
     InvalidInputError,
     PermissionDeniedError,
@@ -29,7 +29,7 @@ from .types import (
 )
 
 __all__ = [
-    "PreferenceStore", "DuckDBStore", "open_store", "InvalidInputError", "PermissionDeniedError",
+    "PreferenceStore", "DuckDBStore", "connect_store", "open_store", "InvalidInputError", "PermissionDeniedError",
     "SchemaTooNewError", "StoreError", "StoreLockedError", "UnknownDatasetError", "STORE_ENV_VAR",
     "resolve_store_path", "shown_order", "Annotation", "AnnotationInput", "AnnotatorProgress", "Candidate",
     "ChatMessage", "Dataset", "DatasetSummary", "ImportReport", "Record", "StatusCount",

@@ -580,6 +580,23 @@ class DuckDBStore:
 
 
 def open_store(path: str | os.PathLike | None = None, **kwargs) -> DuckDBStore:
+    """The store file opened in this process (see `connect_store` for the service-aware way)."""
     from .location import resolve_store_path
 
     return DuckDBStore(resolve_store_path(path), **kwargs)
+
+
+def connect_store(path: str | os.PathLike | None = None):
+    """The running `rlhf-tui serve` for this store if there is one, else the file in-process."""
+    from .client import ServiceClient, ServiceUnavailableError
+    from .location import resolve_store_path
+    from .service import default_socket_path
+
+    store_path = resolve_store_path(path)
+    socket_path = default_socket_path(store_path)
+    if socket_path.exists():
+        try:
+            return ServiceClient(socket_path)
+        except ServiceUnavailableError:
+            pass  # a socket left behind by a service that is gone: the file lock tells the truth
+    return DuckDBStore(store_path)
