@@ -507,6 +507,17 @@ class DuckDBStore:
             int(open_for_me),
         )
 
+    def overfilled_records(self, dataset: str) -> int:
+        """Records with more than K submissions: only possible when a lease expired while its
+        holder was still working and someone else took the record meanwhile."""
+        with self._lock:
+            dataset_id, _, _, _, k, _, _ = self._dataset_row(dataset)
+            return self._q(
+                "SELECT count(*) FROM (SELECT record_id FROM annotations WHERE dataset_id = ? AND status = 'submitted' "
+                "GROUP BY record_id HAVING count(*) > ?)",
+                [dataset_id, k],
+            ).fetchall()[0][0]
+
     def status_counts(self, dataset: str) -> list[StatusCount]:
         with self._lock:
             dataset_id = self._dataset_id(dataset)

@@ -33,7 +33,7 @@ ANNOTATOR_METHODS = frozenset({
 })
 ADMIN_METHODS = frozenset({
     "create_dataset", "update_dataset", "delete_dataset", "import_file", "export", "preference_rows",
-    "export_rows", "status_counts", "submitted_rankings", "save_scores", "scores",
+    "export_rows", "status_counts", "overfilled_records", "submitted_rankings", "save_scores", "scores",
 })
 SOCKET_SUFFIX = ".sock"
 
