@@ -21,8 +21,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
 
 PAIR_LABELS = ("A", "B", "tie", "both_bad")
 """Pair answers: 'A' candidate 0 better, 'B' candidate 1 better, 'tie', 'both_bad'."""

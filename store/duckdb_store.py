@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -15,7 +16,9 @@ import duckdb
 
 from . import export as export_module
 from . import importer
+from .assignment import DatasetAssignment, load_assignment
 from .connection import connect, first_row
+from .group_commit import GroupCommitter
 from .errors import InvalidInputError, StoreError, UnknownDatasetError
 from .migrations import apply_migrations
 from .types import (
@@ -33,6 +36,7 @@ from .types import (
 )
 
 DEFAULT_LEASE_SECONDS = 300
+RECORD_CACHE_SIZE = 20_000
 
 
 def utcnow() -> datetime:
@@ -52,6 +56,12 @@ class DuckDBStore:
         self.path = Path(path)
         self.lease_seconds = lease_seconds
         self._lock = threading.RLock()
+        self._dataset_rows: dict[str, tuple] = {}
+        self._assignments: dict[int, DatasetAssignment] = {}
+        # Records never change once imported; annotators working the same front of a dataset
+        # (K > 1) ask for the same ones, so the owning process keeps the recent ones.
+        self._record_cache: OrderedDict[int, Record] = OrderedDict()
+        self._commit = GroupCommitter(lambda: self.connection, self._lock, on_rollback=self._assignments.clear)
         self._con = connect(self.path)
         try:
             apply_migrations(self._con, str(self.path))
@@ -79,6 +89,9 @@ class DuckDBStore:
 
     # -- datasets ----------------------------------------------------------
     def _dataset_row(self, name: str):
+        cached = self._dataset_rows.get(name)
+        if cached is not None:
+            return cached
         row = first_row(self._q(
             "SELECT id, name, task, guidelines, annotators_per_record, settings, created_at "
             "FROM datasets WHERE name = ?",
@@ -88,7 +101,35 @@ class DuckDBStore:
             known = [r[0] for r in self._q("SELECT name FROM datasets ORDER BY name").fetchall()]
             hint = f" (known: {', '.join(known)})" if known else " (the store has no datasets yet; run `rlhf-tui import`)"
             raise UnknownDatasetError(f"no dataset named {name!r}{hint}")
+        self._dataset_rows[name] = row
         return row
+
+    def _forget(self, name: str) -> None:
+        """Drop cached state of a dataset whose rows or settings changed."""
+        row = self._dataset_rows.pop(name, None)
+        if row is not None:
+            self._assignments.pop(row[0], None)
+
+    def _assignment(self, dataset: str) -> DatasetAssignment:
+        dataset_id, _, task, _, k, _, _ = self._dataset_row(dataset)
+        state = self._assignments.get(dataset_id)
+        if state is None:
+            state = self._assignments[dataset_id] = load_assignment(self.connection, dataset_id, task, k, utcnow())
+        return state
+
+    def _assignment_of_record(self, record_id: int) -> tuple[DatasetAssignment, int]:
+        """(the record's dataset state, its position there), loading the dataset if needed."""
+        for state in self._assignments.values():
+            pos = state.position(record_id)
+            if pos >= 0:
+                return state, pos
+        row = first_row(self._q(
+            "SELECT d.name FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?", [record_id]
+        ))
+        if row is None:
+            raise StoreError(f"no record with id {record_id}")
+        state = self._assignment(row[0])
+        return state, state.position(record_id)
 
     def _dataset_id(self, name: str) -> int:
         return self._dataset_row(name)[0]
@@ -127,6 +168,7 @@ class DuckDBStore:
     ) -> Dataset:
         with self._lock:
             dataset_id = self._dataset_id(name)
+            self._forget(name)
             if guidelines is not None:
                 self._q("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, dataset_id])
             if annotators_per_record is not None:
@@ -141,6 +183,8 @@ class DuckDBStore:
     def delete_dataset(self, name: str) -> None:
         with self._lock:
             dataset_id = self._dataset_id(name)
+            self._forget(name)
+            self._record_cache.clear()  # ids of deleted records may be handed out again
             self._q("BEGIN TRANSACTION")
             try:
                 for table in ("leases", "candidates", "candidate_scores"):
@@ -190,6 +234,7 @@ class DuckDBStore:
         keep_labels: str | None = None,
     ) -> ImportReport:
         with self._lock:
+            self._forget(dataset)
             return importer.import_file(
                 self,
                 Path(path),
@@ -218,9 +263,20 @@ class DuckDBStore:
     # -- records -------------------------------------------------------------
     def get_records(self, record_ids: Sequence[int]) -> list[Record]:
         """Records with their candidates, in the order of `record_ids`."""
-        if not record_ids:
-            return []
-        ids = [int(i) for i in record_ids]
+        wanted = [int(i) for i in record_ids]
+        with self._lock:
+            cache = self._record_cache
+            ids = [i for i in wanted if i not in cache]
+            if ids:
+                for record in self._fetch_records(ids):
+                    cache[record.id] = record
+                while len(cache) > RECORD_CACHE_SIZE:
+                    cache.popitem(last=False)
+            for i in wanted:
+                cache.move_to_end(i)
+            return [cache[i] for i in wanted]
+
+    def _fetch_records(self, ids: list[int]) -> list[Record]:
         with self._lock:
             rows = self._q(
                 """
@@ -274,69 +330,50 @@ class DuckDBStore:
         leases stay under K."""
         now = now or utcnow()
         with self._lock:
-            dataset_id, _, _, _, k, _, _ = self._dataset_row(dataset)
-            rows = self._q(
-                """
-                WITH subs AS (
-                    SELECT a.record_id, count(*) FILTER (WHERE a.status = 'submitted') AS n,
-                           bool_or(a.annotator = $annotator AND a.status IN ('submitted', 'discarded')) AS mine_done,
-                           bool_or(a.annotator = $annotator AND a.status = 'draft') AS mine_draft
-                    FROM annotations a WHERE a.dataset_id = $dataset
-                    GROUP BY a.record_id
-                ),
-                held AS (
-                    SELECT l.record_id, count(*) AS n FROM leases l
-                    WHERE l.annotator <> $annotator AND l.expires_at > $now
-                    GROUP BY l.record_id
-                )
-                SELECT r.id
-                FROM records r
-                LEFT JOIN subs s ON s.record_id = r.id
-                LEFT JOIN held h ON h.record_id = r.id
-                WHERE r.dataset_id = $dataset
-                  AND NOT coalesce(s.mine_done, false)
-                  AND coalesce(s.n, 0) + coalesce(h.n, 0) < $k
-                  AND NOT list_contains($exclude, r.id)
-                ORDER BY coalesce(s.mine_draft, false) DESC, coalesce(s.n, 0), r.id
-                LIMIT $limit
-                """,
-                {
-                    "annotator": annotator,
-                    "dataset": dataset_id,
-                    "now": now,
-                    "k": k,
-                    "exclude": [int(i) for i in exclude],
-                    "limit": int(limit),
-                },
-            ).fetchall()
-            ids = [r[0] for r in rows]
-            self._take_leases(ids, annotator, now)
-        return self.get_records(ids)
+            state = self._assignment(dataset)
+            ids = state.pick(annotator, int(limit), {int(i) for i in exclude}, now)
+            self._take_leases(state, ids, annotator, now)
+            return self.get_records(ids)
 
-    def _take_leases(self, record_ids: Sequence[int], annotator: str, now: datetime) -> None:
+    def _take_leases(self, state: DatasetAssignment, record_ids: Sequence[int], annotator: str, now: datetime) -> None:
         if not record_ids:
             return
         expires = now + timedelta(seconds=self.lease_seconds)
-        self._q(
-            """
-            INSERT INTO leases
-            SELECT unnest($ids::BIGINT[]), $annotator, $expires
-            ON CONFLICT (record_id, annotator) DO UPDATE SET expires_at = excluded.expires_at
-            """,
-            {"ids": list(record_ids), "annotator": annotator, "expires": expires},
-        )
+        state.lease(list(record_ids), annotator, expires)
+        ids = [int(i) for i in record_ids]
+
+        def write(con):
+            # Leases are written through so that a restarted service still honours them.
+            con.execute(
+                "DELETE FROM leases WHERE annotator = $who AND list_contains($ids, record_id)", {"who": annotator, "ids": ids}
+            ).fetchall()
+            con.execute(
+                "INSERT INTO leases SELECT unnest($ids::BIGINT[]), $who, $expires",
+                {"ids": ids, "who": annotator, "expires": expires},
+            ).fetchall()
+
+        self._commit.run(write)
 
     def renew_lease(self, record_id: int, annotator: str) -> None:
         with self._lock:
-            self._take_leases([record_id], annotator, utcnow())
+            state, _ = self._assignment_of_record(record_id)
+            self._take_leases(state, [record_id], annotator, utcnow())
 
     def release_lease(self, record_id: int, annotator: str) -> None:
         with self._lock:
-            self._q("DELETE FROM leases WHERE record_id = ? AND annotator = ?", [record_id, annotator])
+            state, _ = self._assignment_of_record(record_id)
+            state.release(record_id, annotator)
+        self._commit.run(
+            lambda con: con.execute(
+                "DELETE FROM leases WHERE record_id = ? AND annotator = ?", [record_id, annotator]
+            ).fetchall()
+        )
 
     def release_all_leases(self, annotator: str) -> None:
         with self._lock:
-            self._q("DELETE FROM leases WHERE annotator = ?", [annotator])
+            for state in self._assignments.values():
+                state.release_all(annotator)
+        self._commit.run(lambda con: con.execute("DELETE FROM leases WHERE annotator = ?", [annotator]).fetchall())
 
     # -- annotations -----------------------------------------------------------
     _ANNOTATION_COLUMNS = (
@@ -369,8 +406,8 @@ class DuckDBStore:
             ).fetchall()
         return [self._annotation_from_row(r) for r in rows]
 
-    def _validate(self, answer: AnnotationInput, record: Record, task: str) -> None:
-        n = len(record.candidates)
+    @staticmethod
+    def _validate(answer: AnnotationInput, n: int, task: str) -> None:
         if answer.status not in ("submitted", "discarded", "draft"):
             raise InvalidInputError(f"unknown status {answer.status!r}")
         if answer.shown_order and sorted(answer.shown_order) != list(range(n)):
@@ -378,14 +415,14 @@ class DuckDBStore:
         if answer.status == "discarded":
             return
         if len(answer.ranks) != n:
-            raise InvalidInputError(f"record {record.id} has {n} candidates but {len(answer.ranks)} ranks were given")
+            raise InvalidInputError(f"record {answer.record_id} has {n} candidates but {len(answer.ranks)} ranks were given")
         if any(r < 0 or r > n for r in answer.ranks):
             raise InvalidInputError(f"ranks must be between 1 and {n}")
         if answer.status == "submitted":
             if 0 in answer.ranks:
                 raise InvalidInputError("every candidate needs a rank before submitting")
             used = sorted(set(answer.ranks))
-            # Ties share a rank; ranks are dense so 1,1,2 and 1,2,2 are the only shapes for three.
+            # Ties share a rank and ranks are dense: for three candidates 1,1,2 and 1,2,2 but never 1,1,3.
             if used != list(range(1, len(used) + 1)):
                 raise InvalidInputError(f"ranks must be dense from 1 (got {list(answer.ranks)})")
         if answer.both_bad and task != "pair":
@@ -395,68 +432,77 @@ class DuckDBStore:
         """Create or amend the annotator's answer for a record. The previous revision
         goes to history. A resend with the same client id changes nothing."""
         now = now or utcnow()
-        record = self.get_record(answer.record_id)
         with self._lock:
-            dataset_id, _, task, *_ = self._dataset_row(record.dataset)
-            self._validate(answer, record, task)
-            ranks = list(answer.ranks) if answer.status != "discarded" or answer.ranks else [0] * len(record.candidates)
-            shown = list(answer.shown_order) or list(range(len(record.candidates)))
-            self._q("BEGIN TRANSACTION")
-            try:
-                existing = first_row(self._q(
-                    "SELECT id, revision, client_id FROM annotations WHERE record_id = ? AND annotator = ?",
-                    [answer.record_id, answer.annotator],
-                ))
-                if existing and answer.client_id and self._client_id_seen(existing[0], answer.client_id):
-                    self._q("COMMIT")
-                    return self.get_annotation(answer.record_id, answer.annotator)
-                values = [
-                    answer.status, ranks, shown, answer.comment, answer.discard_reason, answer.both_bad,
-                    float(answer.seconds_spent), now, answer.client_id,
-                ]
-                if existing:
-                    self._q(
-                        """
-                        INSERT INTO annotation_history
-                        SELECT id, record_id, dataset_id, annotator, status, ranks, shown_order, comment,
-                               discard_reason, both_bad, seconds_spent, created_at, updated_at, revision,
-                               client_id, ?
-                        FROM annotations WHERE id = ?
-                        """,
-                        [now, existing[0]],
-                    )
-                    self._q(
-                        """
-                        UPDATE annotations SET status = ?, ranks = ?, shown_order = ?, comment = ?,
-                               discard_reason = ?, both_bad = ?, seconds_spent = ?, updated_at = ?,
-                               client_id = ?, revision = revision + 1
-                        WHERE id = ?
-                        """,
-                        values + [existing[0]],
-                    )
-                else:
-                    self._q(
-                        """
-                        INSERT INTO annotations (status, ranks, shown_order, comment, discard_reason, both_bad,
-                               seconds_spent, updated_at, client_id, record_id, dataset_id, annotator, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                        values + [answer.record_id, dataset_id, answer.annotator, now],
-                    )
-                if answer.status != "draft":
-                    self._q(
-                        "DELETE FROM leases WHERE record_id = ? AND annotator = ?",
-                        [answer.record_id, answer.annotator],
-                    )
-                self._q("COMMIT")
-            except Exception:
-                self._q("ROLLBACK")
-                raise
-        return self.get_annotation(answer.record_id, answer.annotator)
+            state, pos = self._assignment_of_record(answer.record_id)
+            n = state.n_candidates[pos]
+            self._validate(answer, n, state.task)
+        ranks = list(answer.ranks) if answer.ranks else [0] * n
+        shown = list(answer.shown_order) or list(range(n))
+        fields = [answer.comment, answer.discard_reason, answer.both_bad, float(answer.seconds_spent), answer.client_id]
 
-    def _client_id_seen(self, annotation_id: int, client_id: str) -> bool:
+        def write(con):
+            # Runs under the store lock. This process is the only writer, so memory knows
+            # whether an answer exists; it is updated here and rebuilt if the batch rolls back.
+            state, _ = self._assignment_of_record(answer.record_id)
+            may_exist = answer.record_id in state.done.get(answer.annotator, ()) or (
+                answer.record_id in state.drafts.get(answer.annotator, ())
+            )
+            existing = may_exist and first_row(con.execute(
+                "SELECT id, status, revision, created_at FROM annotations WHERE record_id = ? AND annotator = ?",
+                [answer.record_id, answer.annotator],
+            ))
+            if existing and answer.client_id and self._client_id_seen(con, existing[0], answer.client_id):
+                return None  # a resend of something already stored
+            if existing:
+                annotation_id, old_status, revision, created = existing
+                con.execute(
+                    """
+                    INSERT INTO annotation_history
+                    SELECT id, record_id, dataset_id, annotator, status, ranks, shown_order, comment,
+                           discard_reason, both_bad, seconds_spent, created_at, updated_at, revision, client_id, ?
+                    FROM annotations WHERE id = ?
+                    """,
+                    [now, annotation_id],
+                ).fetchall()
+                con.execute(
+                    """
+                    UPDATE annotations SET status = ?, ranks = ?, shown_order = ?, comment = ?, discard_reason = ?,
+                           both_bad = ?, seconds_spent = ?, client_id = ?, updated_at = ?, revision = ?
+                    WHERE id = ?
+                    """,
+                    [answer.status, ranks, shown, *fields, now, revision + 1, annotation_id],
+                ).fetchall()
+                revision += 1
+            else:
+                old_status, revision, created = None, 1, now
+                annotation_id = con.execute(
+                    """
+                    INSERT INTO annotations (status, ranks, shown_order, comment, discard_reason, both_bad,
+                           seconds_spent, client_id, updated_at, record_id, dataset_id, annotator, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                    """,
+                    [answer.status, ranks, shown, *fields, now, answer.record_id, state.dataset_id, answer.annotator, now],
+                ).fetchall()[0][0]
+            if answer.status != "draft":
+                con.execute(
+                    "DELETE FROM leases WHERE record_id = ? AND annotator = ?", [answer.record_id, answer.annotator]
+                ).fetchall()
+            state.record_answer(answer.record_id, answer.annotator, old_status, answer.status)
+            return old_status, Annotation(
+                annotation_id, answer.record_id, answer.annotator, answer.status, tuple(ranks), tuple(shown),
+                answer.comment, answer.discard_reason, answer.both_bad, float(answer.seconds_spent), created, now,
+                revision,
+            )
+
+        result = self._commit.run(write)
+        if result is None:
+            return self.get_annotation(answer.record_id, answer.annotator)
+        return result[1]
+
+    @staticmethod
+    def _client_id_seen(con, annotation_id: int, client_id: str) -> bool:
         return bool(
-            self._q(
+            con.execute(
                 "SELECT 1 FROM annotations WHERE id = $id AND client_id = $c "
                 "UNION ALL SELECT 1 FROM annotation_history WHERE annotation_id = $id AND client_id = $c",
                 {"id": annotation_id, "c": client_id},

@@ -82,11 +82,12 @@ def _v1_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
             client_id VARCHAR,
             replaced_at TIMESTAMP NOT NULL
         );
+        -- Small and rewritten often: no index (an upsert on one costs milliseconds); the
+        -- store deletes an annotator's lease on a record before writing a new one.
         CREATE TABLE leases (
             record_id BIGINT NOT NULL,
             annotator VARCHAR NOT NULL,
-            expires_at TIMESTAMP NOT NULL,
-            PRIMARY KEY (record_id, annotator)
+            expires_at TIMESTAMP NOT NULL
         );
         """
     )

@@ -1,0 +1,135 @@
+"""Who gets which record next, answered from memory.
+
+The process that owns the store file (the embedded store or `rlhf-tui serve`) is the only
+writer, so it can keep each dataset's assignment state in memory and keep it exact:
+submission counts per record, who answered what, drafts and live leases. Picking the next
+record is then a memchr over a byte array instead of a scan of the tables."""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SATURATED = 255  # counts stop here; only "fewer than K" matters
+
+
+@dataclass
+class DatasetAssignment:
+    dataset_id: int
+    task: str
+    k: int
+    ids: array  # record ids in import order (ascending)
+    counts: bytearray  # submitted answers per record, by position in `ids`
+    n_candidates: bytearray  # candidates per record, by position
+    done: dict[str, set[int]] = field(default_factory=dict)  # submitted or discarded, per annotator
+    drafts: dict[str, set[int]] = field(default_factory=dict)
+    leases: dict[int, dict[str, datetime]] = field(default_factory=dict)  # record -> annotator -> expiry
+
+    def position(self, record_id: int) -> int:
+        pos = bisect_left(self.ids, record_id)
+        if pos < len(self.ids) and self.ids[pos] == record_id:
+            return pos
+        return -1
+
+    def live_leases_of_others(self, record_id: int, annotator: str, now: datetime) -> int:
+        held = self.leases.get(record_id)
+        if not held:
+            return 0
+        return sum(1 for who, expires in held.items() if who != annotator and expires > now)
+
+    def pick(self, annotator: str, limit: int, exclude: set[int], now: datetime) -> list[int]:
+        """This annotator's drafts first, then the fewest submissions, then import order."""
+        done = self.done.get(annotator, set())
+        picked: list[int] = []
+
+        def fits(record_id: int, count: int) -> bool:
+            return (
+                record_id not in done
+                and record_id not in exclude
+                and record_id not in picked
+                and count + self.live_leases_of_others(record_id, annotator, now) < self.k
+            )
+
+        for record_id in sorted(self.drafts.get(annotator, ())):
+            pos = self.position(record_id)
+            if len(picked) < limit and pos >= 0 and fits(record_id, self.counts[pos]):
+                picked.append(record_id)
+        for count in range(min(self.k, SATURATED)):
+            pos = 0
+            while len(picked) < limit:
+                pos = self.counts.find(count, pos)
+                if pos < 0:
+                    break
+                if fits(self.ids[pos], count):
+                    picked.append(self.ids[pos])
+                pos += 1
+            if len(picked) >= limit:
+                break
+        return picked
+
+    def lease(self, record_ids: list[int], annotator: str, expires: datetime) -> None:
+        for record_id in record_ids:
+            self.leases.setdefault(record_id, {})[annotator] = expires
+
+    def release(self, record_id: int, annotator: str) -> None:
+        held = self.leases.get(record_id)
+        if held and held.pop(annotator, None) is not None and not held:
+            del self.leases[record_id]
+
+    def release_all(self, annotator: str) -> None:
+        for record_id in [r for r, held in self.leases.items() if annotator in held]:
+            self.release(record_id, annotator)
+
+    def record_answer(self, record_id: int, annotator: str, old_status: str | None, new_status: str) -> None:
+        """Keep counts and sets in step with an annotation that went from old to new status."""
+        pos = self.position(record_id)
+        if pos < 0:
+            return
+        if old_status == "submitted" and new_status != "submitted" and self.counts[pos] < SATURATED:
+            self.counts[pos] = max(0, self.counts[pos] - 1)
+        if new_status == "submitted" and old_status != "submitted" and self.counts[pos] < SATURATED:
+            self.counts[pos] += 1
+        done = self.done.setdefault(annotator, set())
+        drafts = self.drafts.setdefault(annotator, set())
+        if new_status == "draft":
+            drafts.add(record_id)
+            done.discard(record_id)
+        else:
+            drafts.discard(record_id)
+            done.add(record_id)
+        if new_status != "draft":
+            self.release(record_id, annotator)
+
+
+def load_assignment(con, dataset_id: int, task: str, k: int, now: datetime) -> DatasetAssignment:
+    """Build a dataset's state with three queries (the only scans, once per process)."""
+    rows = con.execute(
+        """
+        SELECT r.id, coalesce(s.n, 0), r.n_candidates FROM records r
+        LEFT JOIN (SELECT record_id, count(*) AS n FROM annotations
+                   WHERE dataset_id = $d AND status = 'submitted' GROUP BY record_id) s ON s.record_id = r.id
+        WHERE r.dataset_id = $d ORDER BY r.id
+        """,
+        {"d": dataset_id},
+    ).fetchall()
+    state = DatasetAssignment(
+        dataset_id,
+        task,
+        k,
+        array("q", (r[0] for r in rows)),
+        bytearray(min(r[1], SATURATED) for r in rows),
+        bytearray(r[2] for r in rows),
+    )
+    for annotator, status, record_id in con.execute(
+        "SELECT annotator, status, record_id FROM annotations WHERE dataset_id = ?", [dataset_id]
+    ).fetchall():
+        (state.drafts if status == "draft" else state.done).setdefault(annotator, set()).add(record_id)
+    for record_id, annotator, expires in con.execute(
+        "SELECT l.record_id, l.annotator, l.expires_at FROM leases l JOIN records r ON r.id = l.record_id "
+        "WHERE r.dataset_id = ? AND l.expires_at > ?",
+        [dataset_id, now],
+    ).fetchall():
+        state.leases.setdefault(record_id, {})[annotator] = expires
+    return state
