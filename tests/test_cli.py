@@ -86,3 +86,20 @@ def test_demo_imports_the_sample_data_once(capsys, store_path):
 def test_console_script_help_is_instant_and_clean():
     out = subprocess.run([sys.executable, "-m", "rlhf_tui.cli", "-h"], capture_output=True, text=True)
     assert out.returncode == 0 and "import" in out.stdout and "export" in out.stdout
+
+
+def test_stats_agreement_figures(capsys, jsonl, store_path):
+    from store import AnnotationInput
+
+    with open_store(store_path) as s:
+        s.import_file(jsonl(rank_rows(3, k=3)), dataset="d", annotators_per_record=2)
+        for record in s.get_records(s.record_ids("d")):
+            s.save_annotation(AnnotationInput(record.id, "ann", "submitted", (1, 2, 3)))
+            s.save_annotation(AnnotationInput(record.id, "bob", "submitted", (1, 2, 3) if record.external_id != "r2" else (3, 2, 1)))
+    code, out, _ = run(capsys, "stats", "--dataset", "d", "--agreement", "--store", str(store_path))
+    assert code == 0
+    assert "mean Kendall's W" in out and "Krippendorff's alpha (ordinal)" in out
+    disputed = out[out.index("Most disputed records"):]
+    rows = [line for line in disputed.splitlines() if line.startswith("│")]
+    assert len(rows) == 1 and rows[0].split("│")[1].strip() == "3"  # record r2 (id 3), reversed by bob
+    assert "ann 1,2,3; bob 3,2,1" in rows[0]

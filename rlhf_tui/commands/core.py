@@ -152,18 +152,25 @@ def datasets_command(store: Optional[Path] = StoreOption) -> None:
 @app.command("stats")
 def stats_command(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to summarise."),
+    agreement: bool = typer.Option(
+        False, "--agreement", help="Also inter-annotator agreement on the records answered by two or more people."
+    ),
     store: Optional[Path] = StoreOption,
 ) -> None:
-    """Answers in a dataset, counted by annotator and status."""
+    """Answers in a dataset, counted by annotator and status; optionally agreement figures."""
     with open_client_store(store) as s:
+        info = s.get_dataset(dataset)
         counts = s.status_counts(dataset)
         summary = next(d for d in s.list_datasets() if d.name == dataset)
-    console.print(
-        Text(
-            f"{dataset}: {summary.task} task, {summary.records:,} records, {summary.annotators_per_record} "
-            f"annotator(s) wanted per record, {summary.percent_complete:.1f}% complete"
-        )
+        overfilled = s.overfilled_records(dataset)
+        rankings = s.submitted_rankings(dataset) if agreement else None
+    line = (
+        f"{dataset}: {summary.task} task, {summary.records:,} records, {summary.annotators_per_record} "
+        f"annotator(s) wanted per record, {summary.percent_complete:.1f}% complete"
     )
+    if overfilled:
+        line += f"; {overfilled} record(s) got more than {info.annotators_per_record} answers because a lease expired"
+    console.print(Text(line))
     statuses = ("submitted", "draft", "discarded")
     table = Table(title=f"Answers in {dataset}")
     table.add_column("annotator")
@@ -180,6 +187,13 @@ def stats_command(
             *(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}" for s in statuses),
         )
     console.print(table)
+    if rankings is not None:
+        from store.agreement import compute_agreement
+
+        from ..agreement_view import agreement_renderables
+
+        for renderable in agreement_renderables(compute_agreement(info.task, rankings)):
+            console.print(renderable)
 
 
 def import_sample_data(s, sample_dir: Path) -> list[str]:

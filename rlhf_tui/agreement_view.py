@@ -1,0 +1,100 @@
+"""Rich tables of an agreement report, shared by `rlhf-tui stats --agreement` and the
+app's admin screen. Every string from the data (annotator names, notes) goes in as
+rich.text.Text, so nothing in it is read as markup."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from store.agreement import AgreementReport
+
+PAIR_LABEL_NAMES = {"A": "A better", "B": "B better", "tie": "tie", "both_bad": "both bad"}
+
+
+def agreement_renderables(report: AgreementReport) -> list[RenderableType]:
+    """Summary, per-annotator and disputed-records tables, then the notes."""
+    out: list[RenderableType] = [_summary_table(report)]
+    if report.by_annotator:
+        out.append(_annotator_table(report))
+    if report.disputed:
+        out.append(_disputed_table(report))
+    elif report.records_compared:
+        out.append(Text("No record is disputed: the annotators agree on every compared record."))
+    out.extend(Text(f"note: {note}", style="dim") for note in report.notes)
+    return out
+
+
+def _figure(value: float | None, digits: int = 3) -> Text:
+    return Text("—" if value is None else f"{value:.{digits}f}", justify="right")
+
+
+def _percent(value: float | None) -> Text:
+    return Text("—" if value is None else f"{value:.1%}", justify="right")
+
+
+def _summary_table(report: AgreementReport) -> Table:
+    table = Table(title="Agreement", show_header=True)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("about")
+    table.add_row(Text("records with 2+ submissions"), Text(f"{report.records_compared:,}"),
+                  Text(f"of {report.records_submitted:,} with any submission"))
+    table.add_row(Text("submissions compared"), Text(f"{report.submissions_compared:,}"), Text(""))
+    table.add_row(Text("annotators involved"), Text(f"{len(report.annotators):,}"), Text(""))
+    if report.pair is not None:
+        p = report.pair
+        table.add_row(Text("percent agreement"), _percent(p.percent_agreement),
+                      Text("mean share of agreeing annotator pairs per record"))
+        table.add_row(Text("Cohen's kappa"), _figure(p.cohen_kappa), Text(p.cohen_kappa_note))
+        table.add_row(Text("Krippendorff's alpha (nominal)"), _figure(p.krippendorff_alpha),
+                      Text("any number of annotators"))
+        labels = ", ".join(f"{PAIR_LABEL_NAMES.get(label, label)} {count:,}" for label, count in p.label_counts)
+        table.add_row(Text("answers by label"), Text(""), Text(labels))
+    if report.rank is not None:
+        r = report.rank
+        w_about = f"over {len(r.kendall_w):,} records"
+        if r.w_undefined_records:
+            w_about += f"; undefined on {r.w_undefined_records:,}"
+        table.add_row(Text("mean Kendall's W"), _figure(r.mean_kendall_w), Text(w_about))
+        tau_about = f"{r.tau_b_pairs:,} annotator pairs"
+        if r.tau_b_skipped_pairs:
+            tau_about += f"; {r.tau_b_skipped_pairs:,} skipped (all tied)"
+        table.add_row(Text("mean Kendall's tau-b"), _figure(r.mean_kendall_tau_b), Text(tau_about))
+        table.add_row(Text("Krippendorff's alpha (ordinal)"), _figure(r.krippendorff_alpha),
+                      Text("units = record × candidate, values = ranks"))
+    return table
+
+
+def _annotator_table(report: AgreementReport) -> Table:
+    pair = report.task == "pair"
+    table = Table(title="Agreement with the majority (leave-one-out)")
+    table.add_column("annotator")
+    table.add_column("answers", justify="right")
+    table.add_column("compared", justify="right")
+    table.add_column("agrees with others" if pair else "tau-b with consensus", justify="right")
+    for a in report.by_annotator:
+        table.add_row(
+            Text(a.annotator), Text(f"{a.answers:,}"), Text(f"{a.compared:,}"),
+            _percent(a.agreement) if pair else _figure(a.agreement),
+        )
+    return table
+
+
+def _disputed_table(report: AgreementReport) -> Table:
+    pair = report.task == "pair"
+    table = Table(title="Most disputed records")
+    table.add_column("record", justify="right")
+    table.add_column("annotators", justify="right")
+    table.add_column("disagreement" + (" (1 − agreement)" if pair else " (1 − W)"), justify="right")
+    table.add_column("answers" if pair else "ranks by candidate")
+    for d in report.disputed:
+        answers = Text()
+        for i, (annotator, answer) in enumerate(d.answers):
+            if i:
+                answers.append("; ")
+            answers.append(annotator, style="bold")
+            answers.append(f" {PAIR_LABEL_NAMES.get(answer, answer) if pair else answer}")
+        table.add_row(Text(str(d.record_id)), Text(str(d.annotators)), _figure(d.disagreement), answers)
+    return table
