@@ -332,14 +332,15 @@ class DuckDBStore:
         with self._lock:
             state = self._assignment(dataset)
             ids = state.pick(annotator, int(limit), {int(i) for i in exclude}, now)
-            self._take_leases(state, ids, annotator, now)
-            return self.get_records(ids)
+            expires = now + timedelta(seconds=self.lease_seconds)
+            state.lease(ids, annotator, expires)  # held in memory at once, so nobody else is given them
+        # Outside the lock, so that concurrent callers queue up and share one commit.
+        self._persist_leases(ids, annotator, expires)
+        return self.get_records(ids)
 
-    def _take_leases(self, state: DatasetAssignment, record_ids: Sequence[int], annotator: str, now: datetime) -> None:
+    def _persist_leases(self, record_ids: Sequence[int], annotator: str, expires: datetime) -> None:
         if not record_ids:
             return
-        expires = now + timedelta(seconds=self.lease_seconds)
-        state.lease(list(record_ids), annotator, expires)
         ids = [int(i) for i in record_ids]
 
         def write(con):
@@ -355,9 +356,11 @@ class DuckDBStore:
         self._commit.run(write)
 
     def renew_lease(self, record_id: int, annotator: str) -> None:
+        expires = utcnow() + timedelta(seconds=self.lease_seconds)
         with self._lock:
             state, _ = self._assignment_of_record(record_id)
-            self._take_leases(state, [record_id], annotator, utcnow())
+            state.lease([record_id], annotator, expires)
+        self._persist_leases([record_id], annotator, expires)
 
     def release_lease(self, record_id: int, annotator: str) -> None:
         with self._lock:
