@@ -1,0 +1,117 @@
+"""The `--dry-run` memory estimate against the measured peak, on the CPU (peak RSS of a real run).
+
+A random-init Llama (hidden 1024, 12 layers, vocab 32000, bf16 checkpoint) trains a few steps of
+reward and DPO, 4-bit and 16-bit, each in its own subprocess; prints estimate, measured and the
+error (goal: within 15%). On a GPU machine pass --gpu to compare with torch.cuda.max_memory_allocated.
+
+    .venv/bin/python benchmarks/bench_memory_estimate.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+CASES = [
+    ("dpo", True, 256, 2), ("dpo", False, 256, 2), ("reward", True, 256, 2), ("reward", False, 512, 2),
+]
+
+
+def make_model(folder: Path, hidden=1024, layers=12, intermediate=2816, vocab=32000) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from trainers_fixtures import build_tiny_model
+
+    build_tiny_model(folder)  # the tokenizer (and a throwaway tiny model, overwritten below)
+    tok_len = json.loads((folder / "config.json").read_text())["vocab_size"]
+    config = LlamaConfig(vocab_size=max(vocab, tok_len), hidden_size=hidden, intermediate_size=intermediate,
+                         num_hidden_layers=layers, num_attention_heads=16, num_key_value_heads=8,
+                         max_position_embeddings=2048, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(folder)
+    return folder
+
+
+def config_for(kind, four_bit, max_length, batch, model, data, out):
+    from trainers.config import load_config
+
+    return load_config(kind, None, dict(model=str(model), data=str(data), output=str(out), max_steps=3,
+                                        load_in_4bit=four_bit, max_length=max_length, batch_size=batch,
+                                        grad_accum=1, eval_split=0.0, save_steps=10_000, logging_steps=1))
+
+
+def child(kind, four_bit, max_length, batch, model, data, gpu) -> None:
+    from trainers.run import run_training
+
+    with tempfile.TemporaryDirectory() as out:
+        run_training(config_for(kind, four_bit, max_length, batch, model, data, out), progress=False)
+    if gpu:
+        import torch
+
+        peak = torch.cuda.max_memory_reserved()
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print("RESULT " + json.dumps({"peak": peak}), flush=True)
+
+
+def long_rows(n_prompts: int, words: int):
+    from trainers_fixtures import preference_rows
+
+    rows = preference_rows(n_prompts=n_prompts, pairs_per_prompt=1)
+    for r in rows:  # long enough to fill max_length, so the estimate's assumption holds
+        r["chosen"] = (r["chosen"] + " ") * words
+        r["rejected"] = (r["rejected"] + " ") * words
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--child", nargs=6)
+    a = parser.parse_args()
+    if a.child:
+        kind, four, length, batch, model, data = a.child
+        child(kind, four == "1", int(length), int(batch), model, data, a.gpu)
+        return
+
+    from trainers.memory import ArchShape, estimate, read_model_config
+    from trainers_fixtures import write_jsonl
+
+    work = Path(tempfile.mkdtemp(prefix="bench-mem-"))
+    model = make_model(work / "model")
+    data = write_jsonl(work / "prefs.jsonl", long_rows(16, 20))
+    shape = ArchShape.from_config(read_model_config(str(model)))
+    device = "gpu" if a.gpu else "cpu"
+    print(f"random-init Llama, {shape.total_params / 1e6:.0f}M parameters (hidden {shape.hidden}, {shape.layers} "
+          f"layers, vocab {shape.vocab}); {'peak reserved GPU memory' if a.gpu else 'peak RSS on the CPU'}")
+    worst = 0.0
+    for kind, four_bit, length, batch in CASES:
+        cfg = config_for(kind, four_bit, length, batch, model, data, work / "out")
+        parts = estimate(cfg, shape, device, checkpoint_bytes=sum(
+            p.stat().st_size for p in model.glob("*.safetensors")))
+        proc = subprocess.run([sys.executable, __file__, *(["--gpu"] if a.gpu else []), "--child", kind,
+                               "1" if four_bit else "0", str(length), str(batch), str(model), str(data)],
+                              capture_output=True, text=True, cwd=REPO)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            sys.exit(f"{kind} failed:\n{proc.stderr[-3000:]}")
+        measured = json.loads(lines[-1][7:])["peak"]
+        error = parts["total"] / measured - 1
+        worst = max(worst, abs(error))
+        print(f"  {kind:<6} {'4-bit' if four_bit else '16-bit':<6} len {length:<4} batch {batch}: "
+              f"estimate {parts['total'] / 2**20:7.0f} MiB   measured {measured / 2**20:7.0f} MiB   "
+              f"error {error:+.1%}")
+    print(f"  worst error {worst:.1%} (goal <= 15%)")
+
+
+if __name__ == "__main__":
+    main()

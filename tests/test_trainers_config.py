@@ -1,0 +1,114 @@
+"""Trainer configuration, data splitting and batching, and the CLI surface — no torch needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainers.config import load_config, parse_size
+from trainers.data import group_batches, load_preference_rows, prompt_key, split_by_prompt
+from trainers.errors import ConfigError, TrainerError
+from trainers_fixtures import preference_rows, write_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_config_file_then_flags(tmp_path):
+    toml = tmp_path / "train.toml"
+    toml.write_text('[model]\nmodel = "m"\nload-in-4bit = false\nlora_r = 8\n'
+                    '[training]\nbatch_size = 2\noutput = "o"\n[dpo]\nbeta = 0.3\n[reward]\nuse_margin = true\n')
+    cfg = load_config("dpo", toml, {"data": "d.jsonl", "lora_r": 4, "beta": None})
+    assert cfg.model.lora_r == 4  # the flag wins
+    assert cfg.model.load_in_4bit is False and cfg.training.batch_size == 2 and cfg.dpo.beta == 0.3
+    assert cfg.learning_rate == 5e-6
+    yaml_file = tmp_path / "train.yaml"
+    yaml_file.write_text("model: m\ndata: d.jsonl\noutput: o\nuse_margin: true\nlearning_rate: 0.001\n")
+    cfg = load_config("reward", yaml_file)
+    assert cfg.reward.use_margin is True and cfg.learning_rate == 0.001
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[training]\nbogus = 1\n', "unknown key 'bogus'"),
+    ('batch_size = "many"\n', "bad value for batch-size"),
+    ('eval_split = 1.5\n', "--eval-split"),
+])
+def test_bad_config_is_one_clear_error(tmp_path, body, message):
+    path = tmp_path / "c.toml"
+    path.write_text('model = "m"\ndata = "d"\noutput = "o"\n' + body)
+    with pytest.raises(ConfigError, match=message):
+        load_config("dpo", path)
+
+
+def test_exactly_one_data_source():
+    with pytest.raises(ConfigError, match="exactly one"):
+        load_config("reward", None, {"model": "m", "output": "o"})
+    with pytest.raises(ConfigError, match="exactly one"):
+        load_config("reward", None, {"model": "m", "output": "o", "data": "a", "dataset": "b"})
+
+
+def test_parse_size():
+    assert parse_size("24GB") == 24 * 2**30
+    assert parse_size("16000MB") == 16000 * 2**20
+    with pytest.raises(ConfigError):
+        parse_size("lots")
+
+
+def test_eval_split_is_disjoint_by_prompt_and_deterministic():
+    rows = preference_rows(n_prompts=40, pairs_per_prompt=3)
+    for r in rows[::2]:
+        r["record_id"] = 1000 + r["record_id"]  # the same prompt under two record ids stays on one side
+    train, held = split_by_prompt(rows, 0.1, seed=7)
+    assert len(train) + len(held) == len(rows) and held
+    assert {r["prompt"] for r in train}.isdisjoint({r["prompt"] for r in held})
+    assert split_by_prompt(rows, 0.1, seed=7) == (train, held)
+    assert split_by_prompt(rows, 0.1, seed=8)[1] != held
+
+
+def test_group_batches_keep_every_prompt_together():
+    group_ids = [g for g in range(10) for _ in range(1 + g % 4)]
+    batches = group_batches(group_ids, batch_size=4, seed=1)
+    assert sorted(i for b in batches for i in b) == list(range(len(group_ids)))
+    where = {}
+    for n, batch in enumerate(batches):
+        for i in batch:
+            where.setdefault(group_ids[i], set()).add(n)
+    assert all(len(b) == 1 for b in where.values())
+    assert all(len(b) <= 4 for b in batches)
+
+
+def test_missing_and_malformed_data(tmp_path):
+    from trainers.config import DataArgs
+
+    with pytest.raises(TrainerError, match="not found"):
+        load_preference_rows(DataArgs(data=str(tmp_path / "nope.jsonl")))
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "p", "answer": "a"}])
+    with pytest.raises(TrainerError, match="chosen"):
+        load_preference_rows(DataArgs(data=str(bad)))
+    parquet = tmp_path / "p.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(preference_rows(n_prompts=2)), parquet)
+    rows = load_preference_rows(DataArgs(data=str(parquet)))
+    assert len(rows) == 6 and prompt_key(rows[0]) == prompt_key(rows[2]) != prompt_key(rows[3])
+
+
+def test_help_is_instant_and_imports_no_torch():
+    code = ("import sys\nfrom rlhf_tui.cli import main\n"
+            "try:\n    main(['train', 'dpo', '--help'])\nexcept SystemExit:\n    pass\n"
+            "import json\nprint(json.dumps([m for m in ('torch', 'transformers', 'trl', 'textual') "
+            "if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert "--precompute-ref" in out.stdout and "--no-4bit" in out.stdout
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_trainers_never_import_textual():
+    code = ("import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, "
+            "trainers.run, trainers.modeling, trainers.callbacks\nprint('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr

@@ -1,0 +1,85 @@
+"""Trainer callbacks: a rich progress bar, and Ctrl-C that saves a checkpoint before stopping."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from transformers import TrainerCallback
+
+
+class RichProgressCallback(TrainerCallback):
+    """Step, loss, throughput (pairs/s) and ETA, on the main process only."""
+
+    def __init__(self, pairs_per_step: int, console: Console | None = None):
+        self.pairs_per_step = pairs_per_step
+        self.console = console or Console(stderr=True)
+        self.progress: Progress | None = None
+        self.task = None
+        self.loss = float("nan")
+        self.started = 0.0
+        self.first_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("step {task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=self.console, transient=False, refresh_per_second=1,
+        )
+        self.progress.start()
+        self.first_step = state.global_step
+        self.task = self.progress.add_task("training", total=state.max_steps, completed=state.global_step,
+                                           loss="—", speed="")
+        self.started = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is None:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        speed = (state.global_step - self.first_step) * self.pairs_per_step / elapsed
+        self.progress.update(self.task, completed=state.global_step, speed=f"{speed:.2f} pairs/s")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is not None and logs and "loss" in logs:
+            self.progress.update(self.task, loss=f"{logs['loss']:.4f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+class InterruptCallback(TrainerCallback):
+    """First Ctrl-C: finish the step, save a checkpoint, stop. A second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.interrupted = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.interrupted:
+            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.interrupted = True
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.interrupted:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

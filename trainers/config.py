@@ -1,0 +1,281 @@
+"""Training configuration: one dataclass per concern, a config file (TOML or YAML), flags on top.
+
+Defaults are the known-good QLoRA recipe (4-bit NF4 with double quantisation, LoRA r=16 on every
+linear layer, bf16 compute, non-reentrant gradient checkpointing, paged 8-bit AdamW on a GPU).
+Pure Python: importing this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass
+class DataArgs:
+    """Where the preference pairs come from and how they are split and cut."""
+
+    data: str | None = field(default=None, metadata=_help(
+        "A preference file (Parquet or JSONL: prompt, chosen, rejected; optional margin, record_id, annotator)."))
+    dataset: str | None = field(default=None, metadata=_help(
+        "A dataset in the store (the rows `rlhf-tui export --format preference` writes)."))
+    store: str | None = field(default=None, metadata=_help(
+        "The DuckDB store for --dataset (default: $RLHF_TUI_STORE, else ./rlhf.duckdb)."))
+    aggregate: str = field(default="all", metadata=_help(
+        "With --dataset: keep every annotator's pairs ('all') or aggregate them ('majority', 'borda')."))
+    eval_split: float = field(default=0.1, metadata=_help(
+        "Fraction of prompts held out for evaluation; no prompt is in both splits (0 turns evaluation off)."))
+    max_length: int = field(default=1024, metadata=_help(
+        "Longest prompt + answer in tokens; longer pairs are cut (DPO) or dropped (reward)."))
+    seed: int = field(default=42, metadata=_help("Random seed for the split, the shuffling and the adapter init."))
+
+
+@dataclass
+class ModelArgs:
+    """The base model, its quantisation and the LoRA adapter."""
+
+    model: str | None = field(default=None, metadata=_help(
+        "Base model: a local Hugging Face folder, a .gguf file, or a hub id (when online)."))
+    load_in_4bit: bool = field(default=True, metadata=_help(
+        "Load the base in 4-bit NF4 with double quantisation (QLoRA); off = plain LoRA over a 16-bit base."))
+    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
+    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scaling = alpha / r)."))
+    lora_dropout: float = field(default=0.05, metadata=_help("Dropout on the LoRA branch."))
+    lora_target_modules: str = field(default="all-linear", metadata=_help(
+        "Modules that get LoRA: 'all-linear' or a comma-separated list such as q_proj,v_proj."))
+    trust_remote_code: bool = field(default=False, metadata=_help("Allow model code shipped with the checkpoint."))
+
+
+@dataclass
+class TrainArgs:
+    """The optimisation loop, checkpoints and outputs."""
+
+    output: str | None = field(default=None, metadata=_help(
+        "Output folder: adapter (with reward head), tokenizer, resolved config, metrics.json, curves.png, checkpoints."))
+    epochs: float = field(default=1.0, metadata=_help("Passes over the training pairs."))
+    max_steps: int = field(default=-1, metadata=_help("Stop after this many optimiser steps (-1: run the epochs)."))
+    batch_size: int = field(default=4, metadata=_help("Pairs per device per forward pass."))
+    grad_accum: int = field(default=4, metadata=_help("Forward passes per optimiser step."))
+    learning_rate: float | None = field(default=None, metadata=_help(
+        "Peak learning rate (default: 1e-4 for reward, 5e-6 for DPO)."))
+    warmup: float = field(default=0.1, metadata=_help("Linear warm-up: a fraction of the steps (<1) or a count."))
+    lr_scheduler: str = field(default="cosine", metadata=_help("Learning-rate schedule after warm-up."))
+    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
+    optim: str = field(default="auto", metadata=_help(
+        "Optimiser: 'auto' = paged 8-bit AdamW on a GPU, AdamW on the CPU; or any transformers optim name."))
+    gradient_checkpointing: bool = field(default=True, metadata=_help(
+        "Recompute activations in the backward pass (non-reentrant): less memory, ~20% slower."))
+    bf16: bool = field(default=True, metadata=_help("bf16 mixed precision (fp16 gives NaN rewards; not offered)."))
+    logging_steps: int = field(default=10, metadata=_help("Log loss and metrics every N steps."))
+    eval_steps: int = field(default=0, metadata=_help("Evaluate every N steps (0: at the end only)."))
+    save_steps: int = field(default=200, metadata=_help("Write a checkpoint every N steps (Ctrl-C also writes one)."))
+    save_total_limit: int = field(default=2, metadata=_help("Keep this many checkpoints."))
+    resume: bool = field(default=False, metadata=_help("Continue from the last checkpoint in --output."))
+    merge: bool = field(default=False, metadata=_help(
+        "Also write a merged 16-bit model to OUTPUT/merged (the base reloaded in 16-bit, never the 4-bit one)."))
+    dry_run: bool = field(default=False, metadata=_help(
+        "Estimate peak GPU memory from the model config and exit without loading weights."))
+    gpu_memory: str | None = field(default=None, metadata=_help(
+        "With --dry-run: the GPU memory to check against, e.g. 24GB (default: the GPU found)."))
+
+
+@dataclass
+class RewardArgs:
+    """Reward-model only."""
+
+    use_margin: bool = field(default=False, metadata=_help(
+        "Subtract each pair's margin (the rank gap) inside the loss: -log σ(r_chosen − r_rejected − margin)."))
+    group_by_prompt: bool = field(default=False, metadata=_help(
+        "Keep all pairs of one prompt in the same batch (InstructGPT); a group larger than the batch stays whole."))
+    center_rewards: float | None = field(default=None, metadata=_help(
+        "Coefficient pushing rewards towards mean zero (0.01 is usual; off by default)."))
+
+
+@dataclass
+class DPOArgs:
+    """DPO only."""
+
+    beta: float = field(default=0.1, metadata=_help("DPO β: how far the policy may move from the reference."))
+    loss_type: str = field(default="sigmoid", metadata=_help(
+        "DPO loss: sigmoid, hinge, ipo, robust, bco_pair, sppo_hard, nca_pair, apo_zero, apo_down, ..."))
+    precompute_ref: bool = field(default=False, metadata=_help(
+        "Compute the reference log-probs once before training: no reference pass per step."))
+
+
+SECTIONS: dict[str, type] = {"data": DataArgs, "model": ModelArgs, "training": TrainArgs,
+                             "reward": RewardArgs, "dpo": DPOArgs}
+KINDS = {"reward": ("data", "model", "training", "reward"), "dpo": ("data", "model", "training", "dpo")}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs, resolved from defaults, the config file and the flags."""
+
+    kind: str
+    data: DataArgs
+    model: ModelArgs
+    training: TrainArgs
+    reward: RewardArgs = field(default_factory=RewardArgs)
+    dpo: DPOArgs = field(default_factory=DPOArgs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **{s: dataclasses.asdict(getattr(self, s)) for s in KINDS[self.kind]}}
+
+    @property
+    def learning_rate(self) -> float:
+        if self.training.learning_rate is not None:
+            return self.training.learning_rate
+        return 1e-4 if self.kind == "reward" else 5e-6
+
+    def write(self, path: Path) -> None:
+        """The resolved config, loadable again with --config."""
+        import yaml
+
+        body = {k: v for k, v in self.to_dict().items() if k != "kind"}
+        path.write_text(f"# rlhf-tui train {self.kind}: resolved configuration\n"
+                        + yaml.safe_dump(body, sort_keys=False))
+
+
+def option_fields(kind: str) -> list[tuple[str, dataclasses.Field]]:
+    """(section, field) for every option of a command, in help order."""
+    return [(section, f) for section in KINDS[kind] for f in fields(SECTIONS[section])]
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        if path.suffix.lower() in (".yaml", ".yml", ".json"):
+            import yaml
+
+            loaded = yaml.safe_load(text)
+            return loaded or {}
+    except Exception as exc:  # tomllib.TOMLDecodeError, yaml.YAMLError
+        raise ConfigError(f"cannot parse {path}: {str(exc).splitlines()[0]}") from None
+    raise ConfigError(f"config file must be .toml, .yaml or .yml: {path}")
+
+
+def _flatten(raw: dict[str, Any], kind: str, source: str) -> dict[str, Any]:
+    """Sectioned ([data], [model], ...) or flat keys; dashes or underscores; unknown keys are errors."""
+    known = {f.name: section for section, f in option_fields(kind)}
+    other_kind_keys = {f.name for s, cls in SECTIONS.items() if s not in KINDS[kind] for f in fields(cls)}
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name in SECTIONS and isinstance(value, dict):
+            if name not in KINDS[kind]:
+                continue  # a shared file may hold both [reward] and [dpo]
+            for sub_key, sub_value in value.items():
+                sub_name = sub_key.replace("-", "_")
+                if known.get(sub_name) != name:
+                    raise ConfigError(f"unknown key '{sub_key}' in section [{key}] of {source}")
+                flat[sub_name] = sub_value
+        elif name == "kind":
+            continue
+        elif name in known:
+            flat[name] = value
+        elif name in other_kind_keys:
+            continue
+        else:
+            raise ConfigError(f"unknown key '{key}' in {source}")
+    return flat
+
+
+def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    default = f.default
+    kind = type(default) if default is not None and default is not dataclasses.MISSING else None
+    hint = str(f.type)
+    try:
+        if kind is bool or hint == "bool":
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind is int or hint.startswith("int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if kind is float or hint.startswith("float"):
+            return float(value)
+        if isinstance(value, (list, tuple)) and f.name == "lora_target_modules":
+            return ",".join(map(str, value))
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"bad value for {f.name.replace('_', '-')} in {source}: {value!r}") from None
+
+
+def load_config(kind: str, config_file: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the config file, then the flags that were given (None = not given)."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown training kind: {kind}")
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(_flatten(_read_file(Path(config_file)), kind, str(config_file)))
+    values.update(_flatten({k: v for k, v in (overrides or {}).items() if v is not None}, kind, "flags"))
+    sections: dict[str, Any] = {}
+    for section in KINDS[kind]:
+        cls = SECTIONS[section]
+        kwargs = {f.name: _coerce(f, values[f.name], "config") for f in fields(cls) if f.name in values}
+        sections[section] = cls(**kwargs)
+    cfg = TrainConfig(kind=kind, **sections)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    d, m, t = cfg.data, cfg.model, cfg.training
+    if not t.dry_run:
+        if bool(d.data) == bool(d.dataset):
+            raise ConfigError("give exactly one of --data FILE or --dataset NAME")
+        if not t.output:
+            raise ConfigError("--output DIR is required")
+    if not m.model:
+        raise ConfigError("--model is required (a local folder, a .gguf file or a hub id)")
+    if not 0.0 <= d.eval_split < 1.0:
+        raise ConfigError(f"--eval-split must be in [0, 1): {d.eval_split}")
+    for name in ("max_length", "batch_size", "grad_accum", "lora_r", "logging_steps", "save_steps"):
+        section = d if hasattr(d, name) else m if hasattr(m, name) else t
+        if getattr(section, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    if d.aggregate not in ("all", "majority", "borda"):
+        raise ConfigError(f"--aggregate must be all, majority or borda: {d.aggregate}")
+    if t.gpu_memory is not None:
+        parse_size(t.gpu_memory)
+
+
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?b?)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """'24GB', '24G', '24GiB', '16000MB' → bytes (GB and GiB both mean 2**30: that is how GPUs are sold)."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ConfigError(f"cannot read a memory size from {text!r} (try 24GB)")
+    number = float(match.group(1))
+    unit = (match.group(2) or "g")[0].lower()
+    return int(number * {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[unit])
+
+
+def dumps(cfg: TrainConfig) -> str:
+    return json.dumps(cfg.to_dict(), indent=2)

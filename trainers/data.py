@@ -1,0 +1,146 @@
+"""Preference pairs in: a Parquet/JSONL file or a store dataset; out: train and eval splits by prompt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from .config import DataArgs
+from .errors import TrainerError
+
+REQUIRED = ("prompt", "chosen", "rejected")
+
+
+def load_preference_rows(args: DataArgs) -> list[dict[str, Any]]:
+    """The TRL preference rows of a file or a store dataset, checked."""
+    if args.dataset:
+        from store import open_store
+
+        store = open_store(args.store)
+        try:
+            rows = store.preference_rows(args.dataset, aggregate=args.aggregate)
+        finally:
+            store.close()
+        source = f"dataset '{args.dataset}'"
+    else:
+        rows = _read_file(Path(args.data))
+        source = str(args.data)
+    if not rows:
+        raise TrainerError(f"no preference pairs in {source} (annotate some records first, or check the file)")
+    missing = [c for c in REQUIRED if c not in rows[0]]
+    if missing:
+        raise TrainerError(f"{source} lacks column(s) {', '.join(missing)}; expected prompt, chosen, rejected")
+    return rows
+
+
+def _read_file(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise TrainerError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        rows = []
+        with path.open() as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        raise TrainerError(f"{path} line {n} is not JSON") from None
+        return rows
+    raise TrainerError(f"data file must be .parquet or .jsonl: {path}")
+
+
+def prompt_key(row: dict[str, Any]) -> str:
+    """Rows with the same key share a prompt: its text (chat prompts as canonical JSON).
+
+    The text, not the record id: two records with the same prompt must not straddle the split either."""
+    prompt = row["prompt"]
+    return "prompt:" + (prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True))
+
+
+def split_by_prompt(rows: list[dict[str, Any]], eval_fraction: float, seed: int
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Hold out about `eval_fraction` of the prompts (at least one when asked for any); no prompt in both."""
+    keys = sorted({prompt_key(r) for r in rows})
+    if eval_fraction <= 0 or len(keys) < 2:
+        return list(rows), []
+    # Sort by a seeded hash rather than shuffling a list: adding rows later moves few prompts between splits.
+    ranked = sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+    n_eval = min(len(keys) - 1, max(1, round(len(keys) * eval_fraction)))
+    held_out = set(ranked[:n_eval])
+    train = [r for r in rows if prompt_key(r) not in held_out]
+    evaluation = [r for r in rows if prompt_key(r) in held_out]
+    return train, evaluation
+
+
+def _normalise(row: dict[str, Any], keep_margin: bool) -> dict[str, Any]:
+    out = {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]}
+    if keep_margin:
+        margin = row.get("margin")
+        out["margin"] = float(margin) if margin is not None else 0.0
+    return out
+
+
+def to_dataset(rows: list[dict[str, Any]], keep_margin: bool = False, with_group: bool = False):
+    """A `datasets.Dataset` with the TRL columns (and `group_id`, the prompt group, when asked)."""
+    from datasets import Dataset
+
+    records = [_normalise(r, keep_margin) for r in rows]
+    if with_group:
+        ids: dict[str, int] = {}
+        for rec, row in zip(records, rows):
+            rec["group_id"] = ids.setdefault(prompt_key(row), len(ids))
+    return Dataset.from_list(records)
+
+
+def group_batches(group_ids: list[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Batches of row indices where every prompt's pairs sit together.
+
+    Groups are shuffled, then packed greedily up to `batch_size` pairs; a group larger than the batch
+    is one batch of its own, never split (InstructGPT trains on all K·(K−1)/2 pairs of a prompt at once).
+    """
+    groups: dict[int, list[int]] = {}
+    for index, gid in enumerate(group_ids):
+        groups.setdefault(gid, []).append(index)
+    order = list(groups.values())
+    random.Random(seed).shuffle(order)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for members in order:
+        if current and len(current) + len(members) > batch_size:
+            batches.append(current)
+            current = []
+        current = current + members
+    if current:
+        batches.append(current)
+    return batches
+
+
+class PromptGroupBatchSampler:
+    """A batch sampler over `group_batches`, reshuffled each epoch (torch-free, duck-typed for DataLoader)."""
+
+    def __init__(self, group_ids: list[int], batch_size: int, seed: int):
+        self.group_ids = list(group_ids)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self._epoch_set = False
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self._epoch_set = epoch, True
+
+    def __iter__(self):
+        batches = group_batches(self.group_ids, self.batch_size, self.seed + self.epoch)
+        if not self._epoch_set:  # nobody tells us the epoch: move on by ourselves
+            self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return len(group_batches(self.group_ids, self.batch_size, self.seed))
