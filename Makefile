@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo test test-slow bench install-core install-dev clean
+.PHONY: demo test test-slow bench bench-service bench-train bench-gpu install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,20 @@ test: install-dev
 test-slow: install-dev
 	$(PY) -m pytest -q -m slow
 
+## Benchmarks print figures; they are not tests.
 bench: install-dev
 	$(PY) benchmarks/bench_import_export.py
+
+bench-service: install-dev
+	$(PY) benchmarks/bench_service.py
+
+bench-train: install-dev
+	$(PY) benchmarks/bench_train_dpo.py
+	$(PY) benchmarks/bench_memory_estimate.py
+
+# On a machine with an NVIDIA GPU: Llama-3-8B-shaped random model, DPO QLoRA at 1024 tokens.
+bench-gpu: install-dev
+	$(PY) benchmarks/bench_gpu_dpo.py --workdir /tmp/bench8b
 
 clean:
 	rm -rf $(VENV) build *.egg-info
