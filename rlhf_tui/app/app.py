@@ -1,0 +1,110 @@
+"""The Textual application: opens a dataset (or offers the choice), runs the store
+worker, applies the user's keymap, and quits only once everything is saved."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from textual import work
+from textual.app import App
+from textual.worker import get_current_worker
+
+from store import Dataset
+
+from .config import AppConfig
+from .keymap import APP_BINDINGS, all_binding_groups
+from .messages import DatasetLoaded, DatasetsLoaded, StoreDrained, StoreFailed
+from .screens import AnnotateScreen, DatasetPickerScreen, HelpScreen, PairScreen, RankScreen
+from .store_jobs import StoreJobQueue
+
+
+class AnnotationApp(App[None]):
+    TITLE = "rlhf-tui annotate"
+    BINDINGS = APP_BINDINGS
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, store, annotator: str, dataset: str | None = None, config: AppConfig | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.store = store
+        self.annotator = annotator
+        self.dataset_name = dataset
+        self.config = config or AppConfig()
+        self.clock = clock
+        self.jobs = StoreJobQueue()
+        self.quitting = False
+        self.rendered_records = 0  # how many records have been shown (tests and the benchmark watch it)
+        self.on_record_rendered: Callable[[int | None], None] | None = None
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.config.keymap)
+        self.run_store_jobs()
+        if self.dataset_name:
+            self.open_dataset(self.dataset_name)
+        else:
+            self.push_screen(DatasetPickerScreen(), self.open_dataset)
+
+    @work(thread=True, exclusive=True, group="store", exit_on_error=False)
+    def run_store_jobs(self) -> None:
+        """The one thread that talks to the store (see store_jobs.py for why one)."""
+        worker = get_current_worker()
+        self.jobs.serve(lambda: worker.is_cancelled)
+
+    def on_unmount(self) -> None:
+        self.jobs.stop()
+
+    # -- datasets ------------------------------------------------------------------
+    def load_datasets(self, target) -> None:
+        self.jobs.submit(target, "listing datasets", self.store.list_datasets, DatasetsLoaded)
+
+    def open_dataset(self, name: str | None) -> None:
+        if name:
+            self.jobs.submit(self, f"opening dataset {name!r}", lambda: self.store.get_dataset(name), DatasetLoaded)
+
+    def on_dataset_loaded(self, message: DatasetLoaded) -> None:
+        dataset: Dataset = message.dataset
+        screen_class = PairScreen if dataset.task == "pair" else RankScreen
+        self.sub_title = f"{dataset.name} · {dataset.task} · {self.annotator}"
+        self.push_screen(screen_class(dataset, self.annotator, self.config, self.clock))
+
+    # -- keys everywhere --------------------------------------------------------------
+    def key_for(self, binding_id: str) -> str:
+        """The first key a binding answers to after the user's keymap (for hints on screen)."""
+        for _, bindings in all_binding_groups():
+            for binding in bindings:
+                if binding.id == binding_id:
+                    return self.config.keymap.get(binding_id, binding.key).split(",")[0].strip()
+        raise KeyError(binding_id)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        task = self.screen.task_kind if isinstance(self.screen, AnnotateScreen) else None
+        self.push_screen(HelpScreen(self.config.keymap, task))
+
+    async def action_quit(self) -> None:
+        """Quit once the pending saves, the draft on screen and the lease release have run."""
+        if self.quitting:
+            return
+        self.quitting = True
+        for screen in self.screen_stack:
+            if isinstance(screen, AnnotateScreen):
+                screen.save_before_quit()
+        store, who = self.store, self.annotator
+        self.jobs.submit(self, "releasing your records", lambda: store.release_all_leases(who))
+        self.jobs.submit(self, "finishing", lambda: None, lambda _: StoreDrained())
+
+    def on_store_drained(self, message: StoreDrained) -> None:
+        self.exit()
+
+    def on_store_failed(self, message: StoreFailed) -> None:
+        self.notify(message.text, severity="error", markup=False, timeout=8)
+        if message.text.startswith("error while opening dataset") and not self.screen_stack[1:]:
+            self.exit(return_code=1, message=message.text)
+
+    # -- rendering hooks ----------------------------------------------------------------
+    def record_rendered(self, record_id: int | None) -> None:
+        self.rendered_records += 1
+        if self.on_record_rendered is not None:
+            self.on_record_rendered(record_id)

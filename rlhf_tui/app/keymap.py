@@ -1,0 +1,90 @@
+"""Every key binding of the annotation app, each with an id users remap in the config
+file (`[keymap]` table, see `config.py`), a description and an explicit footer `show`.
+
+Ids are stable: `app.*` anywhere, `annotate.*` in both modes, `rank.*` in rank mode,
+`pair.*` in pair mode, `picker.*` on the dataset picker, `dialog.*` in pop-ups."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+_RANK_GROUP = Binding.Group("rank", compact=True)
+
+APP_BINDINGS: list[Binding] = [
+    Binding("q", "quit", "Quit", show=True, id="app.quit"),
+    Binding("question_mark,f1", "help", "Help", show=True, id="app.help", key_display="?"),
+]
+
+PICKER_BINDINGS: list[Binding] = [
+    Binding("enter", "choose", "Annotate", show=True, id="picker.choose"),
+]
+
+ANNOTATE_BINDINGS: list[Binding] = [
+    Binding("s", "skip", "Skip", show=True, id="annotate.skip"),
+    Binding("d", "discard", "Discard", show=False, id="annotate.discard",
+            tooltip="Discard the record, with an optional reason"),
+    Binding("u", "back", "Back", show=False, id="annotate.back",
+            tooltip="Go back to the previous record to amend it"),
+    Binding("c", "comment", "Comment", show=False, id="annotate.comment",
+            tooltip="Add a comment or rationale to this record"),
+    Binding("g", "guidelines", "Guidelines", show=False, id="annotate.guidelines"),
+    Binding("p", "toggle_prompt", "Prompt", show=False, id="annotate.toggle_prompt",
+            tooltip="Collapse or expand the prompt"),
+    Binding("e", "expand", "Expand", show=False, id="annotate.expand",
+            tooltip="Show long texts in full (the first 20,000 characters are shown)"),
+]
+
+RANK_BINDINGS: list[Binding] = [
+    *(
+        Binding(str(n), f"rank({n - 1})", f"Rank {n}", show=True, id=f"rank.candidate_{n}", group=_RANK_GROUP,
+                tooltip=f"Give candidate {n} the next rank; again to take it out")
+        for n in range(1, 10)
+    ),
+    Binding("t", "tie", "Tie", show=True, id="rank.tie", tooltip="The next candidate shares the previous rank"),
+    Binding("backspace", "clear", "Clear", show=False, id="rank.clear", tooltip="Clear the ranking"),
+    Binding("enter", "submit", "Submit", show=True, id="rank.submit",
+            tooltip="Submit once every candidate is ranked (the last one is ranked for you)"),
+]
+
+PAIR_BINDINGS: list[Binding] = [
+    Binding("1,left,a", "decide('a')", "A better", show=True, id="pair.a_better", key_display="1/←"),
+    Binding("2,right,b", "decide('b')", "B better", show=True, id="pair.b_better", key_display="2/→"),
+    Binding("t", "decide('tie')", "Tie", show=True, id="pair.tie"),
+    Binding("x", "decide('both_bad')", "Both bad", show=True, id="pair.both_bad"),
+]
+
+DIALOG_BINDINGS: list[Binding] = [
+    Binding("escape", "cancel", "Cancel", show=True, id="dialog.cancel"),
+]
+
+HELP_BINDINGS: list[Binding] = [
+    Binding("escape,q,question_mark,f1", "close", "Close", show=True, id="dialog.close_help", key_display="esc"),
+]
+
+# Keys Textual itself provides and the help lists too (not remappable through our ids).
+BUILT_IN_KEYS: list[tuple[str, str]] = [
+    ("tab / shift+tab", "Move focus between the prompt and the candidate cards"),
+    ("↑ ↓ pgup pgdn home end", "Scroll the focused prompt or card"),
+]
+
+
+def all_binding_groups() -> list[tuple[str, list[Binding]]]:
+    """Every binding with an id, by the place it applies (for the help screen and docs)."""
+    return [
+        ("Anywhere", APP_BINDINGS),
+        ("Annotating (both modes)", ANNOTATE_BINDINGS),
+        ("Rank mode", RANK_BINDINGS),
+        ("Pair mode", PAIR_BINDINGS),
+        ("Dataset list", PICKER_BINDINGS),
+        ("Pop-ups", DIALOG_BINDINGS + HELP_BINDINGS),
+    ]
+
+
+def binding_ids() -> set[str]:
+    return {b.id for _, group in all_binding_groups() for b in group if b.id}
+
+
+def keys_for(binding: Binding, keymap: dict[str, str]) -> list[str]:
+    """The keys a binding answers to after the user's keymap (Textual key names)."""
+    keys = keymap.get(binding.id or "", binding.key)
+    return [k.strip() for k in keys.split(",") if k.strip()]

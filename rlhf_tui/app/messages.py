@@ -1,0 +1,73 @@
+"""App-wide messages: results of store jobs, posted from the store worker thread to the
+screen that asked, and handled there on the UI thread."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from store import AnnotatorProgress, Dataset, DatasetSummary
+
+from .session import Item
+
+
+class StoreFailed(Message):
+    """A store call failed; `text` is one line for the user, `tag` names the kind of job."""
+
+    def __init__(self, text: str, tag: str = "") -> None:
+        super().__init__()
+        self.text = text
+        self.tag = tag
+
+
+class DatasetsLoaded(Message):
+    def __init__(self, datasets: list[DatasetSummary]) -> None:
+        super().__init__()
+        self.datasets = datasets
+
+
+class DatasetLoaded(Message):
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__()
+        self.dataset = dataset
+
+
+class RecordsFetched(Message):
+    """Records to annotate next, leased to this annotator, in the order to show them."""
+
+    def __init__(self, items: list[Item], requested: int) -> None:
+        super().__init__()
+        self.items = items
+        self.requested = requested
+
+
+class PreviousLoaded(Message):
+    """An earlier answered record, with its answer, to amend."""
+
+    def __init__(self, item: Item) -> None:
+        super().__init__()
+        self.item = item
+
+
+class AnsweredIdsLoaded(Message):
+    """The annotator's answered records from earlier sessions, most recent first."""
+
+    def __init__(self, record_ids: list[int]) -> None:
+        super().__init__()
+        self.record_ids = record_ids
+
+
+class AnswerSaved(Message):
+    def __init__(self, record_id: int, status: str) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.status = status
+
+
+class ProgressLoaded(Message):
+    def __init__(self, progress: AnnotatorProgress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class StoreDrained(Message):
+    """Every job queued before this one has finished (used to quit once all is saved)."""

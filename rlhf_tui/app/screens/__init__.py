@@ -1,0 +1,10 @@
+"""The annotation app's screens, one per module."""
+
+from .annotate import AnnotateScreen
+from .dataset_picker import DatasetPickerScreen
+from .help import HelpScreen
+from .pair import PairScreen
+from .rank import RankScreen
+from .text_prompt import TextPromptScreen
+
+__all__ = ["AnnotateScreen", "DatasetPickerScreen", "HelpScreen", "PairScreen", "RankScreen", "TextPromptScreen"]

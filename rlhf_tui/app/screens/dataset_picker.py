@@ -1,0 +1,64 @@
+"""The first screen when no --dataset was given: the store's datasets with their task
+and completion; enter opens one."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from store import DatasetSummary
+
+from ..keymap import PICKER_BINDINGS
+from ..messages import DatasetsLoaded
+from ..safe_text import neutralise
+
+
+def dataset_label(summary: DatasetSummary) -> Text:
+    label = Text(neutralise(summary.name), style="bold", end="")
+    label.append(
+        f"  {summary.task} · {summary.records:,} records · {summary.percent_complete:.1f}% complete"
+        f" · {summary.annotators_per_record} per record",
+        style="",
+    )
+    return label
+
+
+class DatasetPickerScreen(Screen[str]):
+    BINDINGS = PICKER_BINDINGS
+    DEFAULT_CSS = """
+    DatasetPickerScreen OptionList { height: 1fr; border: round $accent; }
+    DatasetPickerScreen #picker-note { height: auto; padding: 0 1; }
+    """
+
+    def compose(self):
+        yield Static(Content("Choose a dataset to annotate"), id="picker-note")
+        yield OptionList(id="datasets")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#datasets", OptionList).border_title = Content("Datasets")
+        self.app.load_datasets(self)
+
+    def on_datasets_loaded(self, message: DatasetsLoaded) -> None:
+        options = self.query_one("#datasets", OptionList)
+        options.clear_options()
+        options.add_options([Option(dataset_label(d), id=d.name) for d in message.datasets])
+        note = self.query_one("#picker-note", Static)
+        if message.datasets:
+            options.highlighted = 0
+            options.focus()
+        else:
+            note.update(Content("The store has no datasets yet: run `rlhf-tui import` first. Press q to quit."))
+
+    @on(OptionList.OptionSelected, "#datasets")
+    def chose(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_choose(self) -> None:
+        options = self.query_one("#datasets", OptionList)
+        if options.highlighted is not None:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)

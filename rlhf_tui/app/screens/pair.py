@@ -1,0 +1,55 @@
+"""Pair mode: A and B (two candidates in this annotator's shuffled order); one key
+decides and moves on: A better, B better, tie, both bad."""
+
+from __future__ import annotations
+
+from ..keymap import PAIR_BINDINGS
+from ..ranking import pair_choice, pair_ranks
+from ..session import Item
+from ..widgets import CandidateGrid
+from .annotate import AnnotateScreen
+
+VERDICTS = {  # earlier decision → what cards A and B say
+    "a": ("better", "worse"),
+    "b": ("worse", "better"),
+    "tie": ("tie", "tie"),
+    "both_bad": ("both bad", "both bad"),
+}
+
+
+class PairScreen(AnnotateScreen):
+    BINDINGS = PAIR_BINDINGS
+    task_kind = "pair"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.earlier_choice: str | None = None
+        self.candidate_count = 0
+
+    def card_labels(self, item: Item) -> list[str]:
+        count = len(item.shown_order)
+        return ["A", "B"] if count == 2 else [str(position + 1) for position in range(count)]
+
+    def restore_answer(self, item: Item, ranks: tuple[int, ...] | None) -> None:
+        self.candidate_count = len(item.shown_order)
+        both_bad = bool(item.previous and item.previous.both_bad)
+        self.earlier_choice = pair_choice(item.shown_order, ranks or (), both_bad) if item.answered else None
+
+    def current_ranks(self) -> tuple[int, ...]:
+        return (0,) * self.candidate_count
+
+    def refresh_marks(self) -> None:
+        verdicts = VERDICTS.get(self.earlier_choice or "", ("", ""))
+        for card, verdict in zip(self.query_one(CandidateGrid).cards, verdicts):
+            card.show_choice(verdict)
+
+    async def action_decide(self, choice: str) -> None:
+        if not self.ready:
+            return
+        item = self.session.current
+        if len(item.shown_order) != 2:
+            self.notify(f"Record {item.record.external_id!r} has {len(item.shown_order)} candidates, not 2: "
+                        "discard or skip it.", markup=False, severity="error")
+            return
+        ranks, both_bad = pair_ranks(item.shown_order, choice)
+        await self.finish("submitted", ranks, both_bad=both_bad)

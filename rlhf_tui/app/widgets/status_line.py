@@ -1,0 +1,62 @@
+"""The always-visible progress line: your submitted count, the dataset's completion,
+your rate per hour, the time on this record, and what mode the record is in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from store import AnnotatorProgress
+
+
+def clock_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+@dataclass(frozen=True)
+class StatusFacts:
+    progress: AnnotatorProgress | None
+    submitted_this_session: int
+    session_seconds: float
+    record_seconds: float
+    note: str = ""  # "amending", "draft restored", "tie: next shares rank 2", …
+
+    @property
+    def rate_per_hour(self) -> float | None:
+        if self.submitted_this_session == 0 or self.session_seconds < 1:
+            return None
+        return self.submitted_this_session * 3600 / self.session_seconds
+
+
+def status_text(facts: StatusFacts) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    progress = facts.progress
+    if progress is None:
+        text.append("loading progress…", style="dim")
+    else:
+        text.append(f"✔ {progress.submitted:,} submitted", style="bold")
+        if progress.discarded:
+            text.append(f" · ✖ {progress.discarded:,}")
+        text.append(
+            f" · dataset {progress.dataset_percent:.1f}% "
+            f"({progress.dataset_complete_records:,}/{progress.dataset_records:,})"
+        )
+    rate = facts.rate_per_hour
+    text.append(f" · {rate:.0f}/h" if rate is not None else " · –/h")
+    text.append(f" · ⏱ {clock_text(facts.record_seconds)}")
+    if facts.note:
+        text.append(f" · {facts.note}", style="bold yellow")
+    return text
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def show(self, facts: StatusFacts) -> None:
+        self.update(status_text(facts))

@@ -1,0 +1,78 @@
+"""Helpers for the annotation app tests: a store built from JSONL rows, an app with a
+frozen clock, and `settle`, which waits for the store worker and the messages it posted
+(instead of sleeping)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rlhf_tui.app.app import AnnotationApp
+from rlhf_tui.app.config import AppConfig
+from store import open_store
+
+ANNOTATOR = "tester"
+GUIDELINES = "# How to rank\n\nPrefer **correct** answers.\n\n- shorter is better when equal"
+
+
+def rank_rows(count: int, candidates: int = 3) -> list[dict]:
+    return [
+        {"id": f"r{i}", "prompt": f"Question {i}: what is {i} + {i}?",
+         "responses": [f"Answer {i}.{j}: {i + i + j}" for j in range(candidates)]}
+        for i in range(count)
+    ]
+
+
+def pair_rows(count: int) -> list[dict]:
+    return [
+        {"id": f"p{i}", "prompt": [{"role": "user", "content": f"Pair question {i}?"}],
+         "responses": [f"First answer {i}", f"Second answer {i}"]}
+        for i in range(count)
+    ]
+
+
+def build_store(tmp_path: Path, task: str = "rank", rows: list[dict] | None = None, name: str = "d",
+                guidelines: str = GUIDELINES, annotators_per_record: int = 1, store=None):
+    """A store at tmp_path/store.duckdb holding one dataset made of `rows`."""
+    rows = rows if rows is not None else (rank_rows(4) if task == "rank" else pair_rows(4))
+    source = tmp_path / f"{name}.jsonl"
+    source.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    store = store or open_store(tmp_path / "store.duckdb")
+    store.create_dataset(name, task, guidelines, annotators_per_record)
+    store.import_file(source, dataset=name, task=task)
+    return store
+
+
+def make_app(store, dataset: str | None = "d", annotator: str = ANNOTATOR, **config) -> AnnotationApp:
+    """The app with a frozen clock, so timers and rates never change a screenshot."""
+    settings = {"draft_delay_seconds": 0.0, **config}
+    return AnnotationApp(store, annotator, dataset, AppConfig(**settings), clock=lambda: 1000.0)
+
+
+async def settle(pilot) -> None:
+    """Wait until the store worker is idle and every message it posted has been handled."""
+    app = pilot.app
+    for _ in range(20):
+        await app.jobs.wait_until_done()
+        await pilot.pause()  # handles the messages the jobs posted, which may queue more jobs
+        if app.jobs.pending == 0:
+            return
+    raise AssertionError("the store worker never went idle")
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys one by one, letting the store catch up after each."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+def shown_texts(app) -> list[str]:
+    """Candidate texts in the order the cards show them."""
+    item = app.screen.session.current
+    return [item.record.candidates[canonical].text for canonical in item.shown_order]
+
+
+def current_external_id(app) -> str | None:
+    item = app.screen.session.current
+    return item.record.external_id if item else None

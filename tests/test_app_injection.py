@@ -1,0 +1,52 @@
+"""Hostile prompts, answers and guidelines on screen: markup shown as written, escape
+sequences and bidi controls as visible placeholders, nothing clickable."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from app_support import build_store, make_app, settle
+from rlhf_tui.app.widgets import CandidateGrid, GuidelinesPanel, PromptView
+
+HOSTILE = (
+    "[bold]B[/bold] [link=https://evil.example]L[/link] [@click=app.quit]Q[/] "
+    "\x1b[2J\x1b]8;;https://evil.example\x07osc\x1b]8;;\x07 \x9b31m \u202eevil\u202c"
+)
+SHOWN = (
+    "[bold]B[/bold] [link=https://evil.example]L[/link] [@click=app.quit]Q[/] "
+    "␛[2J␛]8;;https://evil.example␇osc␛]8;;␇ \\x9b31m ⟦RLO⟧evil⟦PDF⟧"
+)
+
+
+def plain(renderable) -> str:
+    console = Console(width=400, record=True, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return " ".join(console.export_text().split())
+
+
+async def test_hostile_text_is_rendered_literally_everywhere(tmp_path):
+    rows = [{"id": "evil\x1b[31m", "prompt": [{"role": "user\x1b[5m", "content": HOSTILE}],
+             "responses": [HOSTILE, "fine"]}]
+    store = build_store(tmp_path, "rank", rows, guidelines=f"# Rules\n\n{HOSTILE}\n\n[x](https://evil.example)")
+    app = make_app(store)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot)
+        prompt = app.screen.query_one(PromptView)
+        assert SHOWN in plain(prompt.query_one("#prompt-body").content)
+        assert "user␛[5m" in plain(prompt.query_one("#prompt-body").content)
+        assert str(prompt.border_title) == "Prompt · evil␛[31m"
+        cards = app.screen.query_one(CandidateGrid).cards
+        bodies = [plain(card.query_one(".candidate-body").content) for card in cards]
+        assert any(SHOWN in body for body in bodies)
+        await pilot.press("g")
+        await settle(pilot)
+        markdown = app.screen.query_one(GuidelinesPanel).query_one("Markdown")
+        assert "\x1b" not in markdown.source and "␛[2J" in markdown.source
+        assert markdown._open_links is False
+        svg = app.export_screenshot()
+        assert "[@click=app.quit]Q[/]" in svg.replace("&#160;", " ")
+        assert "\x1b" not in svg
+        await pilot.click(PromptView)  # a click on the prompt must not run any action
+        await settle(pilot)
+        assert app.is_running
+    store.close()

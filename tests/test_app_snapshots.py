@@ -1,0 +1,45 @@
+"""Screenshots at 80×24 and 200×60 in both modes (frozen clock, fixed annotator).
+Update them with `pytest --snapshot-update` after a deliberate change."""
+
+from __future__ import annotations
+
+import pytest
+
+from app_support import build_store, make_app, pair_rows, press, rank_rows, settle
+
+ROWS = {
+    "rank": rank_rows(3, candidates=4)
+    + [{"id": "code", "prompt": "Write `add` in Python.",
+        "responses": ["```python\ndef add(a, b):\n    return a + b\n```", "add = lambda a, b: a + b",
+                      "Use the + operator."]}],
+    "pair": pair_rows(3),
+}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=["80x24", "200x60"])
+@pytest.mark.parametrize("task", ["rank", "pair"])
+def test_annotate_screen(snap_compare, tmp_path, task, size):
+    store = build_store(tmp_path, task, ROWS[task])
+    keys = ["2", "t", "4"] if task == "rank" else []
+
+    async def ready(pilot):
+        await settle(pilot)
+        await press(pilot, *keys)
+
+    try:
+        assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=size, run_before=ready)
+    finally:
+        store.close()
+
+
+def test_guidelines_panel_open(snap_compare, tmp_path):
+    store = build_store(tmp_path, "rank", ROWS["rank"])
+
+    async def ready(pilot):
+        await settle(pilot)
+        await press(pilot, "g")
+
+    try:
+        assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(120, 30), run_before=ready)
+    finally:
+        store.close()
