@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo test test-slow bench bench-service bench-train bench-gpu install-core install-dev clean
+.PHONY: demo test test-slow bench bench-app bench-service bench-train bench-gpu install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ test-slow: install-dev
 ## Benchmarks print figures; they are not tests.
 bench: install-dev
 	$(PY) benchmarks/bench_import_export.py
+
+bench-app: install-dev
+	$(PY) benchmarks/bench_app.py
 
 bench-service: install-dev
 	$(PY) benchmarks/bench_service.py

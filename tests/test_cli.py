@@ -103,3 +103,11 @@ def test_stats_agreement_figures(capsys, jsonl, store_path):
     rows = [line for line in disputed.splitlines() if line.startswith("│")]
     assert len(rows) == 1 and rows[0].split("│")[1].strip() == "3"  # record r2 (id 3), reversed by bob
     assert "ann 1,2,3; bob 3,2,1" in rows[0]
+
+
+def test_demo_with_a_broken_config_is_one_line(capsys, store_path, tmp_path, monkeypatch):
+    bad = tmp_path / "config.toml"
+    bad.write_text("[keymap]\nno.such.binding = 'z'\n")
+    monkeypatch.setenv("RLHF_TUI_CONFIG", str(bad))
+    code, _, err = run(capsys, "demo", "--store", str(store_path))
+    assert code == 1 and err.startswith("error: ") and err.strip().count("\n") == 0

@@ -223,6 +223,11 @@ def demo_command(
         if no_app:
             console.print(datasets_table(s.list_datasets()))
             return
-        from ..app import run_annotation_app
+        from ..app import ConfigError, load_config, run_annotation_app
 
-        run_annotation_app(s, None, annotator or getpass.getuser())
+        try:
+            config = load_config()
+        except ConfigError as exc:
+            err_console.print(Text(f"error: {exc}"), soft_wrap=True)
+            raise typer.Exit(1) from None
+        run_annotation_app(s, None, annotator or getpass.getuser(), config)
