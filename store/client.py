@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from . import wire
 from .api import PreferenceStore
@@ -30,9 +31,18 @@ _PATH_ARGUMENTS = {"import_file": ("path", 0), "export": ("out", 2)}
 
 
 class ServiceClient:
-    def __init__(self, socket_path: str | os.PathLike, reconnect_timeout: float = 60.0, connect_timeout: float = 2.0):
+    def __init__(
+        self,
+        socket_path: str | os.PathLike,
+        reconnect_timeout: float | None = 60.0,
+        connect_timeout: float = 2.0,
+    ):
+        """`reconnect_timeout`: how long a call waits for a lost service to come back
+        before it fails (None: for as long as it takes, as the annotation app wants)."""
         self.socket_path = Path(socket_path)
         self.reconnect_timeout = reconnect_timeout
+        # Called with False when the service is lost and True when it is back (from the calling thread).
+        self.on_connection_change: Callable[[bool], None] | None = None
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._reader = None
@@ -81,11 +91,14 @@ class ServiceClient:
         with self._lock:
             self._next_id += 1
             payload = wire.encode({"id": self._next_id, "method": method, "args": list(args), "kwargs": kwargs})
-            deadline = time.monotonic() + self.reconnect_timeout
+            deadline = time.monotonic() + (self.reconnect_timeout if self.reconnect_timeout is not None else float("inf"))
+            lost = False
             while True:
                 try:
                     if self._sock is None:
                         self._connect(deadline)
+                        if lost and self.on_connection_change:
+                            self.on_connection_change(True)
                     self._sock.sendall(payload)
                     line = self._reader.readline()
                     if not line:
@@ -94,10 +107,13 @@ class ServiceClient:
                     break
                 except (OSError, ConnectionError):
                     self._drop()
+                    if not lost and self.on_connection_change:
+                        self.on_connection_change(False)
+                    lost = True
                     if time.monotonic() >= deadline:
                         raise ServiceUnavailableError(
                             f"lost the store service at {self.socket_path} and it did not come back within "
-                            f"{self.reconnect_timeout:.0f} s"
+                            f"{self.reconnect_timeout or 0:.0f} s"
                         ) from None
                     time.sleep(0.1)
         if "error" in reply:

@@ -235,3 +235,29 @@ def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(shared_dir
         over = s.overfilled_records("d")
     assert sum(1 for n in per_record.values() if n > k) == over
     assert over == 0  # no holder outlived its lease here
+
+
+def test_client_waits_for_a_restarted_service_and_reports_it(shared_dir):
+    import threading
+
+    store_path = seeded_store(shared_dir, 3, 1)
+    sock = store_path.with_name(store_path.name + ".sock")
+    service = start_service(store_path)
+    client = ServiceClient(sock, reconnect_timeout=None)
+    changes = []
+    client.on_connection_change = changes.append
+    try:
+        assert [d.name for d in client.list_datasets()] == ["d"]
+        service.kill()
+        service.wait()
+        result = {}
+        call = threading.Thread(target=lambda: result.setdefault("datasets", client.list_datasets()))
+        call.start()
+        time.sleep(1.0)
+        assert call.is_alive() and changes == [False]  # waiting, not failing
+        service = start_service(store_path)
+        call.join(timeout=30)
+        assert [d.name for d in result["datasets"]] == ["d"] and changes == [False, True]
+    finally:
+        client.close()
+        stop(service)
