@@ -105,22 +105,26 @@ class DatasetAssignment:
 
 def load_assignment(con, dataset_id: int, task: str, k: int, now: datetime) -> DatasetAssignment:
     """Build a dataset's state with three queries (the only scans, once per process)."""
-    rows = con.execute(
+    # Fetched as Arrow and copied buffer-to-buffer: a million records load in well under a second.
+    table = con.sql(
         """
-        SELECT r.id, coalesce(s.n, 0), r.n_candidates FROM records r
+        SELECT r.id::BIGINT AS id, least(coalesce(s.n, 0), 255)::UTINYINT AS n, r.n_candidates::UTINYINT AS c
+        FROM records r
         LEFT JOIN (SELECT record_id, count(*) AS n FROM annotations
                    WHERE dataset_id = $d AND status = 'submitted' GROUP BY record_id) s ON s.record_id = r.id
         WHERE r.dataset_id = $d ORDER BY r.id
         """,
-        {"d": dataset_id},
-    ).fetchall()
+        params={"d": dataset_id},
+    ).to_arrow_table().combine_chunks()
+    ids = array("q")
+    ids.frombytes(_column_bytes(table, "id", 8))
     state = DatasetAssignment(
         dataset_id,
         task,
         k,
-        array("q", (r[0] for r in rows)),
-        bytearray(min(r[1], SATURATED) for r in rows),
-        bytearray(r[2] for r in rows),
+        ids,
+        bytearray(_column_bytes(table, "n", 1)),
+        bytearray(_column_bytes(table, "c", 1)),
     )
     for annotator, status, record_id in con.execute(
         "SELECT annotator, status, record_id FROM annotations WHERE dataset_id = ?", [dataset_id]
@@ -133,3 +137,12 @@ def load_assignment(con, dataset_id: int, task: str, k: int, now: datetime) -> D
     ).fetchall():
         state.leases.setdefault(record_id, {})[annotator] = expires
     return state
+
+
+def _column_bytes(table, name: str, width: int) -> bytes:
+    """The raw values of a non-null fixed-width Arrow column."""
+    column = table.column(name)
+    if not table.num_rows:
+        return b""
+    chunk = column.chunk(0)
+    return chunk.buffers()[1].to_pybytes()[chunk.offset * width:(chunk.offset + len(chunk)) * width]
