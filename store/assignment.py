@@ -131,9 +131,15 @@ def load_assignment(con, dataset_id: int, task: str, k: int, now: datetime) -> D
     ).fetchall():
         (state.drafts if status == "draft" else state.done).setdefault(annotator, set()).add(record_id)
     for record_id, annotator, expires in con.execute(
-        "SELECT l.record_id, l.annotator, l.expires_at FROM leases l JOIN records r ON r.id = l.record_id "
-        "WHERE r.dataset_id = ? AND l.expires_at > ?",
-        [dataset_id, now],
+        """
+        SELECT l.record_id, l.annotator, max(l.expires_at) FROM leases l
+        JOIN records r ON r.id = l.record_id
+        WHERE r.dataset_id = $d AND l.expires_at > $now
+          AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.record_id = l.record_id AND a.annotator = l.annotator
+                          AND a.status IN ('submitted', 'discarded'))
+        GROUP BY l.record_id, l.annotator
+        """,
+        {"d": dataset_id, "now": now},
     ).fetchall():
         state.leases.setdefault(record_id, {})[annotator] = expires
     return state

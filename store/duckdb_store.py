@@ -37,6 +37,7 @@ from .types import (
 
 DEFAULT_LEASE_SECONDS = 300
 RECORD_CACHE_SIZE = 20_000
+READ_AHEAD = 32  # records fetched along with a cache miss
 
 
 def utcnow() -> datetime:
@@ -65,6 +66,7 @@ class DuckDBStore:
         self._con = connect(self.path)
         try:
             apply_migrations(self._con, str(self.path))
+            self._con.execute("DELETE FROM leases WHERE expires_at <= ?", [utcnow()]).fetchall()
         except Exception:
             self._con.close()
             raise
@@ -268,6 +270,7 @@ class DuckDBStore:
             cache = self._record_cache
             ids = [i for i in wanted if i not in cache]
             if ids:
+                ids += self._neighbours(ids, cache)
                 for record in self._fetch_records(ids):
                     cache[record.id] = record
                 while len(cache) > RECORD_CACHE_SIZE:
@@ -276,30 +279,45 @@ class DuckDBStore:
                 cache.move_to_end(i)
             return [cache[i] for i in wanted]
 
+    def _neighbours(self, ids: list[int], cache) -> list[int]:
+        """Records just after a missed one in its dataset: annotators move through a
+        dataset in order, so one query fetches what the next requests will need."""
+        state = next((st for st in self._assignments.values() if st.position(ids[-1]) >= 0), None)
+        if state is None:
+            return []
+        pos = state.position(ids[-1])
+        after = state.ids[pos + 1:pos + 1 + READ_AHEAD]
+        return [i for i in after if i not in cache and i not in ids]
+
     def _fetch_records(self, ids: list[int]) -> list[Record]:
+        """Records by id (raises for an unknown one). The BETWEEN lets DuckDB skip row
+        groups by their min/max, since records and candidates are stored in id order."""
         with self._lock:
-            rows = self._q(
-                """
-                SELECT r.id, d.name, r.external_id, r.prompt_text, r.prompt_messages, r.metadata,
-                       list(struct_pack(idx := c.idx, text := c.text, source := c.source) ORDER BY c.idx)
-                FROM records r
-                JOIN datasets d ON d.id = r.dataset_id
-                JOIN candidates c ON c.record_id = r.id
-                WHERE r.id IN (SELECT unnest(?::BIGINT[]))
-                GROUP BY ALL
-                """,
-                [ids],
+            params = {"ids": ids, "lo": min(ids), "hi": max(ids)}
+            records = self._q(
+                "SELECT r.id, d.name, r.external_id, r.prompt_text, r.prompt_messages, r.metadata "
+                "FROM records r JOIN datasets d ON d.id = r.dataset_id "
+                "WHERE r.id BETWEEN $lo AND $hi AND list_contains($ids, r.id)",
+                params,
             ).fetchall()
-        by_id = {}
-        for rid, dname, ext, text, messages, metadata, cands in rows:
-            by_id[rid] = Record(
+            candidates: dict[int, list[Candidate]] = {}
+            for rid, idx, text, source in self._q(
+                "SELECT record_id, idx, text, source FROM candidates "
+                "WHERE record_id BETWEEN $lo AND $hi AND list_contains($ids, record_id) ORDER BY record_id, idx",
+                params,
+            ).fetchall():
+                candidates.setdefault(rid, []).append(Candidate(idx, text, source))
+        by_id = {
+            rid: Record(
                 id=rid,
                 dataset=dname,
                 external_id=ext,
                 prompt=_prompt_from_row(text, messages),
-                candidates=tuple(Candidate(c["idx"], c["text"], c["source"]) for c in cands),
+                candidates=tuple(candidates.get(rid, ())),
                 metadata=json.loads(metadata) if metadata else {},
             )
+            for rid, dname, ext, text, messages, metadata in records
+        }
         missing = [i for i in ids if i not in by_id]
         if missing:
             raise StoreError(f"no record with id {missing[0]}")
@@ -344,10 +362,8 @@ class DuckDBStore:
         ids = [int(i) for i in record_ids]
 
         def write(con):
-            # Leases are written through so that a restarted service still honours them.
-            con.execute(
-                "DELETE FROM leases WHERE annotator = $who AND list_contains($ids, record_id)", {"who": annotator, "ids": ids}
-            ).fetchall()
+            # Written through so that a restarted service still honours them. Append only (the
+            # latest expiry wins when loading): a lease write is the most frequent write there is.
             con.execute(
                 "INSERT INTO leases SELECT unnest($ids::BIGINT[]), $who, $expires",
                 {"ids": ids, "who": annotator, "expires": expires},
@@ -486,10 +502,7 @@ class DuckDBStore:
                     """,
                     [answer.status, ranks, shown, *fields, now, answer.record_id, state.dataset_id, answer.annotator, now],
                 ).fetchall()[0][0]
-            if answer.status != "draft":
-                con.execute(
-                    "DELETE FROM leases WHERE record_id = ? AND annotator = ?", [answer.record_id, answer.annotator]
-                ).fetchall()
+            # The annotator's lease row on an answered record is ignored when leases are loaded.
             state.record_answer(answer.record_id, answer.annotator, old_status, answer.status)
             return old_status, Annotation(
                 annotation_id, answer.record_id, answer.annotator, answer.status, tuple(ranks), tuple(shown),

@@ -82,8 +82,9 @@ def _v1_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
             client_id VARCHAR,
             replaced_at TIMESTAMP NOT NULL
         );
-        -- Small and rewritten often: no index (an upsert on one costs milliseconds); the
-        -- store deletes an annotator's lease on a record before writing a new one.
+        -- Appended to on every hand-out, so no index (an upsert costs milliseconds): the latest
+        -- expiry per (record, annotator) counts, and a lease on a record the annotator has
+        -- answered is void. Expired rows are removed when the store opens.
         CREATE TABLE leases (
             record_id BIGINT NOT NULL,
             annotator VARCHAR NOT NULL,
