@@ -17,9 +17,9 @@ REQUIRED = ("prompt", "chosen", "rejected")
 def load_preference_rows(args: DataArgs) -> list[dict[str, Any]]:
     """The TRL preference rows of a file or a store dataset, checked."""
     if args.dataset:
-        from store import open_store
+        from store import connect_store
 
-        store = open_store(args.store)
+        store = connect_store(args.store)  # through `rlhf-tui serve` when it runs
         try:
             rows = store.preference_rows(args.dataset, aggregate=args.aggregate)
         finally:
