@@ -127,7 +127,11 @@ def main() -> None:
         cfg = load_config("dpo", None, dict(model=str(model), data=str(data), output=str(work / "o"),
                                             batch_size=1, grad_accum=a.grad_accum, max_length=max_length,
                                             precompute_ref=precompute))
-        est = estimate(cfg, shape, "gpu")["total"] / 2**30
+        import torch
+
+        device = "gpu" if torch.cuda.is_available() else "cpu"  # --tiny on the CPU: compare with peak RSS
+        checkpoint = sum(f.stat().st_size for f in model.glob("*.safetensors")) if device == "cpu" else 0
+        est = estimate(cfg, shape, device, checkpoint_bytes=checkpoint)["total"] / 2**30
         proc = subprocess.run([sys.executable, __file__, "--child", str(model), str(data), "1" if precompute else "0",
                                "--steps", str(steps), "--max-length", str(max_length),
                                "--grad-accum", str(a.grad_accum)], capture_output=True, text=True, cwd=REPO)

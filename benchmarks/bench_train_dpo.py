@@ -1,9 +1,16 @@
 """`rlhf-tui train dpo` against a plain TRL script with the identical configuration (CPU, tiny model).
 
-Each side runs in its own subprocess (so peak RSS is its own), alternating, `--repeats` times;
-prints wall time of trainer.train(), whole-process time and peak RSS, and the time ratio (goal ≤ 1.05).
+Each side runs in its own subprocess (so peak RSS is its own), `--repeats` times in ABBA order (the side
+that goes first alternates, so a slow drift of the machine's load hits both alike). For each run it
+records the wall time and the CPU time (all threads) of trainer.train() -- the same wrapper times both
+sides --, the whole-process time and the peak RSS; it prints every run, the median and the spread
+(min-max) per side, and the time ratio ours/plain of the medians and of each adjacent pair (goal <= 1.05).
 
-    .venv/bin/python benchmarks/bench_train_dpo.py [--steps 20] [--repeats 2]
+On a shared machine the wall time of a 2-thread CPU run swings by tens of percent with other tenants'
+load (an OpenMP region waits for its slowest thread); the CPU time and the paired ratios are the steadier
+figures. `--threads 1` runs both sides single-threaded, which makes them steadier still.
+
+    .venv/bin/python benchmarks/bench_train_dpo.py [--steps 20] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import os
 import time
 from pathlib import Path
 
@@ -72,25 +80,52 @@ def run_plain_trl(model: str, data: str, out: str, steps: int) -> dict:
     return {"train_seconds": round(seconds, 3)}
 
 
-def child(role: str, model: str, data: str, steps: int) -> None:
+def child(role: str, model: str, data: str, steps: int, threads: int | None) -> None:
+    import torch
+    from trl import DPOTrainer
+
+    if threads:
+        torch.set_num_threads(threads)
+    timed: dict = {}
+    original_train = DPOTrainer.train
+
+    def timed_train(self, *args, **kwargs):  # the same stopwatch around trainer.train() on both sides
+        wall, cpu = time.monotonic(), time.process_time()
+        try:
+            return original_train(self, *args, **kwargs)
+        finally:
+            timed["train_seconds"] = round(time.monotonic() - wall, 3)
+            timed["train_cpu_seconds"] = round(time.process_time() - cpu, 3)
+
+    DPOTrainer.train = timed_train
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as out:
         figures = (run_ours if role == "ours" else run_plain_trl)(model, data, out, steps)
+    figures["own_train_seconds"] = figures.pop("train_seconds")  # each side's own timer, for the record
+    figures.update(timed)
     figures["process_seconds"] = round(time.monotonic() - started, 3)
     figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    figures["threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(figures), flush=True)
+
+
+def spread(values: list[float]) -> str:
+    med = statistics.median(values)
+    low, high = min(values), max(values)
+    return f"{med:7.2f} (min {low:.2f}, max {high:.2f}, spread {(high - low) / med:5.1%})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads on both sides (default: torch's)")
     parser.add_argument("--child", choices=["ours", "plain"])
     parser.add_argument("--model")
     parser.add_argument("--data")
     a = parser.parse_args()
     if a.child:
-        child(a.child, a.model, a.data, a.steps)
+        child(a.child, a.model, a.data, a.steps, a.threads)
         return
 
     from trainers_fixtures import build_tiny_model, preference_rows, write_jsonl
@@ -99,25 +134,40 @@ def main() -> None:
     model = build_tiny_model(work / "model", hidden=256, layers=4)
     data = write_jsonl(work / "prefs.jsonl", preference_rows(n_prompts=60, pairs_per_prompt=3))
     results: dict[str, list[dict]] = {"ours": [], "plain": []}
-    for _ in range(a.repeats):
-        for role in ("plain", "ours"):
+    print(f"tiny Llama (hidden 256, 4 layers, vocab 512), 4-bit NF4 QLoRA DPO on CPU, {a.steps} steps, "
+          f"batch {SETTINGS['batch_size']} x accumulation {SETTINGS['grad_accum']}, max length "
+          f"{SETTINGS['max_length']}, {a.repeats} repeats each in ABBA order", flush=True)
+    for n in range(a.repeats):
+        for role in (("plain", "ours") if n % 2 == 0 else ("ours", "plain")):
             proc = subprocess.run([sys.executable, __file__, "--child", role, "--model", str(model),
-                                   "--data", str(data), "--steps", str(a.steps)],
+                                   "--data", str(data), "--steps", str(a.steps),
+                                   *(["--threads", str(a.threads)] if a.threads else [])],
                                   capture_output=True, text=True, cwd=REPO)
             lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
             if proc.returncode or not lines:
                 sys.exit(f"{role} failed:\n{proc.stderr[-3000:]}")
-            results[role].append(json.loads(lines[-1][7:]))
-    print(f"tiny Llama (hidden 256, 4 layers, vocab 512), 4-bit NF4 QLoRA DPO on CPU, {a.steps} steps, "
-          f"batch {SETTINGS['batch_size']} x accumulation {SETTINGS['grad_accum']}, max length "
-          f"{SETTINGS['max_length']}, {a.repeats} alternating runs each (median)")
-    med = {role: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for role, runs in results.items()}
+            r = json.loads(lines[-1][7:])
+            results[role].append(r)
+            print(f"  run {n + 1} {role:<5} train() {r['train_seconds']:7.2f} s wall, {r['train_cpu_seconds']:7.2f} s "
+                  f"CPU ({r['threads']} threads)   process {r['process_seconds']:7.2f} s   peak RSS "
+                  f"{r['peak_rss_mib']:7.1f} MiB   load {os.getloadavg()[0]:.1f}", flush=True)
+    print("median (min, max, spread = (max-min)/median):")
     for role, label in (("plain", "plain TRL script"), ("ours", "rlhf-tui train dpo")):
-        m = med[role]
-        print(f"  {label:<20} train() {m['train_seconds']:7.2f} s   process {m['process_seconds']:7.2f} s   "
-              f"peak RSS {m['peak_rss_mib']:7.1f} MiB")
-    print(f"  time ratio ours/plain: train() {med['ours']['train_seconds'] / med['plain']['train_seconds']:.3f}, "
+        runs = results[role]
+        print(f"  {label:<20} train() wall {spread([r['train_seconds'] for r in runs])} s")
+        print(f"  {'':<20} train() CPU  {spread([r['train_cpu_seconds'] for r in runs])} s")
+        print(f"  {'':<20} process      {spread([r['process_seconds'] for r in runs])} s")
+        print(f"  {'':<20} peak RSS     {spread([r['peak_rss_mib'] for r in runs])} MiB")
+    med = {role: {k: statistics.median(r[k] for r in runs) for k in ("train_seconds", "train_cpu_seconds",
+                                                                       "process_seconds", "peak_rss_mib")}
+           for role, runs in results.items()}
+    paired = [o["train_seconds"] / p["train_seconds"] for o, p in zip(results["ours"], results["plain"])]
+    paired_cpu = [o["train_cpu_seconds"] / p["train_cpu_seconds"] for o, p in zip(results["ours"], results["plain"])]
+    print(f"  time ratio ours/plain (medians): train() wall {med['ours']['train_seconds'] / med['plain']['train_seconds']:.3f}, "
+          f"train() CPU {med['ours']['train_cpu_seconds'] / med['plain']['train_cpu_seconds']:.3f}, "
           f"process {med['ours']['process_seconds'] / med['plain']['process_seconds']:.3f} (goal <= 1.05)")
+    print(f"  paired ratios per repeat: wall {', '.join(f'{x:.3f}' for x in paired)}; "
+          f"CPU {', '.join(f'{x:.3f}' for x in paired_cpu)}")
     print(f"  peak RSS ratio ours/plain: {med['ours']['peak_rss_mib'] / med['plain']['peak_rss_mib']:.3f}")
 
 

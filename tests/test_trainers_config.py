@@ -112,3 +112,29 @@ def test_trainers_never_import_textual():
             "trainers.run, trainers.modeling, trainers.callbacks\nprint('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_memory_estimate_counts_from_first_principles():
+    from trainers.config import load_config
+    from trainers.memory import GiB, ArchShape, estimate
+
+    llama3_8b = ArchShape.from_config({"vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336,
+                                       "num_hidden_layers": 32, "num_attention_heads": 32,
+                                       "num_key_value_heads": 8, "torch_dtype": "bfloat16"})
+    cfg = load_config("dpo", None, dict(model="m", data="d", output="o", batch_size=1, max_length=1024))
+    gpu = estimate(cfg, llama3_8b, "gpu")
+    # NF4 linear layers (~7B x ~0.52 byte) + 16-bit embeddings and head (~1B x 2 bytes)
+    assert 5.0 * GiB < gpu["weights"] < 5.6 * GiB
+    assert 6 * GiB < gpu["total"] < 16 * GiB  # the goal: DPO QLoRA at 1024 tokens fits 16 GB
+    # On the CPU the 16-bit weights are views of the mapped checkpoint: counted once, as the mapping
+    plain = load_config("dpo", None, dict(model="m", data="d", output="o", load_in_4bit=False))
+    shape = ArchShape.from_config({"vocab_size": 32000, "hidden_size": 1024, "intermediate_size": 2816,
+                                   "num_hidden_layers": 12, "num_attention_heads": 16, "num_key_value_heads": 8})
+    cpu = estimate(plain, shape, "cpu", checkpoint_bytes=shape.total_params * 2)
+    assert cpu["weights"] == 0 and cpu["checkpoint_mapping"] == shape.total_params * 2
+    # the backward working set (recomputed layer or LM-head tiles) grows with the tokens
+    long = load_config("dpo", None, dict(model="m", data="d", output="o", max_length=8192, batch_size=1))
+    short = load_config("dpo", None, dict(model="m", data="d", output="o", max_length=2048, batch_size=1))
+    assert estimate(long, llama3_8b)["backward_working_set"] > estimate(short, llama3_8b)["backward_working_set"]
+    reward = load_config("reward", None, dict(model="m", data="d", output="o"))
+    assert estimate(reward, shape, "cpu", shape.total_params * 2)["checkpoint_mapping"] < shape.total_params * 2

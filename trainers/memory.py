@@ -1,11 +1,29 @@
 """Peak-memory estimate for `--dry-run`: from the model's config alone, no weights loaded.
 
-The model: weights (4-bit NF4 with double quantisation = 0.5 byte + 1/64 byte of 8-bit absmax per
-parameter of the linear layers; embeddings and output head stay 16-bit), LoRA adapter with its
-gradients and AdamW states, activations (chosen + rejected sequences; with gradient checkpointing
-one saved hidden state per layer plus one layer recomputed), the 16-bit dequantised weight of the
-widest layer, and a fixed runtime overhead (CUDA context and allocator slack on a GPU; the Python,
-torch and transformers process on the CPU). Calibrated against benchmarks/bench_memory_estimate.py.
+Counted from first principles, the same formula for the GPU and the CPU (only the kernels differ):
+
+- weights: 4-bit NF4 with double quantisation = 0.5 byte per parameter of the linear layers, plus one
+  8-bit absmax per block of 64 and one fp32 second-level absmax per 256 blocks, plus a quant state per
+  layer; embeddings, output head and norms stay 16-bit. On the CPU the process also keeps the
+  memory-mapped checkpoint it loaded; weights kept in the checkpoint's dtype are views of that mapping
+  (zero-copy), so they are counted once, as the mapping.
+- LoRA adapter (+ the reward head): weights, gradients and AdamW's two moments (8-bit states for the
+  paged 8-bit optimiser).
+- activations: the chosen and rejected sequence of every pair, max length tokens each. With gradient
+  checkpointing (non-reentrant) each decoder layer keeps its input; without, every layer keeps all its
+  saved tensors (RMSNorm's fp32 copies, q/k/v and the rotary copies, the attention output, the MLP's
+  gate/up/act/product, LoRA dropout outputs and masks).
+- the backward working set at the head of the backward pass: DPO's fused LM head (TRL) never builds the
+  (tokens x vocab) logits; it works in tiles of at most 4096 tokens x 32768 vocabulary entries. With
+  Triton (GPU) a tile is one 16-bit buffer plus an fp32 gradient of the hidden states; the torch fallback
+  (CPU) keeps about eight fp32 copies of the tile while it forms the logits gradient. The reference pass
+  (adapter disabled, no grad) needs fewer of them and is over before the backward, so the policy's
+  backward is the peak either way. The reward head has one output. This working set and the recomputed
+  layer of gradient checkpointing are not alive at the same time: the larger of the two counts.
+- the 16-bit dequantised weight of the widest layer (4-bit), and a runtime overhead: CUDA context and
+  caching-allocator slack on a GPU; on the CPU the imported Python, torch, transformers, trl, peft and
+  datasets (measured: about 0.5 GiB).
+Checked against benchmarks/bench_memory_estimate.py.
 """
 
 from __future__ import annotations
@@ -21,7 +39,12 @@ from .errors import TrainerError
 GiB = 2**30
 GPU_RUNTIME_BYTES = int(0.6 * GiB)   # CUDA context + cuBLAS workspaces
 GPU_SLACK = 1.10                     # caching-allocator fragmentation
-CPU_RUNTIME_BYTES = int(0.62 * GiB)  # python + torch + transformers + trl + peft + datasets, imported
+CPU_RUNTIME_BYTES = int(0.52 * GiB)  # python + torch + transformers + trl + peft + datasets, imported
+# TRL's fused LM head (trl/kernels/chunked_logprob.py): tiles of tokens x vocabulary entries
+HEAD_TILE_TOKENS = 4096
+HEAD_TILE_VOCAB = 32768
+CPU_HEAD_TILE_FP32_COPIES = 8  # the torch fallback of the backward tile: y, z, log p, p, grad and temporaries
+_DTYPE_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2}
 
 
 @dataclass
@@ -34,6 +57,7 @@ class ArchShape:
     kv_heads: int
     head_dim: int
     tied: bool
+    dtype_bytes: int = 2  # of the stored checkpoint
 
     @classmethod
     def from_config(cls, c: dict[str, Any]) -> "ArchShape":
@@ -46,7 +70,9 @@ class ArchShape:
                        layers=int(c["num_hidden_layers"]), heads=heads,
                        kv_heads=int(c.get("num_key_value_heads") or heads),
                        head_dim=int(c.get("head_dim") or hidden // heads),
-                       tied=bool(c.get("tie_word_embeddings", False)))
+                       tied=bool(c.get("tie_word_embeddings", False)),
+                       dtype_bytes=_DTYPE_BYTES.get(str(c.get("dtype") or c.get("torch_dtype") or "bfloat16")
+                                                    .replace("torch.", ""), 2))
         except (KeyError, TypeError, ValueError) as exc:
             raise TrainerError(f"cannot estimate memory: the model config lacks {exc}") from None
 
@@ -87,15 +113,23 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
     On the CPU the process also keeps the memory-mapped checkpoint it loaded (`checkpoint_bytes`)."""
     m, t, d = cfg.model, cfg.training, cfg.data
     half = 2 if t.bf16 or device == "gpu" else 4
+    shapes = shape.linear_shapes()
     linear = shape.linear_params
     other = shape.total_params - linear
     if m.load_in_4bit:
-        weights = linear // 2 + linear // 64 + other * 2  # NF4 + 8-bit absmax (double quant); rest in 16-bit
+        blocks = linear // 64
+        quant_states = shape.layers * len(shapes) * 1024  # code table and Python objects of each QuantState
+        # NF4 + 8-bit absmax per block (double quant) + fp32 absmax per 256 blocks; the rest stays 16-bit
+        weights = linear // 2 + blocks + (blocks // 256) * 4 + quant_states
+        sixteen_bit = other
     else:
-        weights = shape.total_params * half
+        weights = 0
+        sixteen_bit = shape.total_params
+    cpu_mapped = device != "gpu" and checkpoint_bytes > 0
+    if not (cpu_mapped and half == shape.dtype_bytes):  # else: zero-copy views of the mapped checkpoint
+        weights += sixteen_bit * half
     if cfg.kind == "reward":
-        weights += shape.hidden * half
-    shapes = shape.linear_shapes()
+        weights += shape.hidden * half  # the new score head
     targets = list(shapes) if m.lora_target_modules == "all-linear" else \
         [n.strip() for n in m.lora_target_modules.split(",") if n.strip() in shapes]
     lora_params = shape.layers * sum(m.lora_r * (shapes[n][0] + shapes[n][1]) for n in targets)
@@ -107,25 +141,42 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
     adapter = lora_params * (param_bytes * 2 + state_bytes)  # weights + grads + two moments
 
     tokens = 2 * t.batch_size * d.max_length  # chosen and rejected of every pair
-    act_dtype = 2 if t.bf16 else 4
-    per_layer = tokens * (14 * shape.hidden + 4 * shape.intermediate) * act_dtype
+    a = 2 if t.bf16 else 4
+    h, i = shape.hidden, shape.intermediate
+    q, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
+    # Saved for the backward, per token of one decoder layer:
+    norms = 2 * (4 + a) * h                          # two RMSNorms: fp32 input + 16-bit normalised output
+    attention = a * (h + 7 * q + 4 * kv)            # input, q/k/v, rotate_half and rotated q/k, GQA-repeated k/v,
+    #                                                 attention output, o_proj input
+    mlp = a * (h + 4 * i)                           # input, gate, up, act(gate), act*up
+    dropout = (a + 1) if m.lora_dropout > 0 else 0  # LoRA dropout output + its mask, per targeted input
+    lora = sum(dropout * shapes[n][0] + a * m.lora_r for n in targets)
+    per_layer = tokens * (norms + attention + mlp + lora)
+    final = tokens * (4 + 2 * a) * h                # final norm, the hidden states the head reads
     if t.gradient_checkpointing:
-        activations = shape.layers * tokens * shape.hidden * act_dtype + per_layer
+        saved, recompute = shape.layers * tokens * h * a + final, per_layer
     else:
-        activations = shape.layers * per_layer
-    # Logits: DPO's fused head works in tiles (4096 tokens x 4096 vocab, fp32) plus per-token log-probs;
-    # the reward head has one output.
-    logits = (4096 * 4096 * 4 + tokens * 16) if cfg.kind == "dpo" else tokens * 8
-    widest = max(a * b for a, b in shapes.values())
+        saved, recompute = shape.layers * per_layer + final, 0
+    if cfg.kind == "dpo":
+        tile = min(tokens, HEAD_TILE_TOKENS) * min(shape.vocab, HEAD_TILE_VOCAB)
+        if device == "gpu":  # Triton: one 16-bit tile; fp32 gradient of the hidden states
+            head = tile * 2 + tokens * h * 4
+        else:                # torch fallback: fp32 copies of the tile, the 16-bit tile and a bool mask
+            head = tile * (CPU_HEAD_TILE_FP32_COPIES * 4 + 2 + 1) + tokens * h * 4
+    else:
+        head = tokens * 8    # one output per token
+    widest = max(a_ * b_ for a_, b_ in shapes.values())
     dequant = 2 * widest * 2 if m.load_in_4bit else 0
-    parts = {"weights": weights, "adapter_and_optimizer": adapter, "activations": activations,
-             "logits": logits, "dequant_buffers": dequant}
+    parts = {"weights": weights, "adapter_and_optimizer": adapter, "activations": saved,
+             "backward_working_set": max(recompute, head), "dequant_buffers": dequant}
     subtotal = sum(parts.values())
     if device == "gpu":
         parts["runtime"] = GPU_RUNTIME_BYTES + int(subtotal * (GPU_SLACK - 1))
     else:
         parts["runtime"] = CPU_RUNTIME_BYTES
-        parts["checkpoint_mapping"] = checkpoint_bytes
+        unread = shape.vocab * shape.hidden * shape.dtype_bytes if cfg.kind == "reward" and not shape.tied else 0
+        parts["checkpoint_mapping"] = max(0, checkpoint_bytes - unread)  # only the pages read are resident:
+        #                                                                  a reward model never reads lm_head
     parts["total"] = sum(parts.values())
     return parts
 
