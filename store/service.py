@@ -27,7 +27,7 @@ from .types import AnnotationInput
 
 # Methods any annotator may call; those with an `annotator` argument only for themselves.
 ANNOTATOR_METHODS = frozenset({
-    "list_datasets", "get_dataset", "get_records", "get_record", "next_records", "renew_lease", "release_lease",
+    "list_datasets", "get_dataset", "get_records", "get_record", "record_ids", "next_records", "renew_lease", "release_lease",
     "release_all_leases", "get_annotation", "annotation_history", "save_annotation", "answered_record_ids",
     "progress",
 })

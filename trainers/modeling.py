@@ -1,6 +1,8 @@
-"""Tokenizer and model loading (local folder, .gguf file, hub id), quantisation, LoRA, merging.
+"""Tokenizer and model loading, quantisation, LoRA, merging.
 
-Imported only by the training commands: it imports torch and transformers at module level.
+Every `--model` may be a local Hugging Face folder, a `.gguf` file (converted once into a cached
+Hugging Face folder), a trained adapter folder (its base read from `adapter_config.json`), or a hub
+id where the machine is online. Imported only by the commands that need torch.
 """
 
 from __future__ import annotations
@@ -8,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
 
 import torch
 
@@ -17,32 +25,123 @@ from .errors import TrainerError
 _HEAD_NAMES = {"score", "lm_head", "classifier", "output"}
 
 
+MODEL_CACHE_ENV_VAR = "RLHF_TUI_MODEL_CACHE"
+
+
 @dataclass
 class ModelSource:
-    """Where from_pretrained should look: a folder or hub id, plus the GGUF file name inside it."""
+    """Where from_pretrained should look (a folder or hub id), and the adapter to apply on top, if any."""
 
     path: str
-    gguf_file: str | None = None
+    gguf_file: str | None = None  # kept for callers that pass it on; .gguf files are converted instead
+    adapter: str | None = None  # a peft adapter folder applied over `path`
+    adapter_task: str | None = None  # the adapter's peft task type: SEQ_CLS (reward) or CAUSAL_LM (policy)
 
     def kwargs(self) -> dict[str, Any]:
         return {"gguf_file": self.gguf_file} if self.gguf_file else {}
 
+    @property
+    def tokenizer_path(self) -> str:
+        """Training saves the tokenizer (with its pad-token fix) beside the adapter: prefer that one."""
+        if self.adapter and (Path(self.adapter) / "tokenizer_config.json").is_file():
+            return self.adapter
+        return self.path
+
+
+def model_cache_dir() -> Path:
+    """Converted models live here: $RLHF_TUI_MODEL_CACHE, else ~/.cache/rlhf-tui/models."""
+    env = os.environ.get(MODEL_CACHE_ENV_VAR)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "rlhf-tui" / "models"
+
+
+def _gguf_cache_folder(path: Path) -> Path:
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return model_cache_dir() / f"{path.stem}-{key}"
+
+
+def convert_gguf(path: str | Path, target: str | Path | None = None) -> Path:
+    """A .gguf file as a plain Hugging Face folder (dequantised weights, tokenizer), converted once.
+
+    The saved config keeps no GGUF `quantization_config`: with one, transformers refuses to save the
+    model and training refuses to load it."""
+    path = Path(path).expanduser()
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        raise TrainerError("reading a .gguf model needs the gguf package: pip install gguf") from None
+    target = Path(target).expanduser() if target else _gguf_cache_folder(path)
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    except (OSError, ValueError, KeyError) as exc:
+        raise TrainerError(f"cannot convert {path}: {str(exc).splitlines()[0]}") from None
+    # The weights are already dequantised in memory; drop the GGUF marker so the folder is a plain model.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    model.config.name_or_path = str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / "rlhf_tui_source.json").write_text(json.dumps({"converted_from": str(path.resolve())}) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.chmod(0o755)  # mkdtemp makes it private; the finished folder is an ordinary one
+        staging.rename(target)  # a half-written folder is never mistaken for a finished one
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _adapter_base(folder: Path) -> str:
+    """The base model of an adapter: adapter_config.json, or the --model its training run recorded."""
+    config = json.loads((folder / "adapter_config.json").read_text())
+    base = config.get("base_model_name_or_path")
+    base_path = Path(base).expanduser() if base else None
+    if base and (base_path.exists() or not _looks_like_path(base)):
+        return base
+    recorded = folder / "train_config.yaml"
+    if recorded.is_file():
+        import yaml
+
+        model = (yaml.safe_load(recorded.read_text()) or {}).get("model", {}).get("model")
+        if model:
+            return str(model)
+    if not base:
+        raise TrainerError(f"{folder}/adapter_config.json names no base model")
+    raise TrainerError(f"the base model of {folder} is missing: {base}")
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~")) or model.lower().endswith(".gguf") or model.count("/") > 1
+
 
 def resolve_model_source(model: str) -> ModelSource:
-    """A local folder, a local .gguf file, or (when it does not look like a path) a hub id."""
+    """A local folder, a .gguf file (converted once), an adapter folder, or (not a path) a hub id."""
     path = Path(model).expanduser()
     if path.is_file() and path.suffix.lower() == ".gguf":
-        try:
-            import gguf  # noqa: F401
-        except ImportError:
-            raise TrainerError("reading a .gguf model needs the gguf package: pip install gguf") from None
-        return ModelSource(str(path.parent), path.name)
+        return ModelSource(str(convert_gguf(path)))
     if path.is_dir():
+        if (path / "adapter_config.json").is_file():
+            base = resolve_model_source(_adapter_base(path))
+            if base.adapter:
+                raise TrainerError(f"the base of adapter {path} is itself an adapter: merge it first")
+            task = json.loads((path / "adapter_config.json").read_text()).get("task_type")
+            return ModelSource(base.path, adapter=str(path), adapter_task=task)
         if not (path / "config.json").is_file():
-            raise TrainerError(f"{path} has no config.json: not a Hugging Face model folder")
+            raise TrainerError(f"{path} has no config.json (nor adapter_config.json): not a model folder")
         return ModelSource(str(path))
-    looks_like_path = model.startswith(("/", "./", "../", "~")) or model.lower().endswith(".gguf") or model.count("/") > 1
-    if looks_like_path:
+    if _looks_like_path(model):
         raise TrainerError(f"model not found: {model}")
     return ModelSource(model)  # a hub id: works where the machine is online
 
@@ -52,12 +151,13 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code, **source.kwargs())
+        tok = AutoTokenizer.from_pretrained(source.tokenizer_path, trust_remote_code=trust_remote_code,
+                                            **source.kwargs())
     except OSError as exc:
-        raise TrainerError(f"cannot load the tokenizer of {source.path}: {str(exc).splitlines()[0]}") from None
+        raise TrainerError(f"cannot load the tokenizer of {source.tokenizer_path}: {str(exc).splitlines()[0]}") from None
     if tok.pad_token is None:
         if tok.eos_token is None:
-            raise TrainerError(f"the tokenizer of {source.path} has neither a pad nor an eos token")
+            raise TrainerError(f"the tokenizer of {source.tokenizer_path} has neither a pad nor an eos token")
         tok.pad_token = tok.eos_token
     return tok
 
@@ -88,7 +188,10 @@ def device_map() -> Any:
 
 
 def load_model(args: ModelArgs, kind: str, bf16: bool, quantize: bool | None = None, on_cpu: bool = False):
-    """The base for `kind` ('reward': one-output sequence classifier; 'dpo': causal LM)."""
+    """The model for `kind` ('reward': one-output sequence classifier; 'dpo': causal LM).
+
+    When `args.model` is an adapter folder its base is loaded and the adapter applied: merged into the
+    weights over a 16-bit base, kept as a peft model over a 4-bit one (never merge into 4-bit weights)."""
     import logging
 
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
@@ -117,7 +220,50 @@ def load_model(args: ModelArgs, kind: str, bf16: bool, quantize: bool | None = N
     except ValueError as exc:
         raise TrainerError(f"cannot load model {args.model}: {str(exc).splitlines()[0]}") from None
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    if source.adapter:
+        model = _apply_adapter(model, source, kind, quantized=bool(quantize), bf16=bf16)
     return model
+
+
+def _apply_adapter(model, source: ModelSource, kind: str, quantized: bool, bf16: bool):
+    from peft import PeftModel
+
+    if source.adapter_task == "SEQ_CLS" and kind != "reward":
+        raise TrainerError(f"{source.adapter} is a reward-model adapter; it cannot generate text")
+    if source.adapter_task == "CAUSAL_LM" and kind == "reward" and quantized:
+        raise TrainerError(f"{source.adapter} is a policy adapter; a reward model on it needs --no-4bit")
+    try:
+        model = PeftModel.from_pretrained(model, source.adapter)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise TrainerError(f"cannot apply adapter {source.adapter}: {str(exc).splitlines()[0]}") from None
+    if quantized:
+        if bf16:  # TRL trains QLoRA adapters (and the saved head) in bf16; compute with them the same way
+            for name, param in model.named_parameters():
+                if "lora_" in name or "modules_to_save" in name:
+                    param.data = param.data.to(torch.bfloat16)
+        return model
+    return model.merge_and_unload()
+
+
+def load_for_inference(model: str, kind: str, load_in_4bit: bool | None = None, bf16: bool | None = None,
+                       trust_remote_code: bool = False):
+    """(model, tokenizer) ready to generate ('dpo'/'policy') or score ('reward'), in eval mode.
+
+    Defaults: on a GPU a 4-bit base computing in bf16 (as trained); on the CPU a float32 base, where
+    bnb's 4-bit kernels and bf16 matmuls are slower than plain float32 for small models."""
+    on_gpu = torch.cuda.is_available()
+    load_in_4bit = on_gpu if load_in_4bit is None else load_in_4bit
+    bf16 = on_gpu if bf16 is None else bf16
+    kind = "reward" if kind == "reward" else "dpo"
+    source = resolve_model_source(model)
+    tokenizer = load_tokenizer(source, trust_remote_code)
+    loaded = load_model(ModelArgs(model=model, load_in_4bit=load_in_4bit, trust_remote_code=trust_remote_code),
+                        kind, bf16, quantize=load_in_4bit)
+    loaded.config.pad_token_id = tokenizer.pad_token_id
+    if kind == "dpo" and getattr(loaded, "generation_config", None) is not None:
+        loaded.generation_config.pad_token_id = tokenizer.pad_token_id
+    loaded.eval()
+    return loaded, tokenizer
 
 
 def lora_target_modules(model, spec: str) -> list[str]:

@@ -4,3 +4,4 @@ from . import core  # noqa: F401
 from . import train  # noqa: F401
 from . import annotate  # noqa: F401
 from . import serve  # noqa: F401
+from . import loop  # noqa: F401

@@ -1,0 +1,89 @@
+"""Reward-model scores for candidates, and how often the reward model agrees with the people.
+
+The scores go to the store's candidate_scores table, which the annotation app never reads:
+annotators are not anchored by what the model thinks. Imported only by `rlhf-tui score` / `eval`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+from .generation import prompt_messages
+
+TIE_TOLERANCE = 1e-6
+
+
+def reward_input_ids(tokenizer, prompt: Any, answer: str) -> list[int]:
+    """Token ids exactly as TRL's RewardTrainer builds them for training.
+
+    A chat prompt (a list of messages) goes through the chat template with the answer as the assistant
+    turn; a plain-string prompt is concatenated with the answer and the eos token."""
+    if isinstance(prompt, str):
+        text = prompt + answer
+        if tokenizer.eos_token and not text.endswith(tokenizer.eos_token):
+            text += tokenizer.eos_token
+        return tokenizer(text)["input_ids"]
+    messages = prompt_messages(prompt) + [{"role": "assistant", "content": answer}]
+    return list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+
+
+@torch.no_grad()
+def score_answers(model, tokenizer, pairs: Sequence[tuple[Any, str]], batch_size: int = 8, max_length: int = 1024,
+                  on_progress: Callable[[int], None] | None = None) -> list[float]:
+    """One reward per (prompt, answer), in input order; inputs longer than `max_length` keep their start."""
+    ids = [reward_input_ids(tokenizer, p, a)[:max_length] for p, a in pairs]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    scores = [0.0] * len(ids)
+    pad = tokenizer.pad_token_id
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        width = max(len(ids[i]) for i in chunk)
+        input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, i in enumerate(chunk):  # right padding, as the trainer's collator does
+            input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+            attention[row, :len(ids[i])] = 1
+        logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
+        for row, i in enumerate(chunk):
+            scores[i] = float(logits[row].float().reshape(-1)[0])
+        if on_progress:
+            on_progress(len(chunk))
+    return scores
+
+
+@dataclass
+class Agreement:
+    """How often the reward model orders a pair of candidates the way an annotator ranked them."""
+
+    records: int  # annotated records with scores
+    pairs: int  # pairs with different ranks (ties in the ranking give none)
+    agreed: float  # pairs ordered the same way; a tie in scores counts half
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.pairs if self.pairs else None
+
+
+def agreement(rankings: Sequence[tuple[int, str, Sequence[int], bool]],
+              scores: dict[tuple[int, int], float]) -> Agreement:
+    """Agreement over every annotator's every ranked pair (`store.submitted_rankings` rows)."""
+    records, pairs, agreed = set(), 0, 0.0
+    for record_id, _annotator, ranks, _both_bad in rankings:
+        for i in range(len(ranks)):
+            for j in range(i + 1, len(ranks)):
+                if ranks[i] == ranks[j] or ranks[i] == 0 or ranks[j] == 0:
+                    continue
+                si, sj = scores.get((record_id, i)), scores.get((record_id, j))
+                if si is None or sj is None:
+                    continue
+                records.add(record_id)
+                pairs += 1
+                better, worse = (si, sj) if ranks[i] < ranks[j] else (sj, si)
+                if abs(better - worse) <= TIE_TOLERANCE:
+                    agreed += 0.5
+                elif better > worse:
+                    agreed += 1.0
+    return Agreement(records=len(records), pairs=pairs, agreed=agreed)
