@@ -138,3 +138,10 @@ def test_memory_estimate_counts_from_first_principles():
     assert estimate(long, llama3_8b)["backward_working_set"] > estimate(short, llama3_8b)["backward_working_set"]
     reward = load_config("reward", None, dict(model="m", data="d", output="o"))
     assert estimate(reward, shape, "cpu", shape.total_params * 2)["checkpoint_mapping"] < shape.total_params * 2
+
+
+def test_4bit_without_bf16_is_refused_before_training():
+    with pytest.raises(ConfigError, match="drop --no-bf16, or add --no-4bit"):
+        load_config("reward", None, dict(model="m", data="d.jsonl", output="out", load_in_4bit=True, bf16=False))
+    plain_lora = load_config("reward", None, dict(model="m", data="d.jsonl", output="out", load_in_4bit=False, bf16=False))
+    assert not plain_lora.training.bf16

@@ -258,6 +258,9 @@ def validate(cfg: TrainConfig) -> None:
         section = d if hasattr(d, name) else m if hasattr(m, name) else t
         if getattr(section, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    if m.load_in_4bit and not t.bf16:
+        # TRL casts QLoRA adapters to bf16 whatever the precision asked for; fp32 compute then fails mid-run.
+        raise ConfigError("4-bit (QLoRA) training computes in bf16: drop --no-bf16, or add --no-4bit for plain LoRA")
     if d.aggregate not in ("all", "majority", "borda"):
         raise ConfigError(f"--aggregate must be all, majority or borda: {d.aggregate}")
     if t.gpu_memory is not None:
