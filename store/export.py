@@ -102,7 +102,8 @@ def export_query(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str) -
         return (
             """
             WITH cands AS (
-                SELECT c.record_id, list(struct_pack(idx := c.idx, text := c.text, source := c.source) ORDER BY c.idx)
+                -- list_sort orders the structs by their first field, idx: cheaper than an ordered aggregate.
+                SELECT c.record_id, list_sort(list(struct_pack(idx := c.idx, text := c.text, source := c.source)))
                        AS candidates
                 FROM candidates c JOIN records r ON r.id = c.record_id WHERE r.dataset_id = $dataset
                 GROUP BY c.record_id
