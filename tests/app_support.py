@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rlhf_tui.app.app import AnnotationApp
 from rlhf_tui.app.config import AppConfig
-from store import open_store
+from store import AnnotationInput, open_store
 
 ANNOTATOR = "tester"
 GUIDELINES = "# How to rank\n\nPrefer **correct** answers.\n\n- shorter is better when equal"
@@ -43,10 +43,26 @@ def build_store(tmp_path: Path, task: str = "rank", rows: list[dict] | None = No
     return store
 
 
+def answer_as(store, record_id: int, annotator: str, ranks: tuple[int, ...], status: str = "submitted") -> None:
+    store.save_annotation(AnnotationInput(record_id=record_id, annotator=annotator, status=status,
+                                          ranks=ranks, shown_order=tuple(range(len(ranks)))))
+
+
+def two_annotators_answered(store, dataset: str = "d") -> list[int]:
+    """alice and bob rank the first three records alike; bob discards the fourth."""
+    ids = [r.id for r in store.next_records(dataset, "alice", limit=4)]
+    store.release_all_leases("alice")
+    for record_id, ranks in zip(ids[:3], [(1, 2, 3), (3, 1, 2), (2, 3, 1)]):
+        answer_as(store, record_id, "alice", ranks)
+        answer_as(store, record_id, "bob", ranks)
+    answer_as(store, ids[3], "bob", (), status="discarded")
+    return ids
+
+
 def make_app(store, dataset: str | None = "d", annotator: str = ANNOTATOR, **config) -> AnnotationApp:
     """The app with a frozen clock, so timers and rates never change a screenshot."""
     settings = {"draft_delay_seconds": 0.0, **config}
-    return AnnotationApp(store, annotator, dataset, AppConfig(**settings), clock=lambda: 1000.0)
+    return AnnotationApp(store, annotator, dataset, AppConfig(**settings), clock=lambda: 1000.0, tune_gc=False)
 
 
 async def settle(pilot) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_support import build_store, make_app, pair_rows, press, rank_rows, settle
+from app_support import build_store, make_app, pair_rows, press, rank_rows, settle, two_annotators_answered
 
 ROWS = {
     "rank": rank_rows(3, candidates=4)
@@ -41,5 +41,26 @@ def test_guidelines_panel_open(snap_compare, tmp_path):
 
     try:
         assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(120, 30), run_before=ready)
+    finally:
+        store.close()
+
+
+def test_admin_screen(snap_compare, tmp_path):
+    store = build_store(tmp_path, "rank", rank_rows(5, candidates=3), annotators_per_record=2)
+    two_annotators_answered(store)
+
+    async def ready(pilot):
+        await settle(pilot)
+        await press(pilot, "A")
+        screen = pilot.app.screen
+        for _ in range(200):  # the agreement worker posts its figures
+            if screen.figures is not None and not screen.computing:
+                return
+            await pilot.pause(0.05)
+            await settle(pilot)
+        raise AssertionError("the agreement figures never came")
+
+    try:
+        assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(120, 50), run_before=ready)
     finally:
         store.close()

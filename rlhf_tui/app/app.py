@@ -3,6 +3,7 @@ worker, applies the user's keymap, and quits only once everything is saved."""
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Callable
 
@@ -11,11 +12,12 @@ from textual.app import App
 from textual.worker import get_current_worker
 
 from store import Dataset
+from store.client import ServiceClient
 
 from .config import AppConfig
 from .keymap import APP_BINDINGS, all_binding_groups
-from .messages import DatasetLoaded, DatasetsLoaded, StoreDrained, StoreFailed
-from .screens import AnnotateScreen, DatasetPickerScreen, HelpScreen, PairScreen, RankScreen
+from .messages import DatasetLoaded, DatasetsLoaded, ServiceConnectionChanged, StoreDrained, StoreFailed
+from .screens import AdminScreen, AnnotateScreen, DatasetPickerScreen, HelpScreen, PairScreen, RankScreen
 from .store_jobs import StoreJobQueue
 
 
@@ -25,7 +27,7 @@ class AnnotationApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(self, store, annotator: str, dataset: str | None = None, config: AppConfig | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, tune_gc: bool = True) -> None:
         super().__init__()
         self.store = store
         self.annotator = annotator
@@ -34,11 +36,17 @@ class AnnotationApp(App[None]):
         self.clock = clock
         self.jobs = StoreJobQueue()
         self.quitting = False
+        self.service_lost = False  # the store service is gone; the store worker waits for it to come back
         self.rendered_records = 0  # how many records have been shown (tests and the benchmark watch it)
         self.on_record_rendered: Callable[[int | None], None] | None = None
+        self.tune_gc = tune_gc  # tests turn it off: gc.freeze is process-wide
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.keymap)
+        if isinstance(self.store, ServiceClient):
+            # Wait for a lost service as long as it takes: the queued answers are sent, in order, once it is back.
+            self.store.reconnect_timeout = None
+            self.store.on_connection_change = lambda connected: self.post_message(ServiceConnectionChanged(connected))
         self.run_store_jobs()
         if self.dataset_name:
             self.open_dataset(self.dataset_name)
@@ -83,17 +91,30 @@ class AnnotationApp(App[None]):
         task = self.screen.task_kind if isinstance(self.screen, AnnotateScreen) else None
         self.push_screen(HelpScreen(self.config.keymap, task))
 
+    def action_admin(self) -> None:
+        """Progress and agreement of the dataset being annotated (not from pop-ups)."""
+        if isinstance(self.screen, AnnotateScreen):
+            self.push_screen(AdminScreen(self.screen.dataset))
+
     async def action_quit(self) -> None:
         """Quit once the pending saves, the draft on screen and the lease release have run."""
         if self.quitting:
             return
         self.quitting = True
+        if self.service_lost:
+            self.notify("Quitting once the store service is back and your answers are sent.", markup=False)
         for screen in self.screen_stack:
             if isinstance(screen, AnnotateScreen):
                 screen.save_before_quit()
         store, who = self.store, self.annotator
         self.jobs.submit(self, "releasing your records", lambda: store.release_all_leases(who))
         self.jobs.submit(self, "finishing", lambda: None, lambda _: StoreDrained())
+
+    def on_service_connection_changed(self, message: ServiceConnectionChanged) -> None:
+        self.service_lost = not message.connected
+        for screen in self.screen_stack:
+            if isinstance(screen, AnnotateScreen):
+                screen.refresh_status()
 
     def on_store_drained(self, message: StoreDrained) -> None:
         self.exit()
@@ -108,3 +129,13 @@ class AnnotationApp(App[None]):
         self.rendered_records += 1
         if self.on_record_rendered is not None:
             self.on_record_rendered(record_id)
+        if self.rendered_records == 1 and self.tune_gc:
+            freeze_startup_objects()
+
+
+def freeze_startup_objects() -> None:
+    """Keep the garbage collector off the objects built at start-up (Textual, DuckDB, the
+    first screen): a full collection over them paused the app for 100+ ms now and then."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)  # rarer young collections; each stays well under a frame

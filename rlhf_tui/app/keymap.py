@@ -2,7 +2,8 @@
 file (`[keymap]` table, see `config.py`), a description and an explicit footer `show`.
 
 Ids are stable: `app.*` anywhere, `annotate.*` in both modes, `rank.*` in rank mode,
-`pair.*` in pair mode, `picker.*` on the dataset picker, `dialog.*` in pop-ups."""
+`pair.*` in pair mode, `picker.*` on the dataset picker, `admin.*` on the admin screen,
+`dialog.*` in pop-ups."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ _RANK_GROUP = Binding.Group("rank", compact=True)
 APP_BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", show=True, id="app.quit"),
     Binding("question_mark,f1", "help", "Help", show=True, id="app.help", key_display="?"),
+    Binding("A", "admin", "Admin", show=False, id="app.admin",
+            tooltip="Progress per annotator and agreement figures of this dataset (admins, over the service)"),
 ]
 
 PICKER_BINDINGS: list[Binding] = [
@@ -57,6 +60,11 @@ DIALOG_BINDINGS: list[Binding] = [
     Binding("escape", "cancel", "Cancel", show=True, id="dialog.cancel"),
 ]
 
+ADMIN_BINDINGS: list[Binding] = [
+    Binding("r", "refresh", "Refresh", show=True, id="admin.refresh", tooltip="Read the figures again"),
+    Binding("escape,q,A", "close", "Close", show=True, id="admin.close", key_display="esc"),
+]
+
 HELP_BINDINGS: list[Binding] = [
     Binding("escape,q,question_mark,f1", "close", "Close", show=True, id="dialog.close_help", key_display="esc"),
 ]
@@ -76,6 +84,7 @@ def all_binding_groups() -> list[tuple[str, list[Binding]]]:
         ("Rank mode", RANK_BINDINGS),
         ("Pair mode", PAIR_BINDINGS),
         ("Dataset list", PICKER_BINDINGS),
+        ("Admin screen", ADMIN_BINDINGS),
         ("Pop-ups", DIALOG_BINDINGS + HELP_BINDINGS),
     ]
 

@@ -71,3 +71,12 @@ class ProgressLoaded(Message):
 
 class StoreDrained(Message):
     """Every job queued before this one has finished (used to quit once all is saved)."""
+
+
+class ServiceConnectionChanged(Message):
+    """The store service was lost (`connected` False) or is back (True); posted from the
+    store worker thread by the service client."""
+
+    def __init__(self, connected: bool) -> None:
+        super().__init__()
+        self.connected = connected

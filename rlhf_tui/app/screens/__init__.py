@@ -1,5 +1,6 @@
 """The annotation app's screens, one per module."""
 
+from .admin import AdminScreen
 from .annotate import AnnotateScreen
 from .dataset_picker import DatasetPickerScreen
 from .help import HelpScreen
@@ -7,4 +8,4 @@ from .pair import PairScreen
 from .rank import RankScreen
 from .text_prompt import TextPromptScreen
 
-__all__ = ["AnnotateScreen", "DatasetPickerScreen", "HelpScreen", "PairScreen", "RankScreen", "TextPromptScreen"]
+__all__ = ["AdminScreen", "AnnotateScreen", "DatasetPickerScreen", "HelpScreen", "PairScreen", "RankScreen", "TextPromptScreen"]

@@ -1,12 +1,11 @@
-"""What both annotation modes share: the layout, the record queue, skip / discard /
-back / comment / guidelines / expand, drafts, progress. Rank and pair mode subclass it
-(`rank.py`, `pair.py`) and add their keys. Every store call goes to the store worker."""
+"""What both annotation modes share: the layout, the record queue, showing a record,
+progress. Answering and drafts are in `answering.py`, the keys both modes share in
+`shared_keys.py`; rank and pair mode subclass it (`rank.py`, `pair.py`) and add their
+keys. Every store call goes to the store worker."""
 
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -14,35 +13,26 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from store import AnnotationInput, Dataset
+from store import Dataset
 
 from ..config import AppConfig
 from ..keymap import ANNOTATE_BINDINGS
 from ..messages import (
     AnsweredIdsLoaded,
     AnswerSaved,
-    PreviousLoaded,
     ProgressLoaded,
     RecordsFetched,
     StoreFailed,
 )
 from ..session import AnnotationSession, Item, load_item
 from ..widgets import CandidateGrid, GuidelinesPanel, PromptView, StatusFacts, StatusLine
-from .text_prompt import TextPromptScreen
+from .answering import Answering, LocalState
+from .shared_keys import SharedKeys
 
 RENEW_LEASES_EVERY_SECONDS = 120
 
 
-@dataclass(frozen=True)
-class LocalState:
-    """Unsaved work on a record the annotator left by going back; shown again on return."""
-
-    ranks: tuple[int, ...]
-    comment: str
-    seconds: float
-
-
-class AnnotateScreen(Screen):
+class AnnotateScreen(Answering, SharedKeys, Screen):
     BINDINGS = ANNOTATE_BINDINGS
     CSS_PATH = "../annotate.tcss"
     task_kind = ""  # "rank" or "pair"
@@ -264,151 +254,6 @@ class AnnotateScreen(Screen):
         if progress is not None:  # count submissions the last progress read has not seen yet
             unseen = self.submitted_here - self.submitted_when_progress_asked
             progress = dataclasses.replace(progress, submitted=progress.submitted + unseen)
-        facts = StatusFacts(progress, self.submitted_here, now - self.session_started, on_record, " · ".join(notes))
+        facts = StatusFacts(progress, self.submitted_here, now - self.session_started, on_record, " · ".join(notes),
+                            service_lost=self.app.service_lost)
         self.query_one(StatusLine).show(facts)
-
-    # -- answering ---------------------------------------------------------------
-    def seconds_on_record(self) -> float:
-        return self.carried_seconds + max(0.0, self.clock() - self.record_started)
-
-    def current_ranks(self) -> tuple[int, ...]:
-        raise NotImplementedError
-
-    def save(self, answer: AnnotationInput) -> None:
-        store = self.store
-        self.jobs.submit(self, f"saving the {answer.status} answer", lambda: store.save_annotation(answer),
-                         lambda saved: AnswerSaved(saved.record_id, saved.status))
-
-    def answer_for_current(self, status: str, ranks: tuple[int, ...] = (), both_bad: bool = False,
-                           discard_reason: str = "") -> AnnotationInput:
-        item = self.session.current
-        return AnnotationInput(
-            record_id=item.record.id, annotator=self.annotator, status=status, ranks=ranks,
-            shown_order=item.shown_order, comment=self.comment, discard_reason=discard_reason,
-            both_bad=both_bad, seconds_spent=round(self.seconds_on_record(), 3), client_id=str(uuid.uuid4()),
-        )
-
-    async def finish(self, status: str, ranks: tuple[int, ...] = (), both_bad: bool = False,
-                     discard_reason: str = "") -> None:
-        """Save the answer on screen and move on at once (the save runs behind)."""
-        item = self.session.current
-        self.cancel_draft_timer()
-        self.save(self.answer_for_current(status, ranks, both_bad, discard_reason))
-        if status == "submitted" and not item.answered:
-            self.submitted_here += 1
-        await self.move_on(answered=True)
-
-    async def move_on(self, answered: bool) -> None:
-        await self.show_item(self.session.leave_current(answered))
-        self.request_records()
-
-    # -- drafts ------------------------------------------------------------------
-    def ranking_changed(self) -> None:
-        """The annotator changed the answer on screen: show it, keep it as a draft soon."""
-        self.dirty = True
-        self.refresh_marks()
-        self.refresh_status()
-        item = self.session.current
-        if item is not None and not item.answered:
-            self.cancel_draft_timer()
-            if self.config.draft_delay_seconds <= 0:
-                self.save_draft()  # 0 means: save every change at once
-            else:
-                self.draft_timer = self.set_timer(self.config.draft_delay_seconds, self.save_draft)
-
-    def cancel_draft_timer(self) -> None:
-        if self.draft_timer is not None:
-            self.draft_timer.stop()
-            self.draft_timer = None
-
-    def save_draft(self) -> None:
-        """Keep unsaved work on the record on screen (never over a submitted answer)."""
-        self.draft_timer = None
-        item = self.session.current
-        if item is None or item.answered or not self.dirty:
-            return
-        self.dirty = False
-        self.save(self.answer_for_current("draft", self.current_ranks()))
-
-    def save_before_quit(self) -> None:
-        self.cancel_draft_timer()
-        self.save_draft()
-
-    # -- keys both modes share -------------------------------------------------------
-    async def action_skip(self) -> None:
-        if not self.ready:
-            return
-        item = self.session.current
-        self.cancel_draft_timer()
-        self.save_draft()
-        if not item.answered:
-            store, who, record_id = self.store, self.annotator, item.record.id
-            self.jobs.submit(self, "releasing the record", lambda: store.release_lease(record_id, who))
-        await self.move_on(answered=False)
-
-    def action_discard(self) -> None:
-        if not self.ready:
-            return
-        item = self.session.current
-
-        async def discard(reason: str | None) -> None:
-            if reason is not None and self.session.current is item:
-                await self.finish("discarded", discard_reason=reason)
-
-        self.app.push_screen(
-            TextPromptScreen("Discard this record", "Why? (optional — enter to discard, esc to keep the record)",
-                             value=item.previous.discard_reason if item.previous else ""),
-            discard,
-        )
-
-    def action_comment(self) -> None:
-        if not self.ready:
-            return
-        item = self.session.current
-
-        def set_comment(comment: str | None) -> None:
-            if comment is not None and self.session.current is item and comment != self.comment:
-                self.comment = comment
-                self.ranking_changed()
-
-        self.app.push_screen(
-            TextPromptScreen("Comment", "Your comment or rationale for this record (saved with the answer):",
-                             value=self.comment),
-            set_comment,
-        )
-
-    def action_back(self) -> None:
-        if self.session.current is not None and self.session.loading_previous == 0:
-            item = self.session.current
-            self.cancel_draft_timer()
-            if self.dirty:
-                self.stash[item.record.id] = LocalState(self.current_ranks(), self.comment, self.seconds_on_record())
-            self.save_draft()
-        record_id = self.session.start_going_back()
-        if record_id is None:
-            self.notify("Nothing to go back to yet.", markup=False)
-            return
-        store, who = self.store, self.annotator
-        self.jobs.submit(self, "loading the previous record",
-                         lambda: load_item(store, store.get_record(record_id), who), PreviousLoaded, tag="previous")
-
-    async def on_previous_loaded(self, message: PreviousLoaded) -> None:
-        self.session.previous_loaded(message.item)
-        if self.session.loading_previous == 0:
-            await self.show_item(self.session.current)
-
-    async def action_guidelines(self) -> None:
-        await self.query_one(GuidelinesPanel).toggle()
-
-    def action_toggle_prompt(self) -> None:
-        self.query_one(PromptView).toggle_collapsed()
-
-    def action_expand(self) -> None:
-        item = self.session.current
-        if item is None:
-            return
-        self.expanded = not self.expanded
-        limit = None if self.expanded else self.config.preview_chars
-        self.query_one(PromptView).show(item.record, limit, self.expand_key())
-        for position, card in enumerate(self.query_one(CandidateGrid).cards):
-            card.show(item.record.candidates[item.shown_order[position]], limit, self.expand_key())

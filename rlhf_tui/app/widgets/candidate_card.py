@@ -3,6 +3,7 @@ key that ranks it (1…9, or A/B) and its subtitle the rank it has been given.""
 
 from __future__ import annotations
 
+from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
@@ -13,15 +14,20 @@ from ..ranking import ordinal
 from ..safe_text import render_untrusted
 
 
+# A mark's border (edge type, theme colour), set as an inline style: re-matching the CSS
+# for a class toggle took most of the time spent showing the next record.
+MARK_BORDERS = {
+    "ranked": ("round", "success"),
+    "best": ("heavy", "success"),
+    "chosen": ("heavy", "success"),
+    "rejected": ("round", "error"),
+}
+
 
 class CandidateCard(VerticalScroll, can_focus=True):
     DEFAULT_CSS = """
     CandidateCard { border: round $panel-lighten-2; padding: 0 1; height: 1fr; min-height: 4; }
     CandidateCard:focus { border: round $accent; }
-    CandidateCard.-ranked { border: round $success; }
-    CandidateCard.-best { border: heavy $success; }
-    CandidateCard.-chosen { border: heavy $success; }
-    CandidateCard.-rejected { border: round $error; }
     CandidateCard > Static { width: 1fr; }
     """
 
@@ -30,6 +36,7 @@ class CandidateCard(VerticalScroll, can_focus=True):
         self.position = position
         self.label = label
         self.text_length = 0
+        self._marks: tuple | None = None  # what the border shows now: unchanged marks are not repainted
 
     def compose(self):
         yield Static(classes="candidate-body")
@@ -44,14 +51,29 @@ class CandidateCard(VerticalScroll, can_focus=True):
 
     def show_rank(self, rank: int, tied: bool, pending_hint: str = "") -> None:
         """Rank 0 means not ranked yet; `tied` when another card shares the rank."""
+        if self._marks == ("rank", rank, tied, pending_hint):
+            return  # a keypress on one card leaves the others as they are: no repaint of them
+        self._marks = ("rank", rank, tied, pending_hint)
         if rank:
             text = f"{'tied ' if tied else ''}{ordinal(rank)}"
         else:
             text = pending_hint
         self.border_subtitle = Content(text) if text else None
-        self.update_classes({"-ranked": rank > 0, "-best": rank == 1})  # one style update, not two
+        self._set_mark_border("best" if rank == 1 else "ranked" if rank else "")
 
     def show_choice(self, verdict: str) -> None:
         """Pair mode: '' (undecided), 'better', 'worse', 'tie', 'both bad' — from an earlier answer."""
+        if self._marks == ("choice", verdict):
+            return
+        self._marks = ("choice", verdict)
         self.border_subtitle = Content(verdict) if verdict else None
-        self.update_classes({"-chosen": verdict in ("better", "tie"), "-rejected": verdict in ("worse", "both bad")})
+        self._set_mark_border("chosen" if verdict in ("better", "tie") else
+                              "rejected" if verdict in ("worse", "both bad") else "")
+
+    def _set_mark_border(self, mark: str) -> None:
+        """The border of a mark; none (''): the CSS border, which shows focus."""
+        if mark:
+            edge, variable = MARK_BORDERS[mark]
+            self.styles.border = (edge, Color.parse(self.app.theme_variables[variable]))
+        else:
+            self.styles.border = None

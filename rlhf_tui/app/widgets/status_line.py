@@ -24,6 +24,7 @@ class StatusFacts:
     session_seconds: float
     record_seconds: float
     note: str = ""  # "amending", "draft restored", "tie: next shares rank 2", …
+    service_lost: bool = False  # the store service is gone and is being waited for
 
     @property
     def rate_per_hour(self) -> float | None:
@@ -32,8 +33,14 @@ class StatusFacts:
         return self.submitted_this_session * 3600 / self.session_seconds
 
 
+SERVICE_LOST_NOTICE = "store service lost — reconnecting; your answers are kept"
+
+
 def status_text(facts: StatusFacts) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if facts.service_lost:  # first, so a narrow terminal still shows it
+        text.append(f"⚠ {SERVICE_LOST_NOTICE}", style="bold reverse red")
+        text.append(" · ")
     progress = facts.progress
     if progress is None:
         text.append("loading progress…", style="dim")
@@ -58,5 +65,11 @@ class StatusLine(Static):
     StatusLine { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
+    _shown: Text | None = None
+
     def show(self, facts: StatusFacts) -> None:
-        self.update(status_text(facts))
+        text = status_text(facts)
+        if self._shown is not None and text == self._shown:
+            return  # the once-a-second tick often changes nothing: no repaint
+        self._shown = text
+        self.update(text, layout=False)  # one line, always: repaint it without laying out the screen

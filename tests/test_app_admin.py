@@ -1,0 +1,89 @@
+"""The admin screen: progress per annotator, completion and agreement figures of the
+dataset being annotated; the service's refusal shown instead for non-admins."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from app_support import ANNOTATOR, build_store, make_app, press, rank_rows, settle, two_annotators_answered
+from rlhf_tui.app.screens import AdminScreen
+from store import PermissionDeniedError
+
+
+def screen_text(screen, selector: str = "Static") -> str:
+    console = Console(width=140, record=True, file=open("/dev/null", "w"))
+    for static in screen.query(selector):
+        console.print(static.content)
+    return console.export_text()
+
+
+async def wait_for_agreement(pilot) -> None:
+    """Wait for the agreement worker and the message it posted."""
+    screen = pilot.app.screen
+    for _ in range(50):
+        await settle(pilot)
+        workers = [w for w in screen.workers if w.group == "agreement"]
+        if workers:  # (an empty list would wait for every worker, the store worker included)
+            await pilot.app.workers.wait_for_complete(workers)
+        await pilot.pause()
+        if screen.figures is not None and not screen.computing:
+            return
+    raise AssertionError("the agreement figures never came")
+
+
+@pytest.fixture
+def answered_store(tmp_path):
+    """Three rank records answered by alice and bob alike; bob also discarded one."""
+    store = build_store(tmp_path, "rank", rank_rows(5, candidates=3), annotators_per_record=2)
+    two_annotators_answered(store)
+    yield store
+    store.close()
+
+
+async def test_admin_screen_shows_counts_per_annotator_and_agreement(answered_store):
+    app = make_app(answered_store)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await settle(pilot)
+        await press(pilot, "A")
+        assert isinstance(app.screen, AdminScreen)
+        await wait_for_agreement(pilot)
+        text = screen_text(app.screen)
+        rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+                for line in screen_text(app.screen, "#admin-counts").splitlines() if line.count("│") >= 5}
+        assert rows["alice"] == ["3", "0", "0"]
+        assert rows["bob"] == ["3", "0", "1"]
+        assert "60.0% complete (3/5)" in text
+        assert "records with 2+ submissions" in text
+        # Identical rankings: Kendall's W is 1 on every record.
+        assert any("mean Kendall's W" in line and "1.000" in line for line in text.splitlines())
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, AdminScreen)
+        assert app.screen.session.current is not None  # back to annotating where we were
+
+
+class NotAnAdmin:
+    """A real store whose admin-only reads are refused, as the service refuses a non-admin."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def _refuse(self, *args, **kwargs):
+        raise PermissionDeniedError(f"status counts is for admins; {ANNOTATOR} is not one")
+
+    status_counts = submitted_rankings = overfilled_records = _refuse
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+async def test_admin_screen_shows_the_refusal_to_a_non_admin(answered_store):
+    app = make_app(NotAnAdmin(answered_store))
+    async with app.run_test(size=(140, 50)) as pilot:
+        await settle(pilot)
+        await press(pilot, "A")
+        await wait_for_agreement(pilot)
+        text = screen_text(app.screen)
+        assert f"status counts is for admins; {ANNOTATOR} is not one" in text
+        assert "alice" not in text and "Kendall" not in text  # blind annotation: nobody else's figures
+        assert not app._notifications  # shown on the screen, not as an error toast
