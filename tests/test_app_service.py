@@ -7,11 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,38 +15,9 @@ from app_support import build_store, make_app, rank_rows, settle
 from rlhf_tui.app.widgets import StatusLine
 from rlhf_tui.app.widgets.status_line import SERVICE_LOST_NOTICE
 from store import connect_store, open_store
+from service_support import start_service, stop
 from store.client import ServiceClient
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def start_service(store_path: Path) -> subprocess.Popen:
-    sock = store_path.with_name(store_path.name + ".sock")
-    proc = subprocess.Popen([sys.executable, "-m", "rlhf_tui.cli", "serve", "--store", str(store_path)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if sock.exists():
-            try:
-                ServiceClient(sock, connect_timeout=0.2).close()
-                return proc
-            except Exception:
-                pass
-        if proc.poll() is not None:
-            raise AssertionError(f"service exited: {proc.stderr.read()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("service did not start within 30 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def status_line(app) -> str:

@@ -4,10 +4,8 @@ them after its imports), so these tests need root; CI runs as root."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,10 +15,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from store import AnnotationInput, PermissionDeniedError, connect_store, open_store
+from store import connect_store, open_store
 from store.client import ServiceClient
 
 from conftest import rank_rows, write_jsonl
+from service_support import start_service as start_team_service
+from service_support import stop
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_ID = 20000
@@ -37,34 +37,7 @@ def shared_dir():
 
 
 def start_service(store_path: Path, *extra: str) -> subprocess.Popen:
-    sock = store_path.with_name(store_path.name + ".sock")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rlhf_tui.cli", "serve", "--store", str(store_path), "--group", str(GROUP_ID), *extra],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if sock.exists():
-            try:
-                ServiceClient(sock, connect_timeout=0.2).close()
-                return proc
-            except Exception:
-                pass
-        if proc.poll() is not None:
-            raise AssertionError(f"service exited: {proc.stderr.read()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("service did not start within 30 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return start_team_service(store_path, "--group", str(GROUP_ID), *extra)
 
 
 def as_user(uid: int, code: str) -> subprocess.CompletedProcess:
