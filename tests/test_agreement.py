@@ -4,16 +4,16 @@ written out from the definition."""
 
 from __future__ import annotations
 
-import ast
+
 import itertools
 import json
 import random
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rich.console import Console
+from test_import_contract import imports_of
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 from store import AnnotationInput, open_store
@@ -410,16 +410,6 @@ def test_view_prints_annotator_names_literally():
 def test_view_handles_a_report_without_overlap():
     text = render(compute_agreement("pair", pair_rows({1: {"a": "A"}})))
     assert "No record has two or more submissions" in text
-
-
-def imports_of(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
 
 
 def test_runtime_modules_need_neither_scipy_nor_the_tui():

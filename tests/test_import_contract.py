@@ -11,17 +11,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def imports_of(path: Path) -> set[str]:
+    """Top-level names of the absolute imports in one source file."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
 def imported_modules(package: str) -> dict[str, set[str]]:
-    found = {}
-    for path in (REPO / package).rglob("*.py"):
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-        found[str(path.relative_to(REPO))] = names
-    return found
+    return {str(path.relative_to(REPO)): imports_of(path) for path in (REPO / package).rglob("*.py")}
 
 
 def test_store_and_trainers_never_import_textual():
