@@ -4,7 +4,6 @@ written out from the definition."""
 
 from __future__ import annotations
 
-
 import itertools
 import json
 import random
