@@ -114,8 +114,10 @@ def main() -> None:
     ms = [1000 * value for value in latencies]
     print(f"records: {args.records:,}  submissions: {len(ms)}")
     print(f"start-up to first record shown: {startup:.3f} s (goal ≤ 1.5 s)")
-    print(f"keypress → next record rendered: p50 {statistics.median(ms):.1f} ms, "
-          f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms (goal p99 ≤ 50 ms)")
+    print(
+        f"keypress → next record rendered: p50 {statistics.median(ms):.1f} ms, "
+        f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms (goal p99 ≤ 50 ms)"
+    )
     store.close()
 
 

@@ -22,20 +22,36 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-LLAMA3_8B = dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                 num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0,
-                 rms_norm_eps=1e-5, tie_word_embeddings=False)
-TINY = dict(vocab_size=1024, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=False)
+LLAMA3_8B = dict(
+    vocab_size=128256,
+    hidden_size=4096,
+    intermediate_size=14336,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    max_position_embeddings=8192,
+    rope_theta=500000.0,
+    rms_norm_eps=1e-5,
+    tie_word_embeddings=False,
+)
+TINY = dict(
+    vocab_size=1024,
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+    tie_word_embeddings=False,
+)
 
 
 def make_checkpoint(folder: Path, shape: dict) -> Path:
     """Tokenizer from the test fixture; weights random N(0, 0.02) written in bf16, built on the meta device
     and materialised one tensor at a time so host memory stays near one copy."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from trainers_fixtures import build_tiny_model
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     if (folder / "READY").exists():
         return folder
@@ -74,16 +90,32 @@ def child(model: str, data: str, precompute: bool, steps: int, max_length: int, 
     from trainers.config import load_config
     from trainers.run import run_training
 
-    cfg = load_config("dpo", None, dict(model=model, data=data, output=tempfile.mkdtemp(prefix="gpu-dpo-"),
-                                        max_steps=steps, batch_size=1, grad_accum=accum, max_length=max_length,
-                                        eval_split=0.0, precompute_ref=precompute, save_steps=10_000,
-                                        logging_steps=1))
+    cfg = load_config(
+        "dpo",
+        None,
+        dict(
+            model=model,
+            data=data,
+            output=tempfile.mkdtemp(prefix="gpu-dpo-"),
+            max_steps=steps,
+            batch_size=1,
+            grad_accum=accum,
+            max_length=max_length,
+            eval_split=0.0,
+            precompute_ref=precompute,
+            save_steps=10_000,
+            logging_steps=1,
+        ),
+    )
     on_gpu = torch.cuda.is_available()
     result = run_training(cfg, progress=False)
     train = result.metrics["train"]
     tokens = train[-1].get("num_tokens") if train else None
-    figures = {"train_seconds": result.metrics["summary"]["train_seconds"], "num_tokens": tokens,
-               "final_loss": result.metrics["summary"].get("final_train_loss")}
+    figures = {
+        "train_seconds": result.metrics["summary"]["train_seconds"],
+        "num_tokens": tokens,
+        "final_loss": result.metrics["summary"].get("final_train_loss"),
+    }
     if on_gpu:
         figures["peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
         figures["peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
@@ -124,27 +156,58 @@ def main() -> None:
 
     shape = ArchShape.from_config(read_model_config(str(model)))
     for precompute in (False, True):
-        cfg = load_config("dpo", None, dict(model=str(model), data=str(data), output=str(work / "o"),
-                                            batch_size=1, grad_accum=a.grad_accum, max_length=max_length,
-                                            precompute_ref=precompute))
+        cfg = load_config(
+            "dpo",
+            None,
+            dict(
+                model=str(model),
+                data=str(data),
+                output=str(work / "o"),
+                batch_size=1,
+                grad_accum=a.grad_accum,
+                max_length=max_length,
+                precompute_ref=precompute,
+            ),
+        )
         import torch
 
         device = "gpu" if torch.cuda.is_available() else "cpu"  # --tiny on the CPU: compare with peak RSS
         checkpoint = sum(f.stat().st_size for f in model.glob("*.safetensors")) if device == "cpu" else 0
         est = estimate(cfg, shape, device, checkpoint_bytes=checkpoint)["total"] / 2**30
-        proc = subprocess.run([sys.executable, __file__, "--child", str(model), str(data), "1" if precompute else "0",
-                               "--steps", str(steps), "--max-length", str(max_length),
-                               "--grad-accum", str(a.grad_accum)], capture_output=True, text=True, cwd=REPO)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(model),
+                str(data),
+                "1" if precompute else "0",
+                "--steps",
+                str(steps),
+                "--max-length",
+                str(max_length),
+                "--grad-accum",
+                str(a.grad_accum),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if proc.returncode or not lines:
             sys.exit(f"run failed (precompute_ref={precompute}):\n{proc.stderr[-3000:]}")
         r = json.loads(lines[-1][7:])
         tps = (r["num_tokens"] or 0) / r["train_seconds"] if r["train_seconds"] else float("nan")
-        memory = (f"peak allocated {r['peak_allocated_gib']:.2f} GiB, reserved {r['peak_reserved_gib']:.2f} GiB"
-                  if "peak_allocated_gib" in r else f"peak RSS {r['peak_rss_gib']:.2f} GiB")
-        print(f"{'tiny' if a.tiny else 'Llama-3-8B shape'} DPO QLoRA, {max_length} tokens, batch 1 x accumulation "
-              f"{a.grad_accum}, precompute_ref={precompute} on {r['device']}: {memory}; "
-              f"{tps:.0f} tokens/s over {steps} steps; dry-run estimate {est:.2f} GiB; loss {r['final_loss']}")
+        memory = (
+            f"peak allocated {r['peak_allocated_gib']:.2f} GiB, reserved {r['peak_reserved_gib']:.2f} GiB"
+            if "peak_allocated_gib" in r
+            else f"peak RSS {r['peak_rss_gib']:.2f} GiB"
+        )
+        print(
+            f"{'tiny' if a.tiny else 'Llama-3-8B shape'} DPO QLoRA, {max_length} tokens, batch 1 x accumulation "
+            f"{a.grad_accum}, precompute_ref={precompute} on {r['device']}: {memory}; "
+            f"{tps:.0f} tokens/s over {steps} steps; dry-run estimate {est:.2f} GiB; loss {r['final_loss']}"
+        )
         if "peak_reserved_gib" in r:
             print(f"  fits 16 GB: {'yes' if r['peak_reserved_gib'] * 2**30 <= 16 * 10**9 else 'NO'}")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import duckdb  # noqa: E402
+import duckdb
 
-from store import open_store  # noqa: E402
-from store.migrations import apply_migrations  # noqa: E402
-from store.synthetic import add_random_rankings, write_native_jsonl  # noqa: E402
+from store import open_store
+from store.migrations import apply_migrations
+from store.synthetic import add_random_rankings, write_native_jsonl
 
 
 def baseline_import(path: Path, n: int, db: Path) -> float:
@@ -61,10 +61,27 @@ def baseline_export(store_path: Path, n: int, out: Path) -> float:
     ).fetchall()
     with out.open("w") as fh:
         for row in rows:
-            fh.write(json.dumps(dict(zip(
-                ("record_id", "external_id", "prompt", "annotator", "status", "ranks", "shown_order", "seconds", "created_at"),
-                row[:-1] + (row[-1].isoformat(),),
-            ))) + "\n")
+            fh.write(
+                json.dumps(
+                    dict(
+                        zip(
+                            (
+                                "record_id",
+                                "external_id",
+                                "prompt",
+                                "annotator",
+                                "status",
+                                "ranks",
+                                "shown_order",
+                                "seconds",
+                                "created_at",
+                            ),
+                            (*row[:-1], row[-1].isoformat()),
+                        )
+                    )
+                )
+                + "\n"
+            )
     elapsed = time.perf_counter() - start
     con.close()
     return n / elapsed
@@ -109,14 +126,22 @@ def main() -> None:
 
     print(f"\nimport   ours      {ours_in:>12,.0f} records/s  ({args.records:,} in {import_s:.2f} s)")
     print(f"import   baseline  {base_in:>12,.0f} records/s  (json loop + executemany, first {args.baseline_rows:,})")
-    print(f"import   ratio     {ours_in / base_in:>12.1f}x   goal >= 100,000 records/s: {'met' if ours_in >= 100_000 else 'NOT met'}")
+    print(
+        f"import   ratio     {ours_in / base_in:>12.1f}x   "
+        f"goal >= 100,000 records/s: {'met' if ours_in >= 100_000 else 'NOT met'}"
+    )
     print(f"\n(generated {n_annotations:,} submitted rankings in {generate_s:.2f} s)")
     for (fmt, suffix), (rows, secs, mb) in timings.items():
-        print(f"export   ours      {rows / secs:>12,.0f} rows/s     ({rows:,} {fmt} rows to .{suffix} in {secs:.2f} s, {mb:,.0f} MB)")
+        print(
+            f"export   ours      {rows / secs:>12,.0f} rows/s     "
+            f"({rows:,} {fmt} rows to .{suffix} in {secs:.2f} s, {mb:,.0f} MB)"
+        )
     print(f"export   baseline  {base_out:>12,.0f} rows/s     (fetch + json.dumps loop, first {args.baseline_rows:,})")
     ann_rows, ann_secs, _ = timings[("annotations", "parquet")]
-    print(f"export   ratio     {ann_rows / ann_secs / base_out:>12.1f}x   goal >= 500,000 rows/s (annotations, Parquet): "
-          f"{'met' if ann_rows / ann_secs >= 500_000 else 'NOT met'}")
+    print(
+        f"export   ratio     {ann_rows / ann_secs / base_out:>12.1f}x   goal >= 500,000 rows/s (annotations, Parquet): "
+        f"{'met' if ann_rows / ann_secs >= 500_000 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

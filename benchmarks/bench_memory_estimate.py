@@ -21,21 +21,32 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 CASES = [
-    ("dpo", True, 256, 2), ("dpo", False, 256, 2), ("reward", True, 256, 2), ("reward", False, 512, 2),
+    ("dpo", True, 256, 2),
+    ("dpo", False, 256, 2),
+    ("reward", True, 256, 2),
+    ("reward", False, 512, 2),
 ]
 
 
 def make_model(folder: Path, hidden=1024, layers=12, intermediate=2816, vocab=32000) -> Path:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from trainers_fixtures import build_tiny_model
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     build_tiny_model(folder)  # the tokenizer (and a throwaway tiny model, overwritten below)
     tok_len = json.loads((folder / "config.json").read_text())["vocab_size"]
-    config = LlamaConfig(vocab_size=max(vocab, tok_len), hidden_size=hidden, intermediate_size=intermediate,
-                         num_hidden_layers=layers, num_attention_heads=16, num_key_value_heads=8,
-                         max_position_embeddings=2048, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+    config = LlamaConfig(
+        vocab_size=max(vocab, tok_len),
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        max_position_embeddings=2048,
+        tie_word_embeddings=False,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(folder)
     return folder
@@ -44,9 +55,23 @@ def make_model(folder: Path, hidden=1024, layers=12, intermediate=2816, vocab=32
 def config_for(kind, four_bit, max_length, batch, model, data, out):
     from trainers.config import load_config
 
-    return load_config(kind, None, dict(model=str(model), data=str(data), output=str(out), max_steps=3,
-                                        load_in_4bit=four_bit, max_length=max_length, batch_size=batch,
-                                        grad_accum=1, eval_split=0.0, save_steps=10_000, logging_steps=1))
+    return load_config(
+        kind,
+        None,
+        dict(
+            model=str(model),
+            data=str(data),
+            output=str(out),
+            max_steps=3,
+            load_in_4bit=four_bit,
+            max_length=max_length,
+            batch_size=batch,
+            grad_accum=1,
+            eval_split=0.0,
+            save_steps=10_000,
+            logging_steps=1,
+        ),
+    )
 
 
 def child(kind, four_bit, max_length, batch, model, data, gpu) -> None:
@@ -83,33 +108,53 @@ def main() -> None:
         child(kind, four == "1", int(length), int(batch), model, data, a.gpu)
         return
 
-    from trainers.memory import ArchShape, estimate, read_model_config
     from trainers_fixtures import write_jsonl
+
+    from trainers.memory import ArchShape, estimate, read_model_config
 
     work = Path(tempfile.mkdtemp(prefix="bench-mem-"))
     model = make_model(work / "model")
     data = write_jsonl(work / "prefs.jsonl", long_rows(16, 20))
     shape = ArchShape.from_config(read_model_config(str(model)))
     device = "gpu" if a.gpu else "cpu"
-    print(f"random-init Llama, {shape.total_params / 1e6:.0f}M parameters (hidden {shape.hidden}, {shape.layers} "
-          f"layers, vocab {shape.vocab}); {'peak reserved GPU memory' if a.gpu else 'peak RSS on the CPU'}")
+    print(
+        f"random-init Llama, {shape.total_params / 1e6:.0f}M parameters (hidden {shape.hidden}, {shape.layers} "
+        f"layers, vocab {shape.vocab}); {'peak reserved GPU memory' if a.gpu else 'peak RSS on the CPU'}"
+    )
     worst = 0.0
     for kind, four_bit, length, batch in CASES:
         cfg = config_for(kind, four_bit, length, batch, model, data, work / "out")
-        parts = estimate(cfg, shape, device, checkpoint_bytes=sum(
-            p.stat().st_size for p in model.glob("*.safetensors")))
-        proc = subprocess.run([sys.executable, __file__, *(["--gpu"] if a.gpu else []), "--child", kind,
-                               "1" if four_bit else "0", str(length), str(batch), str(model), str(data)],
-                              capture_output=True, text=True, cwd=REPO)
+        parts = estimate(
+            cfg, shape, device, checkpoint_bytes=sum(p.stat().st_size for p in model.glob("*.safetensors"))
+        )
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                *(["--gpu"] if a.gpu else []),
+                "--child",
+                kind,
+                "1" if four_bit else "0",
+                str(length),
+                str(batch),
+                str(model),
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if proc.returncode or not lines:
             sys.exit(f"{kind} failed:\n{proc.stderr[-3000:]}")
         measured = json.loads(lines[-1][7:])["peak"]
         error = parts["total"] / measured - 1
         worst = max(worst, abs(error))
-        print(f"  {kind:<6} {'4-bit' if four_bit else '16-bit':<6} len {length:<4} batch {batch}: "
-              f"estimate {parts['total'] / 2**20:7.0f} MiB   measured {measured / 2**20:7.0f} MiB   "
-              f"error {error:+.1%}")
+        print(
+            f"  {kind:<6} {'4-bit' if four_bit else '16-bit':<6} len {length:<4} batch {batch}: "
+            f"estimate {parts['total'] / 2**20:7.0f} MiB   measured {measured / 2**20:7.0f} MiB   "
+            f"error {error:+.1%}"
+        )
     print(f"  worst error {worst:.1%} (goal <= 15%)")
 
 

@@ -63,14 +63,29 @@ def main() -> None:
             break
         except Exception:
             if time.monotonic() > deadline:
-                raise SystemExit("the service did not start")
+                raise SystemExit("the service did not start") from None
             time.sleep(0.05)
     procs = []
     start = time.perf_counter()
     for i in range(args.clients):
         log, timings = work / f"ack-{i}.log", work / f"timings-{i}.json"
-        cmd = [sys.executable, "-m", "store.loadgen", "--socket", str(sock), "--dataset", "bench", "--count",
-               str(args.per_client), "--ack-log", str(log), "--timings", str(timings), "--seed", str(i)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "store.loadgen",
+            "--socket",
+            str(sock),
+            "--dataset",
+            "bench",
+            "--count",
+            str(args.per_client),
+            "--ack-log",
+            str(log),
+            "--timings",
+            str(timings),
+            "--seed",
+            str(i),
+        ]
         if as_root:
             log.touch()
             timings.touch()
@@ -90,13 +105,15 @@ def main() -> None:
     subprocess.run(["rm", "-rf", str(work)], check=False)
     # Client start-up (Python imports) is inside the wall time; the steady rate excludes it.
     steady = done / (sum(submit + nxt) / 1000 / args.clients)
-    print(f"{args.clients} clients x {args.per_client} submissions, {args.records:,} records, K = {args.k}, "
-          f"{'one uid per client' if as_root else 'all clients as one user'}")
+    print(
+        f"{args.clients} clients x {args.per_client} submissions, {args.records:,} records, K = {args.k}, "
+        f"{'one uid per client' if as_root else 'all clients as one user'}"
+    )
     print(f"submissions        {done:,} in {wall:.1f} s wall (incl. client start-up): {done / wall:,.0f} /s")
     print(f"steady throughput  {steady:,.0f} submissions/s (time inside calls, averaged over clients)")
     print(f"submit latency     p50 {statistics.median(submit):6.1f} ms   p99 {percentile(submit, 0.99):6.1f} ms")
     print(f"next-record        p50 {statistics.median(nxt):6.1f} ms   p99 {percentile(nxt, 0.99):6.1f} ms")
-    print(f"goal: p99 <= 20 ms and >= 500 submissions/s")
+    print("goal: p99 <= 20 ms and >= 500 submissions/s")
 
 
 if __name__ == "__main__":

@@ -17,20 +17,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import os
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-SETTINGS = dict(max_length=128, batch_size=4, grad_accum=2, lora_r=16, lora_alpha=32, lora_dropout=0.05,
-                learning_rate=5e-6, beta=0.1, seed=42)
+SETTINGS = dict(
+    max_length=128,
+    batch_size=4,
+    grad_accum=2,
+    lora_r=16,
+    lora_alpha=32,
+    lora_dropout=0.05,
+    learning_rate=5e-6,
+    beta=0.1,
+    seed=42,
+)
 
 
 def run_ours(model: str, data: str, out: str, steps: int) -> dict:
@@ -38,11 +47,28 @@ def run_ours(model: str, data: str, out: str, steps: int) -> dict:
     from trainers.run import run_training
 
     s = SETTINGS
-    cfg = load_config("dpo", None, dict(model=model, data=data, output=out, max_steps=steps, eval_split=0.0,
-                                        max_length=s["max_length"], batch_size=s["batch_size"],
-                                        grad_accum=s["grad_accum"], lora_r=s["lora_r"], lora_alpha=s["lora_alpha"],
-                                        lora_dropout=s["lora_dropout"], learning_rate=s["learning_rate"],
-                                        beta=s["beta"], seed=s["seed"], save_steps=10_000, logging_steps=10))
+    cfg = load_config(
+        "dpo",
+        None,
+        dict(
+            model=model,
+            data=data,
+            output=out,
+            max_steps=steps,
+            eval_split=0.0,
+            max_length=s["max_length"],
+            batch_size=s["batch_size"],
+            grad_accum=s["grad_accum"],
+            lora_r=s["lora_r"],
+            lora_alpha=s["lora_alpha"],
+            lora_dropout=s["lora_dropout"],
+            learning_rate=s["learning_rate"],
+            beta=s["beta"],
+            seed=s["seed"],
+            save_steps=10_000,
+            logging_steps=10,
+        ),
+    )
     result = run_training(cfg, progress=True)
     return {"train_seconds": result.metrics["summary"]["train_seconds"]}
 
@@ -58,21 +84,43 @@ def run_plain_trl(model: str, data: str, out: str, steps: int) -> dict:
     s = SETTINGS
     tok = AutoTokenizer.from_pretrained(model)
     tok.pad_token = tok.pad_token or tok.eos_token
-    bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                             bnb_4bit_compute_dtype=torch.bfloat16)
+    bnb = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
     policy = AutoModelForCausalLM.from_pretrained(model, quantization_config=bnb, dtype=torch.bfloat16)
     dataset = load_dataset("json", data_files=data, split="train").select_columns(["prompt", "chosen", "rejected"])
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    peft_config = LoraConfig(r=s["lora_r"], lora_alpha=s["lora_alpha"], lora_dropout=s["lora_dropout"],
-                             target_modules=targets, task_type="CAUSAL_LM")
-    args = DPOConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=s["batch_size"],
-                     gradient_accumulation_steps=s["grad_accum"], learning_rate=s["learning_rate"],
-                     warmup_steps=0.1, lr_scheduler_type="cosine", optim="adamw_torch", beta=s["beta"],
-                     max_length=s["max_length"], gradient_checkpointing=True,
-                     gradient_checkpointing_kwargs={"use_reentrant": False}, bf16=True, seed=s["seed"],
-                     report_to="none", save_steps=10_000, logging_steps=10, use_cpu=True)
-    trainer = DPOTrainer(model=policy, args=args, train_dataset=dataset, processing_class=tok,
-                         peft_config=peft_config)
+    peft_config = LoraConfig(
+        r=s["lora_r"],
+        lora_alpha=s["lora_alpha"],
+        lora_dropout=s["lora_dropout"],
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+    args = DPOConfig(
+        output_dir=out,
+        max_steps=steps,
+        per_device_train_batch_size=s["batch_size"],
+        gradient_accumulation_steps=s["grad_accum"],
+        learning_rate=s["learning_rate"],
+        warmup_steps=0.1,
+        lr_scheduler_type="cosine",
+        optim="adamw_torch",
+        beta=s["beta"],
+        max_length=s["max_length"],
+        gradient_checkpointing=True,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        bf16=True,
+        seed=s["seed"],
+        report_to="none",
+        save_steps=10_000,
+        logging_steps=10,
+        use_cpu=True,
+    )
+    trainer = DPOTrainer(model=policy, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config)
     started = time.monotonic()
     trainer.train()
     seconds = time.monotonic() - started
@@ -134,23 +182,43 @@ def main() -> None:
     model = build_tiny_model(work / "model", hidden=256, layers=4)
     data = write_jsonl(work / "prefs.jsonl", preference_rows(n_prompts=60, pairs_per_prompt=3))
     results: dict[str, list[dict]] = {"ours": [], "plain": []}
-    print(f"tiny Llama (hidden 256, 4 layers, vocab 512), 4-bit NF4 QLoRA DPO on CPU, {a.steps} steps, "
-          f"batch {SETTINGS['batch_size']} x accumulation {SETTINGS['grad_accum']}, max length "
-          f"{SETTINGS['max_length']}, {a.repeats} repeats each in ABBA order", flush=True)
+    print(
+        f"tiny Llama (hidden 256, 4 layers, vocab 512), 4-bit NF4 QLoRA DPO on CPU, {a.steps} steps, "
+        f"batch {SETTINGS['batch_size']} x accumulation {SETTINGS['grad_accum']}, max length "
+        f"{SETTINGS['max_length']}, {a.repeats} repeats each in ABBA order",
+        flush=True,
+    )
     for n in range(a.repeats):
-        for role in (("plain", "ours") if n % 2 == 0 else ("ours", "plain")):
-            proc = subprocess.run([sys.executable, __file__, "--child", role, "--model", str(model),
-                                   "--data", str(data), "--steps", str(a.steps),
-                                   *(["--threads", str(a.threads)] if a.threads else [])],
-                                  capture_output=True, text=True, cwd=REPO)
+        for role in ("plain", "ours") if n % 2 == 0 else ("ours", "plain"):
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    role,
+                    "--model",
+                    str(model),
+                    "--data",
+                    str(data),
+                    "--steps",
+                    str(a.steps),
+                    *(["--threads", str(a.threads)] if a.threads else []),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+            )
             lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
             if proc.returncode or not lines:
                 sys.exit(f"{role} failed:\n{proc.stderr[-3000:]}")
             r = json.loads(lines[-1][7:])
             results[role].append(r)
-            print(f"  run {n + 1} {role:<5} train() {r['train_seconds']:7.2f} s wall, {r['train_cpu_seconds']:7.2f} s "
-                  f"CPU ({r['threads']} threads)   process {r['process_seconds']:7.2f} s   peak RSS "
-                  f"{r['peak_rss_mib']:7.1f} MiB   load {os.getloadavg()[0]:.1f}", flush=True)
+            print(
+                f"  run {n + 1} {role:<5} train() {r['train_seconds']:7.2f} s wall, {r['train_cpu_seconds']:7.2f} s "
+                f"CPU ({r['threads']} threads)   process {r['process_seconds']:7.2f} s   peak RSS "
+                f"{r['peak_rss_mib']:7.1f} MiB   load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     print("median (min, max, spread = (max-min)/median):")
     for role, label in (("plain", "plain TRL script"), ("ours", "rlhf-tui train dpo")):
         runs = results[role]
@@ -158,16 +226,24 @@ def main() -> None:
         print(f"  {'':<20} train() CPU  {spread([r['train_cpu_seconds'] for r in runs])} s")
         print(f"  {'':<20} process      {spread([r['process_seconds'] for r in runs])} s")
         print(f"  {'':<20} peak RSS     {spread([r['peak_rss_mib'] for r in runs])} MiB")
-    med = {role: {k: statistics.median(r[k] for r in runs) for k in ("train_seconds", "train_cpu_seconds",
-                                                                       "process_seconds", "peak_rss_mib")}
-           for role, runs in results.items()}
+    med = {
+        role: {
+            k: statistics.median(r[k] for r in runs)
+            for k in ("train_seconds", "train_cpu_seconds", "process_seconds", "peak_rss_mib")
+        }
+        for role, runs in results.items()
+    }
     paired = [o["train_seconds"] / p["train_seconds"] for o, p in zip(results["ours"], results["plain"])]
     paired_cpu = [o["train_cpu_seconds"] / p["train_cpu_seconds"] for o, p in zip(results["ours"], results["plain"])]
-    print(f"  time ratio ours/plain (medians): train() wall {med['ours']['train_seconds'] / med['plain']['train_seconds']:.3f}, "
-          f"train() CPU {med['ours']['train_cpu_seconds'] / med['plain']['train_cpu_seconds']:.3f}, "
-          f"process {med['ours']['process_seconds'] / med['plain']['process_seconds']:.3f} (goal <= 1.05)")
-    print(f"  paired ratios per repeat: wall {', '.join(f'{x:.3f}' for x in paired)}; "
-          f"CPU {', '.join(f'{x:.3f}' for x in paired_cpu)}")
+    print(
+        f"  time ratio ours/plain (medians): train() wall {med['ours']['train_seconds'] / med['plain']['train_seconds']:.3f}, "
+        f"train() CPU {med['ours']['train_cpu_seconds'] / med['plain']['train_cpu_seconds']:.3f}, "
+        f"process {med['ours']['process_seconds'] / med['plain']['process_seconds']:.3f} (goal <= 1.05)"
+    )
+    print(
+        f"  paired ratios per repeat: wall {', '.join(f'{x:.3f}' for x in paired)}; "
+        f"CPU {', '.join(f'{x:.3f}' for x in paired_cpu)}"
+    )
     print(f"  peak RSS ratio ours/plain: {med['ours']['peak_rss_mib'] / med['plain']['peak_rss_mib']:.3f}")
 
 

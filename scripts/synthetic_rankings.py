@@ -63,9 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         records = store.get_records(store.record_ids(args.dataset))
         for record in records:
             ranks = length_ranks([c.text for c in record.candidates])
-            store.save_annotation(AnnotationInput(record_id=record.id, annotator=ANNOTATOR, status="submitted",
-                                                  ranks=ranks, shown_order=tuple(range(len(ranks))),
-                                                  comment="synthetic: longer answer ranks better"))
+            store.save_annotation(
+                AnnotationInput(
+                    record_id=record.id,
+                    annotator=ANNOTATOR,
+                    status="submitted",
+                    ranks=ranks,
+                    shown_order=tuple(range(len(ranks))),
+                    comment="synthetic: longer answer ranks better",
+                )
+            )
         print(f"{len(records)} synthetic rankings submitted as {ANNOTATOR!r} in {args.dataset!r}")
     finally:
         store.close()

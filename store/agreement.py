@@ -220,9 +220,7 @@ def krippendorff_alpha(units: Iterable[Iterable[Hashable | None]], level: str = 
         return None
     delta2 = _ordinal_delta2(marginals) if level == "ordinal" else (lambda c, k: 0.0 if c == k else 1.0)
     observed = sum(o * delta2(c, k) for (c, k), o in coincidence.items())
-    expected = sum(
-        marginals[c] * marginals[k] * delta2(c, k) for c in marginals for k in marginals
-    ) / (n - 1)
+    expected = sum(marginals[c] * marginals[k] * delta2(c, k) for c in marginals for k in marginals) / (n - 1)
     if expected == 0:
         return 1.0
     return 1 - observed / expected
@@ -284,10 +282,10 @@ def kendall_w(rankings: Sequence[Sequence[float]]) -> float | None:
     for ranking in rankings:
         for i, r in enumerate(mid_ranks(ranking)):
             sums[i] += r
-        tie_term += sum(t ** 3 - t for t in Counter(ranking).values())
+        tie_term += sum(t**3 - t for t in Counter(ranking).values())
     mean = sum(sums) / n
     s = sum((r - mean) ** 2 for r in sums)
-    denominator = m * m * (n ** 3 - n) - m * tie_term
+    denominator = m * m * (n**3 - n) - m * tie_term
     if denominator == 0:
         return None
     return 12 * s / denominator
@@ -316,9 +314,7 @@ def compute_agreement(
     notes: list[str] = []
     if not compared:
         notes.append("No record has two or more submissions, so there is no agreement to measure.")
-        return AgreementReport(
-            task, len(by_record), 0, 0, (), None, None, (), (), tuple(notes)
-        )
+        return AgreementReport(task, len(by_record), 0, 0, (), None, None, (), (), tuple(notes))
     submissions = sum(len(a) for a in compared.values())
     if task == "pair":
         pair, by_annotator, disputed = _pair_agreement(compared, annotators, notes)
@@ -360,14 +356,14 @@ def _pair_agreement(compared, annotators, notes):
         rid: {a: _checked_pair_label(rid, a, ranks, bad) for a, (ranks, bad) in answers.items()}
         for rid, answers in compared.items()
     }
-    per_record = {rid: percent_agreement(list(l.values())) for rid, l in labels.items()}
-    units = [list(l.values()) for l in labels.values()]
+    per_record = {rid: percent_agreement(list(by_who.values())) for rid, by_who in labels.items()}
+    units = [list(by_who.values()) for by_who in labels.values()]
     _alpha_note(units, notes)
     alpha = krippendorff_alpha(units, "nominal")
 
     if len(annotators) == 2:
         first, second = annotators
-        pairs = [(l[first], l[second]) for l in labels.values() if first in l and second in l]
+        pairs = [(by_who[first], by_who[second]) for by_who in labels.values() if first in by_who and second in by_who]
         kappa = cohen_kappa(pairs)
         if kappa is None:
             kappa_note = (
@@ -383,7 +379,7 @@ def _pair_agreement(compared, annotators, notes):
             "exactly two (use Krippendorff's alpha)"
         )
 
-    counts = Counter(label for l in labels.values() for label in l.values())
+    counts = Counter(label for by_who in labels.values() for label in by_who.values())
     pair = PairAgreement(
         percent_agreement=_mean(list(per_record.values())),
         cohen_kappa=kappa,
@@ -397,7 +393,7 @@ def _pair_agreement(compared, annotators, notes):
         for annotator, label in record_labels.items():
             tally = tallies[annotator]
             tally[0] += 1
-            majority = _strict_plurality(l for a, l in record_labels.items() if a != annotator)
+            majority = _strict_plurality(other for a, other in record_labels.items() if a != annotator)
             if majority is not None:
                 tally[1] += 1
                 tally[2] += label == majority
@@ -412,8 +408,7 @@ def _pair_agreement(compared, annotators, notes):
             "on the record had no single most common label."
         )
     disputed = [
-        DisputedRecord(rid, len(labels[rid]), 1 - per_record[rid], tuple(sorted(labels[rid].items())))
-        for rid in labels
+        DisputedRecord(rid, len(labels[rid]), 1 - per_record[rid], tuple(sorted(labels[rid].items()))) for rid in labels
     ]
     return pair, by_annotator, disputed
 
@@ -451,9 +446,9 @@ def _rank_agreement(compared, notes):
             w_undefined += 1
         else:
             w_by_record[rid] = w
-            disputed.append(DisputedRecord(
-                rid, len(ranked), 1 - w, tuple((a, ",".join(map(str, r))) for a, r in ranked.items())
-            ))
+            disputed.append(
+                DisputedRecord(rid, len(ranked), 1 - w, tuple((a, ",".join(map(str, r))) for a, r in ranked.items()))
+            )
         taus = []
         for x, y in itertools.combinations(ranked.values(), 2):
             tau = kendall_tau_b(x, y)

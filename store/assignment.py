@@ -106,16 +106,20 @@ class DatasetAssignment:
 def load_assignment(con, dataset_id: int, task: str, k: int, now: datetime) -> DatasetAssignment:
     """Build a dataset's state with three queries (the only scans, once per process)."""
     # Fetched as Arrow and copied buffer-to-buffer: a million records load in well under a second.
-    table = con.sql(
-        """
+    table = (
+        con.sql(
+            """
         SELECT r.id::BIGINT AS id, least(coalesce(s.n, 0), 255)::UTINYINT AS n, r.n_candidates::UTINYINT AS c
         FROM records r
         LEFT JOIN (SELECT record_id, count(*) AS n FROM annotations
                    WHERE dataset_id = $d AND status = 'submitted' GROUP BY record_id) s ON s.record_id = r.id
         WHERE r.dataset_id = $d ORDER BY r.id
         """,
-        params={"d": dataset_id},
-    ).to_arrow_table().combine_chunks()
+            params={"d": dataset_id},
+        )
+        .to_arrow_table()
+        .combine_chunks()
+    )
     ids = array("q")
     ids.frombytes(_column_bytes(table, "id", 8))
     state = DatasetAssignment(
@@ -151,4 +155,4 @@ def _column_bytes(table, name: str, width: int) -> bytes:
     if not table.num_rows:
         return b""
     chunk = column.chunk(0)
-    return chunk.buffers()[1].to_pybytes()[chunk.offset * width:(chunk.offset + len(chunk)) * width]
+    return chunk.buffers()[1].to_pybytes()[chunk.offset * width : (chunk.offset + len(chunk)) * width]

@@ -11,8 +11,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import wire
 from .api import PreferenceStore
@@ -24,9 +24,9 @@ class ServiceUnavailableError(StoreError):
     """The service could not be reached within the reconnect timeout."""
 
 
-_METHODS = {
-    name for name, value in vars(PreferenceStore).items() if callable(value) and not name.startswith("_")
-} - {"close"}
+_METHODS = {name for name, value in vars(PreferenceStore).items() if callable(value) and not name.startswith("_")} - {
+    "close"
+}
 _PATH_ARGUMENTS = {"import_file": ("path", 0), "export": ("out", 2)}
 
 
@@ -80,7 +80,7 @@ class ServiceClient:
         with self._lock:
             self._drop()
 
-    def __enter__(self) -> "ServiceClient":
+    def __enter__(self) -> ServiceClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -91,7 +91,9 @@ class ServiceClient:
         with self._lock:
             self._next_id += 1
             payload = wire.encode({"id": self._next_id, "method": method, "args": list(args), "kwargs": kwargs})
-            deadline = time.monotonic() + (self.reconnect_timeout if self.reconnect_timeout is not None else float("inf"))
+            deadline = time.monotonic() + (
+                self.reconnect_timeout if self.reconnect_timeout is not None else float("inf")
+            )
             lost = False
             while True:
                 try:
@@ -138,7 +140,7 @@ class ServiceClient:
                 if key in kwargs:
                     kwargs[key] = str(Path(kwargs[key]).absolute())
                 elif len(args) > position:
-                    args = args[:position] + (str(Path(args[position]).absolute()),) + args[position + 1:]
+                    args = (*args[:position], str(Path(args[position]).absolute()), *args[position + 1 :])
             return self._call(name, args, kwargs)
 
         remote.__name__ = name

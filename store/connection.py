@@ -9,7 +9,9 @@ import duckdb
 
 from .errors import StoreError, StoreLockedError
 
-_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user (?P<user>\S+?))?\.?(?:\s|$)")
+_HOLDER = re.compile(
+    r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user (?P<user>\S+?))?\.?(?:\s|$)"
+)
 
 
 def describe_lock_holder(message: str) -> str:

@@ -8,9 +8,9 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import duckdb
 
@@ -18,8 +18,8 @@ from . import export as export_module
 from . import importer
 from .assignment import DatasetAssignment, load_assignment
 from .connection import connect, first_row
-from .group_commit import GroupCommitter
 from .errors import InvalidInputError, StoreError, UnknownDatasetError
+from .group_commit import GroupCommitter
 from .migrations import apply_migrations
 from .types import (
     TASK_KINDS,
@@ -41,7 +41,7 @@ READ_AHEAD = 32  # records fetched along with a cache miss
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _prompt_from_row(text: str | None, messages: list | None):
@@ -78,7 +78,7 @@ class DuckDBStore:
                 self._con.close()
                 self._con = None
 
-    def __enter__(self) -> "DuckDBStore":
+    def __enter__(self) -> DuckDBStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -94,14 +94,18 @@ class DuckDBStore:
         cached = self._dataset_rows.get(name)
         if cached is not None:
             return cached
-        row = first_row(self._q(
-            "SELECT id, name, task, guidelines, annotators_per_record, settings, created_at "
-            "FROM datasets WHERE name = ?",
-            [name],
-        ))
+        row = first_row(
+            self._q(
+                "SELECT id, name, task, guidelines, annotators_per_record, settings, created_at "
+                "FROM datasets WHERE name = ?",
+                [name],
+            )
+        )
         if row is None:
             known = [r[0] for r in self._q("SELECT name FROM datasets ORDER BY name").fetchall()]
-            hint = f" (known: {', '.join(known)})" if known else " (the store has no datasets yet; run `rlhf-tui import`)"
+            hint = (
+                f" (known: {', '.join(known)})" if known else " (the store has no datasets yet; run `rlhf-tui import`)"
+            )
             raise UnknownDatasetError(f"no dataset named {name!r}{hint}")
         self._dataset_rows[name] = row
         return row
@@ -125,9 +129,9 @@ class DuckDBStore:
             pos = state.position(record_id)
             if pos >= 0:
                 return state, pos
-        row = first_row(self._q(
-            "SELECT d.name FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?", [record_id]
-        ))
+        row = first_row(
+            self._q("SELECT d.name FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?", [record_id])
+        )
         if row is None:
             raise StoreError(f"no record with id {record_id}")
         state = self._assignment(row[0])
@@ -286,7 +290,7 @@ class DuckDBStore:
         if state is None:
             return []
         pos = state.position(ids[-1])
-        after = state.ids[pos + 1:pos + 1 + READ_AHEAD]
+        after = state.ids[pos + 1 : pos + 1 + READ_AHEAD]
         return [i for i in after if i not in cache and i not in ids]
 
     def _fetch_records(self, ids: list[int]) -> list[Record]:
@@ -329,7 +333,10 @@ class DuckDBStore:
     def record_ids(self, dataset: str) -> list[int]:
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return [r[0] for r in self._q("SELECT id FROM records WHERE dataset_id = ? ORDER BY id", [dataset_id]).fetchall()]
+            return [
+                r[0]
+                for r in self._q("SELECT id FROM records WHERE dataset_id = ? ORDER BY id", [dataset_id]).fetchall()
+            ]
 
     # -- task assignment -----------------------------------------------------
     def next_records(
@@ -409,10 +416,12 @@ class DuckDBStore:
 
     def get_annotation(self, record_id: int, annotator: str) -> Annotation | None:
         with self._lock:
-            row = first_row(self._q(
-                f"SELECT {self._ANNOTATION_COLUMNS} FROM annotations WHERE record_id = ? AND annotator = ?",
-                [record_id, annotator],
-            ))
+            row = first_row(
+                self._q(
+                    f"SELECT {self._ANNOTATION_COLUMNS} FROM annotations WHERE record_id = ? AND annotator = ?",
+                    [record_id, annotator],
+                )
+            )
         return self._annotation_from_row(row) if row else None
 
     def annotation_history(self, record_id: int, annotator: str) -> list[Annotation]:
@@ -434,7 +443,9 @@ class DuckDBStore:
         if answer.status == "discarded":
             return
         if len(answer.ranks) != n:
-            raise InvalidInputError(f"record {answer.record_id} has {n} candidates but {len(answer.ranks)} ranks were given")
+            raise InvalidInputError(
+                f"record {answer.record_id} has {n} candidates but {len(answer.ranks)} ranks were given"
+            )
         if any(r < 0 or r > n for r in answer.ranks):
             raise InvalidInputError(f"ranks must be between 1 and {n}")
         if answer.status == "submitted":
@@ -466,10 +477,12 @@ class DuckDBStore:
             may_exist = answer.record_id in state.done.get(answer.annotator, ()) or (
                 answer.record_id in state.drafts.get(answer.annotator, ())
             )
-            existing = may_exist and first_row(con.execute(
-                "SELECT id, status, revision, created_at FROM annotations WHERE record_id = ? AND annotator = ?",
-                [answer.record_id, answer.annotator],
-            ))
+            existing = may_exist and first_row(
+                con.execute(
+                    "SELECT id, status, revision, created_at FROM annotations WHERE record_id = ? AND annotator = ?",
+                    [answer.record_id, answer.annotator],
+                )
+            )
             if existing and answer.client_id and self._client_id_seen(con, existing[0], answer.client_id):
                 return None  # a resend of something already stored
             if existing:
@@ -500,13 +513,33 @@ class DuckDBStore:
                            seconds_spent, client_id, updated_at, record_id, dataset_id, annotator, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                     """,
-                    [answer.status, ranks, shown, *fields, now, answer.record_id, state.dataset_id, answer.annotator, now],
+                    [
+                        answer.status,
+                        ranks,
+                        shown,
+                        *fields,
+                        now,
+                        answer.record_id,
+                        state.dataset_id,
+                        answer.annotator,
+                        now,
+                    ],
                 ).fetchall()[0][0]
             # The annotator's lease row on an answered record is ignored when leases are loaded.
             state.record_answer(answer.record_id, answer.annotator, old_status, answer.status)
             return old_status, Annotation(
-                annotation_id, answer.record_id, answer.annotator, answer.status, tuple(ranks), tuple(shown),
-                answer.comment, answer.discard_reason, answer.both_bad, float(answer.seconds_spent), created, now,
+                annotation_id,
+                answer.record_id,
+                answer.annotator,
+                answer.status,
+                tuple(ranks),
+                tuple(shown),
+                answer.comment,
+                answer.discard_reason,
+                answer.both_bad,
+                float(answer.seconds_spent),
+                created,
+                now,
                 revision,
             )
 

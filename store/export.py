@@ -86,7 +86,7 @@ def _completion_expr(alias: str, chat: bool) -> str:
     return f"[{{'role': 'assistant', 'content': {alias}.text}}]" if chat else f"{alias}.text"
 
 
-def export_query(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str) -> tuple[str, dict]:
+def export_query(store: DuckDBStore, dataset: str, fmt: str, aggregate: str) -> tuple[str, dict]:
     con = store.connection
     dataset_id = store._dataset_id(dataset)
     params = {"dataset": dataset_id}
@@ -128,8 +128,8 @@ def export_query(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str) -
         return (
             f"""
             WITH pairs AS ({_pairs_sql(aggregate)})
-            SELECT {prompt} AS prompt, {_completion_expr('ch', chat)} AS chosen,
-                   {_completion_expr('rj', chat)} AS rejected,
+            SELECT {prompt} AS prompt, {_completion_expr("ch", chat)} AS chosen,
+                   {_completion_expr("rj", chat)} AS rejected,
                    p.record_id, p.annotator, p.margin
             FROM pairs p
             JOIN records r ON r.id = p.record_id
@@ -152,7 +152,7 @@ def export_query(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str) -
                        rank, max(rank) OVER (PARTITION BY record_id, annotator) AS worst, both_bad
                 FROM exploded
             )
-            SELECT {prompt} AS prompt, {_completion_expr('c', chat)} AS completion, l.label,
+            SELECT {prompt} AS prompt, {_completion_expr("c", chat)} AS completion, l.label,
                    l.record_id, l.annotator
             FROM labelled l
             JOIN records r ON r.id = l.record_id
@@ -170,7 +170,7 @@ def export_query(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str) -
             best AS (
                 SELECT record_id, min(idx) AS idx FROM borda WHERE rank = 1 GROUP BY record_id
             )
-            SELECT {prompt} AS prompt, {_completion_expr('c', chat)} AS completion, b.record_id
+            SELECT {prompt} AS prompt, {_completion_expr("c", chat)} AS completion, b.record_id
             FROM best b
             JOIN records r ON r.id = b.record_id
             JOIN candidates c ON c.record_id = b.record_id AND c.idx = b.idx
@@ -181,12 +181,12 @@ def export_query(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str) -
     raise InvalidInputError(f"unknown export format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
 
 
-def rows(store: "DuckDBStore", dataset: str, fmt: str, aggregate: str = "all") -> list[dict]:
+def rows(store: DuckDBStore, dataset: str, fmt: str, aggregate: str = "all") -> list[dict]:
     sql, params = export_query(store, dataset, fmt, aggregate)
     return store.connection.sql(sql, params=params).to_arrow_table().to_pylist()
 
 
-def export(store: "DuckDBStore", dataset: str, fmt: str, out: Path, aggregate: str = "all") -> int:
+def export(store: DuckDBStore, dataset: str, fmt: str, out: Path, aggregate: str = "all") -> int:
     """Write the export to `out` (Parquet or JSONL by extension); return the row count.
     The file appears complete or not at all."""
     file_format = FILE_FORMATS.get(out.suffix.lower())

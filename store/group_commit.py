@@ -8,8 +8,8 @@ transaction. A write that fails is retried alone so that it fails alone."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 import duckdb
 
@@ -58,4 +58,3 @@ class GroupCommitter:
             return
         for (_, future), result in zip(batch, results):
             future.set_result(result)
-

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -77,7 +77,10 @@ def _column(raw: RawInput, name: str) -> str:
 
 def _id_sql_for(col: str) -> tuple[str, str]:
     """(ext_id expression, its error check) for an optional `id` column."""
-    value = f"CASE WHEN json_type({col}) = 'VARCHAR' THEN {col}->>'$' WHEN json_type({col}) IN ('BIGINT', 'UBIGINT') THEN {col}::VARCHAR END"
+    value = (
+        f"CASE WHEN json_type({col}) = 'VARCHAR' THEN {col}->>'$' "
+        f"WHEN json_type({col}) IN ('BIGINT', 'UBIGINT') THEN {col}::VARCHAR END"
+    )
     check = (
         f"WHEN {col} IS NOT NULL AND json_type({col}) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'NULL') "
         f"THEN 'field ''id'': expected text or an integer, got ' || {_kind(col)}"
@@ -141,6 +144,9 @@ def normalise_sql(raw: RawInput, raw_sql: str, fmt: str) -> str:
     prompt_text, prompt_messages = _prompt_sql("prompt")
     id_value, id_check = _id_sql_for("id")
     chat_allowed = fmt == "native"
+    text_only_check = (
+        f"WHEN json_type(prompt) <> 'VARCHAR' THEN 'field ''{prompt_field}'': expected text, got ' || {_kind('prompt')}"
+    )
     return f"""
     WITH src AS (
         SELECT row_no, {src} FROM ({raw_sql})
@@ -160,7 +166,7 @@ def normalise_sql(raw: RawInput, raw_sql: str, fmt: str) -> str:
            NULL::SMALLINT AS label_chosen,
            CASE
                {_text_value_checks("prompt", prompt_field)}
-               {"" if chat_allowed else "WHEN json_type(prompt) <> 'VARCHAR' THEN 'field ''" + prompt_field + "'': expected text, got ' || " + _kind("prompt")}
+               {"" if chat_allowed else text_only_check}
                WHEN items_json IS NULL OR items_type = 'NULL' THEN 'field ''{list_field}'': missing'
                WHEN items_type <> 'ARRAY' THEN 'field ''{list_field}'': expected a list, got ' || {_kind("items_json")}
                WHEN list_position(list_transform(elems, lambda e: e.ok), false) > 0
@@ -176,6 +182,7 @@ def normalise_sql(raw: RawInput, raw_sql: str, fmt: str) -> str:
 
 # -- trl and hh, in Python -----------------------------------------------------------
 
+
 class RowError(Exception):
     pass
 
@@ -184,7 +191,7 @@ def _messages(value, field: str) -> list[dict]:
     if not all(
         isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
     ):
-        raise RowError(f"field '{field}': each message needs text fields \"role\" and \"content\"")
+        raise RowError(f'field \'{field}\': each message needs text fields "role" and "content"')
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
@@ -195,7 +202,9 @@ def _text_or_messages(value, field: str):
         return value
     if isinstance(value, list):
         return _messages(value, field)
-    raise RowError(f"field '{field}': expected text or a list of {{role, content}} messages, got {type(value).__name__}")
+    raise RowError(
+        f"field '{field}': expected text or a list of {{role, content}} messages, got {type(value).__name__}"
+    )
 
 
 def _completion_text(value, field: str) -> str:
@@ -260,7 +269,9 @@ def _hh_row(row: dict) -> dict:
     for field in ("chosen", "rejected"):
         value = row.get(field)
         if not isinstance(value, str):
-            raise RowError(f"field '{field}': expected a transcript string" + ("" if value is not None else ", missing"))
+            raise RowError(
+                f"field '{field}': expected a transcript string" + ("" if value is not None else ", missing")
+            )
         turns[field] = _hh_turns(value, field)
         if turns[field][-1]["role"] != "assistant":
             raise RowError(f"field '{field}': the transcript must end with an Assistant turn")

@@ -59,7 +59,9 @@ def check_utf8(path: Path) -> None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise InvalidInputError(f"{path}: line {line}: invalid UTF-8 (truncated character at end of file)") from None
+            raise InvalidInputError(
+                f"{path}: line {line}: invalid UTF-8 (truncated character at end of file)"
+            ) from None
 
 
 def _sql_str(value: str) -> str:

@@ -23,24 +23,28 @@ MAX_LISTED_REJECTIONS = 1000
 
 def _validation_sql(source: str, min_n: int, max_n: int) -> str:
     """Adds the checks every format shares to the normalised rows of `source`."""
-    too_long = f"strlen(x) > {MAX_TEXT_BYTES}"
+    empty_at = "list_position(list_transform(n.responses, lambda r: r.text IS NULL OR trim(r.text) = ''), true)"
+    too_long_at = f"list_position(list_transform(n.responses, lambda r: strlen(r.text) > {MAX_TEXT_BYTES}), true)"
+    message_too_long = (
+        f"list_bool_or(list_transform(n.prompt_messages, lambda m: strlen(m.content) > {MAX_TEXT_BYTES}))"
+    )
     return f"""
     SELECT n.*,
         coalesce(n.error, CASE
             WHEN n.prompt_text IS NOT NULL AND trim(n.prompt_text) = '' THEN 'field ''prompt'': empty'
             WHEN n.prompt_messages IS NOT NULL AND len(n.prompt_messages) = 0 THEN 'field ''prompt'': empty message list'
             WHEN n.prompt_text IS NULL AND n.prompt_messages IS NULL THEN 'field ''prompt'': missing'
-            WHEN strlen(n.prompt_text) > {MAX_TEXT_BYTES} THEN 'field ''prompt'': text over 1 MB (' || strlen(n.prompt_text) || ' bytes)'
-            WHEN coalesce(list_bool_or(list_transform(n.prompt_messages, lambda m: strlen(m.content) > {MAX_TEXT_BYTES})), false)
+            WHEN strlen(n.prompt_text) > {MAX_TEXT_BYTES}
+                THEN 'field ''prompt'': text over 1 MB (' || strlen(n.prompt_text) || ' bytes)'
+            WHEN coalesce({message_too_long}, false)
                 THEN 'field ''prompt'': a message over 1 MB'
             WHEN n.responses IS NULL THEN 'field ''@list'': missing'
             WHEN len(n.responses) < {min_n} OR len(n.responses) > {max_n}
-                THEN 'field ''@list'': expected ' || CASE WHEN {min_n} = {max_n} THEN '{min_n}' ELSE '{min_n} to {max_n}' END
+                THEN 'field ''@list'': expected '
+                     || CASE WHEN {min_n} = {max_n} THEN '{min_n}' ELSE '{min_n} to {max_n}' END
                      || ' responses, got ' || len(n.responses)
-            WHEN list_position(list_transform(n.responses, lambda r: r.text IS NULL OR trim(r.text) = ''), true) > 0
-                THEN 'field ''@item' || (list_position(list_transform(n.responses, lambda r: r.text IS NULL OR trim(r.text) = ''), true) - 1) || ''': empty text'
-            WHEN list_position(list_transform(n.responses, lambda r: {too_long.replace('x', 'r.text')}), true) > 0
-                THEN 'field ''@item' || (list_position(list_transform(n.responses, lambda r: {too_long.replace('x', 'r.text')}), true) - 1) || ''': text over 1 MB'
+            WHEN {empty_at} > 0 THEN 'field ''@item' || ({empty_at} - 1) || ''': empty text'
+            WHEN {too_long_at} > 0 THEN 'field ''@item' || ({too_long_at} - 1) || ''': text over 1 MB'
             WHEN n.ext_id IS NOT NULL AND first_row <> n.row_no
                 THEN 'field ''id'': duplicate id ' || to_json(n.ext_id) || ' (first at @row' || first_row || ')'
         END) AS problem
@@ -63,7 +67,7 @@ def _describe_problem(raw: RawInput, row_no: int, problem: str, fmt: str) -> str
 
 
 def import_file(
-    store: "DuckDBStore",
+    store: DuckDBStore,
     path: Path,
     dataset: str,
     task: str | None,
@@ -74,7 +78,7 @@ def import_file(
     keep_labels: str | None,
 ) -> ImportReport:
     con = store.connection
-    if fmt not in ("auto",) + FORMATS:
+    if fmt not in ("auto", *FORMATS):
         raise InvalidInputError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
     if task is not None and task not in TASK_KINDS:
         raise InvalidInputError(f"unknown task {task!r}; use rank or pair")
@@ -112,7 +116,11 @@ def import_file(
         ).fetchall()
         rejected = tuple(_describe_problem(raw, r, p, fmt) for r, p in problems)
         if rejected and not skip_invalid:
-            more = f" (and {len(rejected) - 1} more problem rows; --skip-invalid imports the rest)" if len(rejected) > 1 else ""
+            more = (
+                f" (and {len(rejected) - 1} more problem rows; --skip-invalid imports the rest)"
+                if len(rejected) > 1
+                else ""
+            )
             raise InvalidInputError(rejected[0] + more + "; nothing was imported")
         return _insert(
             store, con, raw, fmt, dataset, task, guidelines, annotators_per_record, keep_labels, rejected, len(checked)

@@ -5,8 +5,8 @@ Append new functions to MIGRATIONS; never edit one that has shipped.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -137,7 +137,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, store_path: str) -> int:
             migration(con)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                [version, migration.__name__.lstrip("_"), datetime.now(timezone.utc).replace(tzinfo=None)],
+                [version, migration.__name__.lstrip("_"), datetime.now(UTC).replace(tzinfo=None)],
             )
             con.execute("COMMIT")
         except Exception:

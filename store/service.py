@@ -26,15 +26,40 @@ from .errors import InvalidInputError, PermissionDeniedError, StoreError
 from .types import AnnotationInput
 
 # Methods any annotator may call; those with an `annotator` argument only for themselves.
-ANNOTATOR_METHODS = frozenset({
-    "list_datasets", "get_dataset", "get_records", "get_record", "record_ids", "next_records", "renew_lease", "release_lease",
-    "release_all_leases", "get_annotation", "annotation_history", "save_annotation", "answered_record_ids",
-    "progress",
-})
-ADMIN_METHODS = frozenset({
-    "create_dataset", "update_dataset", "delete_dataset", "import_file", "export", "preference_rows",
-    "export_rows", "status_counts", "overfilled_records", "submitted_rankings", "save_scores", "scores",
-})
+ANNOTATOR_METHODS = frozenset(
+    {
+        "list_datasets",
+        "get_dataset",
+        "get_records",
+        "get_record",
+        "record_ids",
+        "next_records",
+        "renew_lease",
+        "release_lease",
+        "release_all_leases",
+        "get_annotation",
+        "annotation_history",
+        "save_annotation",
+        "answered_record_ids",
+        "progress",
+    }
+)
+ADMIN_METHODS = frozenset(
+    {
+        "create_dataset",
+        "update_dataset",
+        "delete_dataset",
+        "import_file",
+        "export",
+        "preference_rows",
+        "export_rows",
+        "status_counts",
+        "overfilled_records",
+        "submitted_rankings",
+        "save_scores",
+        "scores",
+    }
+)
 SOCKET_SUFFIX = ".sock"
 
 
@@ -77,9 +102,7 @@ class StoreService:
     def __init__(self, store: DuckDBStore, admins: set[str]):
         self.store = store
         self.admins = admins | {user_name(os.geteuid())}
-        self._signatures = {
-            name: inspect.signature(getattr(store, name)) for name in ANNOTATOR_METHODS | ADMIN_METHODS
-        }
+        self._signatures = {name: inspect.signature(getattr(store, name)) for name in ANNOTATOR_METHODS | ADMIN_METHODS}
 
     def call(self, conn: ConnectionState, method: str, args: list, kwargs: dict):
         if method not in self._signatures:
@@ -128,7 +151,7 @@ class StoreService:
 
 
 class _Handler(socketserver.StreamRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def handle(self) -> None:
         uid = peer_uid(self.connection)
@@ -160,7 +183,10 @@ class _Handler(socketserver.StreamRequestHandler):
             return {"id": request_id, "error": {"type": "StoreError", "message": f"bad request: {exc}"}}
         except Exception as exc:  # keep serving the others; the operator gets the traceback
             traceback.print_exc(file=sys.stderr)
-            return {"id": request_id, "error": {"type": "StoreError", "message": f"internal error in the store service: {exc}"}}
+            return {
+                "id": request_id,
+                "error": {"type": "StoreError", "message": f"internal error in the store service: {exc}"},
+            }
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

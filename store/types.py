@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Union
+from typing import Literal
 
 TaskKind = Literal["rank", "pair"]
 AnnotationStatus = Literal["submitted", "discarded", "draft"]
@@ -25,7 +25,7 @@ class ChatMessage:
     content: str
 
 
-Prompt = Union[str, tuple[ChatMessage, ...]]
+Prompt = str | tuple[ChatMessage, ...]
 
 
 @dataclass(frozen=True)

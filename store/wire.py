@@ -12,14 +12,10 @@ from pathlib import PurePath
 from . import errors, types
 
 _DATACLASSES = {
-    cls.__name__: cls
-    for cls in vars(types).values()
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+    cls.__name__: cls for cls in vars(types).values() if isinstance(cls, type) and dataclasses.is_dataclass(cls)
 }
 _ERRORS = {
-    cls.__name__: cls
-    for cls in vars(errors).values()
-    if isinstance(cls, type) and issubclass(cls, errors.StoreError)
+    cls.__name__: cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.StoreError)
 }
 
 

@@ -17,22 +17,35 @@ GUIDELINES = "# How to rank\n\nPrefer **correct** answers.\n\n- shorter is bette
 
 def rank_rows(count: int, candidates: int = 3) -> list[dict]:
     return [
-        {"id": f"r{i}", "prompt": f"Question {i}: what is {i} + {i}?",
-         "responses": [f"Answer {i}.{j}: {i + i + j}" for j in range(candidates)]}
+        {
+            "id": f"r{i}",
+            "prompt": f"Question {i}: what is {i} + {i}?",
+            "responses": [f"Answer {i}.{j}: {i + i + j}" for j in range(candidates)],
+        }
         for i in range(count)
     ]
 
 
 def pair_rows(count: int) -> list[dict]:
     return [
-        {"id": f"p{i}", "prompt": [{"role": "user", "content": f"Pair question {i}?"}],
-         "responses": [f"First answer {i}", f"Second answer {i}"]}
+        {
+            "id": f"p{i}",
+            "prompt": [{"role": "user", "content": f"Pair question {i}?"}],
+            "responses": [f"First answer {i}", f"Second answer {i}"],
+        }
         for i in range(count)
     ]
 
 
-def build_store(tmp_path: Path, task: str = "rank", rows: list[dict] | None = None, name: str = "d",
-                guidelines: str = GUIDELINES, annotators_per_record: int = 1, store=None):
+def build_store(
+    tmp_path: Path,
+    task: str = "rank",
+    rows: list[dict] | None = None,
+    name: str = "d",
+    guidelines: str = GUIDELINES,
+    annotators_per_record: int = 1,
+    store=None,
+):
     """A store at tmp_path/store.duckdb holding one dataset made of `rows`."""
     rows = rows if rows is not None else (rank_rows(4) if task == "rank" else pair_rows(4))
     source = tmp_path / f"{name}.jsonl"
@@ -44,8 +57,11 @@ def build_store(tmp_path: Path, task: str = "rank", rows: list[dict] | None = No
 
 
 def answer_as(store, record_id: int, annotator: str, ranks: tuple[int, ...], status: str = "submitted") -> None:
-    store.save_annotation(AnnotationInput(record_id=record_id, annotator=annotator, status=status,
-                                          ranks=ranks, shown_order=tuple(range(len(ranks)))))
+    store.save_annotation(
+        AnnotationInput(
+            record_id=record_id, annotator=annotator, status=status, ranks=ranks, shown_order=tuple(range(len(ranks)))
+        )
+    )
 
 
 def two_annotators_answered(store, dataset: str = "d") -> list[int]:

@@ -18,7 +18,10 @@ def start_service(store_path: Path, *extra: str) -> subprocess.Popen:
     sock = store_path.with_name(store_path.name + ".sock")
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlhf_tui.cli", "serve", "--store", str(store_path), *extra],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

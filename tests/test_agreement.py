@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
-from test_import_contract import imports_of
 from scipy.stats import kendalltau, rankdata, spearmanr
+from test_import_contract import imports_of
 
+from rlhf_tui.agreement_view import agreement_renderables
 from store import AnnotationInput, open_store
 from store.agreement import (
     compute_agreement,
@@ -23,7 +24,6 @@ from store.agreement import (
     krippendorff_alpha,
     percent_agreement,
 )
-from rlhf_tui.agreement_view import agreement_renderables
 
 REPO = Path(__file__).resolve().parents[1]
 PAIR_RANKS = {"A": ((1, 2), False), "B": ((2, 1), False), "tie": ((1, 1), False), "both_bad": ((1, 1), True)}
@@ -62,7 +62,7 @@ def test_cohen_kappa_textbook_two_by_two():
             rid += 1
     report = compute_agreement("pair", pair_rows(answers))
     assert report.pair.cohen_kappa == pytest.approx(0.4)
-    assert "reader1 and reader2 on 50 records" == report.pair.cohen_kappa_note
+    assert report.pair.cohen_kappa_note == "reader1 and reader2 on 50 records"
     assert report.pair.percent_agreement == pytest.approx(35 / 50)
 
 
@@ -135,13 +135,14 @@ def brute_force_alpha(units, level):
         between = sum(1 for g in instances if low <= g <= high)
         return (between - (instances.count(c) + instances.count(k)) / 2) ** 2
 
-    d_o = sum(
-        sum(delta2(u[i], u[j]) for i in range(len(u)) for j in range(len(u)) if i != j) / (len(u) - 1)
-        for u in pairable
-    ) / n
-    d_e = sum(
-        delta2(instances[i], instances[j]) for i in range(n) for j in range(n) if i != j
-    ) / (n * (n - 1))
+    d_o = (
+        sum(
+            sum(delta2(u[i], u[j]) for i in range(len(u)) for j in range(len(u)) if i != j) / (len(u) - 1)
+            for u in pairable
+        )
+        / n
+    )
+    d_e = sum(delta2(instances[i], instances[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
     return 1 - d_o / d_e
 
 
@@ -224,8 +225,8 @@ def reference_kendall_w(rankings) -> float:
     m, n = matrix.shape
     column_sums = matrix.sum(axis=0)
     s = ((column_sums - column_sums.mean()) ** 2).sum()
-    ties = sum(((counts ** 3) - counts).sum() for counts in (np.unique(r, return_counts=True)[1] for r in rankings))
-    return 12 * s / (m * m * (n ** 3 - n) - m * ties)
+    ties = sum(((counts**3) - counts).sum() for counts in (np.unique(r, return_counts=True)[1] for r in rankings))
+    return 12 * s / (m * m * (n**3 - n) - m * ties)
 
 
 def test_kendall_w_matches_the_formula_with_ties():

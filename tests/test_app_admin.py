@@ -3,16 +3,18 @@ dataset being annotated; the service's refusal shown instead for non-admins."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from app_support import ANNOTATOR, build_store, make_app, press, rank_rows, settle, two_annotators_answered
 from rich.console import Console
 
-from app_support import ANNOTATOR, build_store, make_app, press, rank_rows, settle, two_annotators_answered
 from rlhf_tui.app.screens import AdminScreen
 from store import PermissionDeniedError
 
 
 def screen_text(screen, selector: str = "Static") -> str:
-    console = Console(width=140, record=True, file=open("/dev/null", "w"))
+    console = Console(width=140, record=True, file=io.StringIO())
     for static in screen.query(selector):
         console.print(static.content)
     return console.export_text()
@@ -49,8 +51,11 @@ async def test_admin_screen_shows_counts_per_annotator_and_agreement(answered_st
         assert isinstance(app.screen, AdminScreen)
         await wait_for_agreement(pilot)
         text = screen_text(app.screen)
-        rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
-                for line in screen_text(app.screen, "#admin-counts").splitlines() if line.count("│") >= 5}
+        rows = {
+            line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+            for line in screen_text(app.screen, "#admin-counts").splitlines()
+            if line.count("│") >= 5
+        }
         assert rows["alice"] == ["3", "0", "0"]
         assert rows["bob"] == ["3", "0", "1"]
         assert "60.0% complete (3/5)" in text

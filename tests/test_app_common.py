@@ -3,9 +3,11 @@ prompt, expand, quit), the dataset picker, the keymap from the config file."""
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
 from app_support import ANNOTATOR, build_store, current_external_id, make_app, press, rank_rows, settle
+
 from rlhf_tui.app.config import load_config
 from rlhf_tui.app.keymap import binding_ids
 from rlhf_tui.app.screens import DatasetPickerScreen, HelpScreen, TextPromptScreen
@@ -131,7 +133,7 @@ async def test_help_lists_every_binding_id(rank_store):
         assert isinstance(app.screen, HelpScreen)
         from rich.console import Console
 
-        console = Console(width=140, record=True, file=open("/dev/null", "w"))
+        console = Console(width=140, record=True, file=io.StringIO())
         for static in app.screen.query("Static"):
             console.print(static.content)
         text = console.export_text()

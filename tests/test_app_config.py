@@ -17,16 +17,25 @@ def test_location_comes_from_the_environment(monkeypatch, tmp_path):
 def test_missing_file_gives_defaults_and_env_overrides(tmp_path):
     config = load_config(tmp_path / "none.toml", environ={"RLHF_TUI_PREFETCH": "9"})
     assert config == AppConfig(prefetch=9)
-    assert set(config_help()) == {"keymap", "prefetch", "draft_delay_seconds", "preview_chars",
-                                  "min_card_width", "prompt_height_percent"}
+    assert set(config_help()) == {
+        "keymap",
+        "prefetch",
+        "draft_delay_seconds",
+        "preview_chars",
+        "min_card_width",
+        "prompt_height_percent",
+    }
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('[keymap]\n"rank.nope" = "x"', "unknown binding id 'rank.nope'"),
-    ("prefetch = 'many'", "prefetch must be an integer"),
-    ("colour = 1", "unknown setting 'colour'"),
-    ("prefetch = ", "cannot read config file"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[keymap]\n"rank.nope" = "x"', "unknown binding id 'rank.nope'"),
+        ("prefetch = 'many'", "prefetch must be an integer"),
+        ("colour = 1", "unknown setting 'colour'"),
+        ("prefetch = ", "cannot read config file"),
+    ],
+)
 def test_bad_files_are_one_line_errors(tmp_path, content, message):
     path = tmp_path / "c.toml"
     path.write_text(content)

@@ -3,9 +3,11 @@ sequences and bidi controls as visible placeholders, nothing clickable."""
 
 from __future__ import annotations
 
-from rich.console import Console
+import io
 
 from app_support import build_store, make_app, settle
+from rich.console import Console
+
 from rlhf_tui.app.widgets import CandidateGrid, GuidelinesPanel, PromptView
 
 HOSTILE = (
@@ -19,14 +21,15 @@ SHOWN = (
 
 
 def plain(renderable) -> str:
-    console = Console(width=400, record=True, file=open("/dev/null", "w"))
+    console = Console(width=400, record=True, file=io.StringIO())
     console.print(renderable)
     return " ".join(console.export_text().split())
 
 
 async def test_hostile_text_is_rendered_literally_everywhere(tmp_path):
-    rows = [{"id": "evil\x1b[31m", "prompt": [{"role": "user\x1b[5m", "content": HOSTILE}],
-             "responses": [HOSTILE, "fine"]}]
+    rows = [
+        {"id": "evil\x1b[31m", "prompt": [{"role": "user\x1b[5m", "content": HOSTILE}], "responses": [HOSTILE, "fine"]}
+    ]
     store = build_store(tmp_path, "rank", rows, guidelines=f"# Rules\n\n{HOSTILE}\n\n[x](https://evil.example)")
     app = make_app(store)
     async with app.run_test(size=(200, 60)) as pilot:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from app_support import ANNOTATOR, build_store, make_app, pair_rows, press, settle
 
 
@@ -25,9 +24,14 @@ def stored_decision(store, record_id: int) -> tuple[tuple[int, int], bool]:
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        ("1", ((1, 2), False)), ("left", ((1, 2), False)), ("a", ((1, 2), False)),
-        ("2", ((2, 1), False)), ("right", ((2, 1), False)), ("b", ((2, 1), False)),
-        ("t", ((1, 1), False)), ("x", ((1, 1), True)),
+        ("1", ((1, 2), False)),
+        ("left", ((1, 2), False)),
+        ("a", ((1, 2), False)),
+        ("2", ((2, 1), False)),
+        ("right", ((2, 1), False)),
+        ("b", ((2, 1), False)),
+        ("t", ((1, 1), False)),
+        ("x", ((1, 1), True)),
     ],
 )
 async def test_one_key_decides_and_moves_on(pair_store, key, expected):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from app_support import ANNOTATOR, build_store, current_external_id, make_app, press, rank_rows, settle
+
 from rlhf_tui.app.widgets import CandidateGrid
 
 

@@ -50,10 +50,16 @@ def test_round_trip_through_stored_ranks():
     assert ranking.canonical_ranks() == (2, 1, 0)
 
 
-@pytest.mark.parametrize(("order", "choice", "ranks", "both_bad"), [
-    ((0, 1), "a", (1, 2), False), ((1, 0), "a", (2, 1), False), ((1, 0), "b", (1, 2), False),
-    ((0, 1), "tie", (1, 1), False), ((1, 0), "both_bad", (1, 1), True),
-])
+@pytest.mark.parametrize(
+    ("order", "choice", "ranks", "both_bad"),
+    [
+        ((0, 1), "a", (1, 2), False),
+        ((1, 0), "a", (2, 1), False),
+        ((1, 0), "b", (1, 2), False),
+        ((0, 1), "tie", (1, 1), False),
+        ((1, 0), "both_bad", (1, 1), True),
+    ],
+)
 def test_pair_decisions_map_to_canonical_ranks(order, choice, ranks, both_bad):
     assert pair_ranks(order, choice) == (ranks, both_bad)
     assert pair_choice(order, ranks, both_bad) == choice

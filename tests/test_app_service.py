@@ -10,14 +10,13 @@ import pwd
 import time
 
 import pytest
-
 from app_support import build_store, make_app, rank_rows, settle
+from service_support import start_service, stop
+
 from rlhf_tui.app.widgets import StatusLine
 from rlhf_tui.app.widgets.status_line import SERVICE_LOST_NOTICE
 from store import connect_store, open_store
-from service_support import start_service, stop
 from store.client import ServiceClient
-
 
 
 def status_line(app) -> str:

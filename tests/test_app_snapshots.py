@@ -4,14 +4,21 @@ Update them with `pytest --snapshot-update` after a deliberate change."""
 from __future__ import annotations
 
 import pytest
-
 from app_support import build_store, make_app, pair_rows, press, rank_rows, settle, two_annotators_answered
 
 ROWS = {
-    "rank": rank_rows(3, candidates=4)
-    + [{"id": "code", "prompt": "Write `add` in Python.",
-        "responses": ["```python\ndef add(a, b):\n    return a + b\n```", "add = lambda a, b: a + b",
-                      "Use the + operator."]}],
+    "rank": [
+        *rank_rows(3, candidates=4),
+        {
+            "id": "code",
+            "prompt": "Write `add` in Python.",
+            "responses": [
+                "```python\ndef add(a, b):\n    return a + b\n```",
+                "add = lambda a, b: a + b",
+                "Use the + operator.",
+            ],
+        },
+    ],
     "pair": pair_rows(3),
 }
 

@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+from conftest import SAMPLE_DATA, rank_rows
 
 from rlhf_tui.cli import main
 from store import open_store
-
-from conftest import SAMPLE_DATA, rank_rows
 
 
 def run(capsys, *args):
@@ -27,8 +26,18 @@ def test_import_datasets_export_round_trip(capsys, jsonl, tmp_path, store_path):
     assert code == 0 and "0 new records" in out and "3 already present" in out
     code, out, _ = run(capsys, "datasets", "--store", str(store_path))
     assert code == 0 and "d" in out and "rank" in out and "0.0%" in out
-    code, out, _ = run(capsys, "export", "--dataset", "d", "--format", "annotations", "--out",
-                       str(tmp_path / "a.parquet"), "--store", str(store_path))
+    code, out, _ = run(
+        capsys,
+        "export",
+        "--dataset",
+        "d",
+        "--format",
+        "annotations",
+        "--out",
+        str(tmp_path / "a.parquet"),
+        "--store",
+        str(store_path),
+    )
     assert code == 0 and pq.read_table(tmp_path / "a.parquet").num_rows == 0
 
 
@@ -40,18 +49,19 @@ def test_store_location_from_environment(capsys, jsonl, tmp_path, monkeypatch):
 
 def test_user_mistakes_are_one_line_errors(capsys, jsonl, tmp_path, store_path):
     bad = jsonl([{"prompt": "q", "responses": ["only one"]}], "bad.jsonl")
-    code, out, err = run(capsys, "import", str(bad), "--dataset", "d", "--store", str(store_path))
+    code, _out, err = run(capsys, "import", str(bad), "--dataset", "d", "--store", str(store_path))
     assert code == 1 and err.strip().count("\n") == 0
     assert err.startswith("error: ") and "bad.jsonl: line 1: field 'responses'" in err
-    code, _, err = run(capsys, "export", "--dataset", "missing", "--out", str(tmp_path / "x.parquet"),
-                       "--store", str(store_path))
+    code, _, err = run(
+        capsys, "export", "--dataset", "missing", "--out", str(tmp_path / "x.parquet"), "--store", str(store_path)
+    )
     assert code == 1 and "no dataset named 'missing'" in err
     code, _, err = run(capsys, "import", str(tmp_path / "nope.jsonl"), "--dataset", "d", "--store", str(store_path))
     assert code == 1 and "nope.jsonl: no such file" in err
 
 
 def test_skip_invalid_lists_rejected_rows(capsys, jsonl, store_path):
-    data = jsonl(rank_rows(2) + [{"prompt": "", "responses": ["a", "b"]}])
+    data = jsonl([*rank_rows(2), {"prompt": "", "responses": ["a", "b"]}])
     code, out, err = run(capsys, "import", str(data), "--dataset", "d", "--skip-invalid", "--store", str(store_path))
     assert code == 0 and "2 new records" in out and "1 rejected" in out
     assert "skipped" in err and "line 3: field 'prompt': empty" in err
@@ -95,11 +105,13 @@ def test_stats_agreement_figures(capsys, jsonl, store_path):
         s.import_file(jsonl(rank_rows(3, k=3)), dataset="d", annotators_per_record=2)
         for record in s.get_records(s.record_ids("d")):
             s.save_annotation(AnnotationInput(record.id, "ann", "submitted", (1, 2, 3)))
-            s.save_annotation(AnnotationInput(record.id, "bob", "submitted", (1, 2, 3) if record.external_id != "r2" else (3, 2, 1)))
+            s.save_annotation(
+                AnnotationInput(record.id, "bob", "submitted", (1, 2, 3) if record.external_id != "r2" else (3, 2, 1))
+            )
     code, out, _ = run(capsys, "stats", "--dataset", "d", "--agreement", "--store", str(store_path))
     assert code == 0
     assert "mean Kendall's W" in out and "Krippendorff's alpha (ordinal)" in out
-    disputed = out[out.index("Most disputed records"):]
+    disputed = out[out.index("Most disputed records") :]
     rows = [line for line in disputed.splitlines() if line.startswith("│")]
     assert len(rows) == 1 and rows[0].split("│")[1].strip() == "3"  # record r2 (id 3), reversed by bob
     assert "ann 1,2,3; bob 3,2,1" in rows[0]

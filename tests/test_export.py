@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import rank_rows
 
 from store import AnnotationInput, InvalidInputError
-
-from conftest import rank_rows
 
 
 def ranked(store, jsonl, rankings_by_annotator: dict[str, list[tuple[int, ...]]], k=4, chat=False, **import_kw):
@@ -32,19 +31,29 @@ def test_ranking_of_four_gives_six_pairs_with_rank_gap_margins(store, jsonl):
     ranked(store, jsonl, {"ann": [(2, 1, 4, 3)]})
     rows = store.preference_rows("d")
     assert len(rows) == 6
-    assert pairs(rows) == sorted([
-        ("answer 0.1", "answer 0.0", 1.0), ("answer 0.1", "answer 0.3", 2.0), ("answer 0.1", "answer 0.2", 3.0),
-        ("answer 0.0", "answer 0.3", 1.0), ("answer 0.0", "answer 0.2", 2.0), ("answer 0.3", "answer 0.2", 1.0),
-    ])
+    assert pairs(rows) == sorted(
+        [
+            ("answer 0.1", "answer 0.0", 1.0),
+            ("answer 0.1", "answer 0.3", 2.0),
+            ("answer 0.1", "answer 0.2", 3.0),
+            ("answer 0.0", "answer 0.3", 1.0),
+            ("answer 0.0", "answer 0.2", 2.0),
+            ("answer 0.3", "answer 0.2", 1.0),
+        ]
+    )
     assert {r["prompt"] for r in rows} == {"question 0"} and {r["annotator"] for r in rows} == {"ann"}
 
 
 def test_ties_give_no_pair(store, jsonl):
     ranked(store, jsonl, {"ann": [(1, 1, 2, 2)]})
-    assert pairs(store.preference_rows("d")) == sorted([
-        ("answer 0.0", "answer 0.2", 1.0), ("answer 0.0", "answer 0.3", 1.0),
-        ("answer 0.1", "answer 0.2", 1.0), ("answer 0.1", "answer 0.3", 1.0),
-    ])
+    assert pairs(store.preference_rows("d")) == sorted(
+        [
+            ("answer 0.0", "answer 0.2", 1.0),
+            ("answer 0.0", "answer 0.3", 1.0),
+            ("answer 0.1", "answer 0.2", 1.0),
+            ("answer 0.1", "answer 0.3", 1.0),
+        ]
+    )
 
 
 def test_all_keeps_every_annotator_majority_takes_the_most_common_direction(store, jsonl):
@@ -52,9 +61,13 @@ def test_all_keeps_every_annotator_majority_takes_the_most_common_direction(stor
     assert len(store.preference_rows("d", "all")) == 9
     majority = store.preference_rows("d", "majority")
     # 0>1 (a, b vs c), 0>2 (all three), 1>2 (a, c vs b)
-    assert sorted((r["chosen"], r["rejected"]) for r in majority) == sorted([
-        ("answer 0.0", "answer 0.1"), ("answer 0.0", "answer 0.2"), ("answer 0.1", "answer 0.2"),
-    ])
+    assert sorted((r["chosen"], r["rejected"]) for r in majority) == sorted(
+        [
+            ("answer 0.0", "answer 0.1"),
+            ("answer 0.0", "answer 0.2"),
+            ("answer 0.1", "answer 0.2"),
+        ]
+    )
     assert {r["annotator"] for r in majority} == {"majority"}
 
 
@@ -67,15 +80,21 @@ def test_borda_consensus_ranking(store, jsonl):
     # Borda points (candidates ranked strictly below): a: 0→2, 1→1, 2→0 ; b: 1→2, 0→1, 2→0 ; c: 0→2, 2→1, 1→0
     # totals 0:5, 1:3, 2:1 → consensus 0 > 1 > 2, with rank-gap margins.
     ranked(store, jsonl, {"a": [(1, 2, 3)], "b": [(2, 1, 3)], "c": [(1, 3, 2)]}, k=3)
-    assert pairs(store.preference_rows("d", "borda")) == sorted([
-        ("answer 0.0", "answer 0.1", 1.0), ("answer 0.0", "answer 0.2", 2.0), ("answer 0.1", "answer 0.2", 1.0),
-    ])
+    assert pairs(store.preference_rows("d", "borda")) == sorted(
+        [
+            ("answer 0.0", "answer 0.1", 1.0),
+            ("answer 0.0", "answer 0.2", 2.0),
+            ("answer 0.1", "answer 0.2", 1.0),
+        ]
+    )
 
 
 def test_chat_prompts_export_conversational_rows(store, jsonl):
     ranked(store, jsonl, {"ann": [(1, 2)]}, k=2)
-    store.import_file(jsonl([{"id": "c", "prompt": [{"role": "user", "content": "hi"}], "responses": ["a", "b"]}], "c.jsonl"),
-                      dataset="d")
+    store.import_file(
+        jsonl([{"id": "c", "prompt": [{"role": "user", "content": "hi"}], "responses": ["a", "b"]}], "c.jsonl"),
+        dataset="d",
+    )
     chat_record = store.get_records(store.record_ids("d"))[-1]
     store.save_annotation(AnnotationInput(chat_record.id, "ann", "submitted", (2, 1)))
     rows = store.preference_rows("d")
@@ -92,22 +111,27 @@ def test_kto_labels_best_true_worst_false_and_both_bad_false(store, jsonl):
     store.save_annotation(AnnotationInput(r1.id, "ann", "submitted", (1, 1), both_bad=True))
     rows = store.export_rows("p", "kto")
     assert [(r["completion"], r["label"]) for r in rows] == [
-        ("answer 0.0", False), ("answer 0.1", True), ("answer 1.0", False), ("answer 1.1", False)
+        ("answer 0.0", False),
+        ("answer 0.1", True),
+        ("answer 1.0", False),
+        ("answer 1.1", False),
     ]
 
 
 def test_sft_takes_the_consensus_best(store, jsonl):
     ranked(store, jsonl, {"a": [(3, 1, 2), (1, 2, 3)], "b": [(2, 1, 3), (1, 2, 3)]}, k=3)
     assert [(r["prompt"], r["completion"]) for r in store.export_rows("d", "sft")] == [
-        ("question 0", "answer 0.1"), ("question 1", "answer 1.0")
+        ("question 0", "answer 0.1"),
+        ("question 1", "answer 1.0"),
     ]
 
 
 def test_annotations_export_has_every_answer_with_who_and_how(store, jsonl, tmp_path):
     store.import_file(jsonl(rank_rows(2, k=2)), dataset="p", task="pair")
     r0, r1 = store.get_records(store.record_ids("p"))
-    store.save_annotation(AnnotationInput(r0.id, "ann", "submitted", (2, 1), shown_order=(1, 0), comment="B is right",
-                                          seconds_spent=9.0))
+    store.save_annotation(
+        AnnotationInput(r0.id, "ann", "submitted", (2, 1), shown_order=(1, 0), comment="B is right", seconds_spent=9.0)
+    )
     store.save_annotation(AnnotationInput(r1.id, "bob", "discarded", discard_reason="off topic"))
     out = tmp_path / "answers.parquet"
     assert store.export("p", "annotations", out) == 2
@@ -115,7 +139,12 @@ def test_annotations_export_has_every_answer_with_who_and_how(store, jsonl, tmp_
 
     rows = pq.read_table(out).to_pylist()
     first = rows[0]
-    assert (first["dataset"], first["external_id"], first["annotator"], first["status"]) == ("p", "r0", "ann", "submitted")
+    assert (first["dataset"], first["external_id"], first["annotator"], first["status"]) == (
+        "p",
+        "r0",
+        "ann",
+        "submitted",
+    )
     assert (first["chosen"], first["rejected"], first["shown_order"], first["comment"]) == (1, 0, [1, 0], "B is right")
     assert [c["text"] for c in first["candidates"]] == ["answer 0.0", "answer 0.1"]
     assert first["seconds_spent"] == 9.0 and first["created_at"] is not None
@@ -138,7 +167,7 @@ def test_files_load_with_hugging_face_datasets(store, jsonl, tmp_path, suffix):
 
 def test_export_refuses_unknown_suffix_and_leaves_no_partial_file(store, jsonl, tmp_path):
     ranked(store, jsonl, {"ann": [(1, 2)]}, k=2)
-    with pytest.raises(InvalidInputError, match="unknown output type .csv"):
+    with pytest.raises(InvalidInputError, match=r"unknown output type \.csv"):
         store.export("d", "preference", tmp_path / "out.csv")
     with pytest.raises(InvalidInputError, match="unknown export format"):
         store.export("d", "nonsense", tmp_path / "out.parquet")
@@ -148,10 +177,9 @@ def test_export_refuses_unknown_suffix_and_leaves_no_partial_file(store, jsonl, 
 def test_trl_trainers_accept_the_export_as_it_is(store, jsonl, tmp_path):
     """Exported Parquet goes straight into TRL's DPOTrainer and RewardTrainer (one step each)."""
     from datasets import load_dataset
+    from trainers_fixtures import build_tiny_model
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer
-
-    from trainers_fixtures import build_tiny_model
 
     model_dir = build_tiny_model(tmp_path / "tiny")
     ranked(store, jsonl, {"ann": [(1, 2, 3)] * 4}, k=3)
@@ -160,14 +188,28 @@ def test_trl_trainers_accept_the_export_as_it_is(store, jsonl, tmp_path):
     data = load_dataset("parquet", data_files=str(out), split="train")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.pad_token = tokenizer.eos_token
-    common = dict(output_dir=str(tmp_path / "run"), max_steps=1, per_device_train_batch_size=2, report_to=[],
-                  use_cpu=True, save_strategy="no", logging_steps=1, max_length=64)
-    dpo = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir), args=DPOConfig(**common),
-                     train_dataset=data, processing_class=tokenizer)
+    common = dict(
+        output_dir=str(tmp_path / "run"),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        logging_steps=1,
+        max_length=64,
+    )
+    dpo = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(model_dir),
+        args=DPOConfig(**common),
+        train_dataset=data,
+        processing_class=tokenizer,
+    )
     dpo_result = dpo.train()
     assert dpo_result.global_step == 1 and math.isfinite(dpo_result.training_loss)
     reward_model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
     reward_model.config.pad_token_id = tokenizer.pad_token_id
-    reward = RewardTrainer(model=reward_model, args=RewardConfig(**common), train_dataset=data, processing_class=tokenizer)
+    reward = RewardTrainer(
+        model=reward_model, args=RewardConfig(**common), train_dataset=data, processing_class=tokenizer
+    )
     result = reward.train()
     assert result.global_step == 1 and math.isfinite(result.training_loss)

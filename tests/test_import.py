@@ -8,11 +8,10 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import rank_rows
 
 from store import InvalidInputError, open_store
 from store.types import ChatMessage
-
-from conftest import rank_rows
 
 
 def candidates_of(record):
@@ -21,13 +20,21 @@ def candidates_of(record):
 
 # -- native ----------------------------------------------------------------------
 
+
 def test_native_text_and_chat_prompts_with_sources(store, jsonl):
     path = jsonl(
         [
-            {"id": "a", "prompt": "Explain DNS.", "responses": ["short", {"text": "long", "source": "policy-v2"}],
-             "metadata": {"category": "networking"}},
-            {"id": 7, "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
-             "responses": ["x", "y", "z"]},
+            {
+                "id": "a",
+                "prompt": "Explain DNS.",
+                "responses": ["short", {"text": "long", "source": "policy-v2"}],
+                "metadata": {"category": "networking"},
+            },
+            {
+                "id": 7,
+                "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+                "responses": ["x", "y", "z"],
+            },
         ]
     )
     report = store.import_file(path, dataset="d")
@@ -49,8 +56,12 @@ def test_other_file_types_give_the_same_records(store, tmp_path, suffix):
     if suffix == "json":
         path.write_text(json.dumps(rows))
     elif suffix == "parquet":
-        pq.write_table(pa.Table.from_pylist([{**r, "prompt": json.dumps(r["prompt"])} if isinstance(r["prompt"], list)
-                                             else r for r in rows]), path)
+        pq.write_table(
+            pa.Table.from_pylist(
+                [{**r, "prompt": json.dumps(r["prompt"])} if isinstance(r["prompt"], list) else r for r in rows]
+            ),
+            path,
+        )
         # Parquet needs one type per column, so a chat prompt travels as a list-of-struct file of its own.
         chat = tmp_path / "chat.parquet"
         pq.write_table(pa.Table.from_pylist([rows[1]]), chat)
@@ -98,6 +109,7 @@ def test_guidelines_and_overlap_are_set_at_import(store, jsonl):
 
 
 # -- trl -----------------------------------------------------------------------------
+
 
 def test_trl_standard_explicit_prompt(store, jsonl):
     path = jsonl([{"prompt": "2+2?", "chosen": "4", "rejected": "5"}])
@@ -147,11 +159,18 @@ def test_trl_implicit_prompt_string_and_conversational(store, jsonl):
 
 # -- hh ------------------------------------------------------------------------------
 
+
 def test_hh_transcripts_become_chat_prompt_and_two_replies(store, jsonl):
-    shared = "\n\nHuman: I need a pasta recipe.\n\nAssistant: What ingredients do you have?\n\nHuman: Tomatoes and garlic."
+    shared = (
+        "\n\nHuman: I need a pasta recipe.\n\nAssistant: What ingredients do you have?\n\nHuman: Tomatoes and garlic."
+    )
     path = jsonl(
-        [{"chosen": shared + "\n\nAssistant: Make a simple tomato-garlic sauce.",
-          "rejected": shared + "\n\nAssistant: I can't help with that."}]
+        [
+            {
+                "chosen": shared + "\n\nAssistant: Make a simple tomato-garlic sauce.",
+                "rejected": shared + "\n\nAssistant: I can't help with that.",
+            }
+        ]
     )
     report = store.import_file(path, dataset="hh", keep_labels="anthropic")
     assert (report.format, report.added, report.labels_recorded) == ("hh", 1, 1)
@@ -172,12 +191,20 @@ def test_hh_with_different_histories_is_rejected(store, jsonl):
 
 # -- ultrafeedback ---------------------------------------------------------------------
 
+
 def test_ultrafeedback_completions_keep_their_model(store, jsonl):
     path = jsonl(
-        [{"source": "evol", "instruction": "Write a haiku.",
-          "completions": [{"model": "gpt-4", "response": "Leaves fall", "overall_score": 8},
-                          {"model": "llama-2", "response": "A poem", "overall_score": 5},
-                          {"model": "falcon", "response": "Haiku!", "overall_score": 2}]}]
+        [
+            {
+                "source": "evol",
+                "instruction": "Write a haiku.",
+                "completions": [
+                    {"model": "gpt-4", "response": "Leaves fall", "overall_score": 8},
+                    {"model": "llama-2", "response": "A poem", "overall_score": 5},
+                    {"model": "falcon", "response": "Haiku!", "overall_score": 2},
+                ],
+            }
+        ]
     )
     report = store.import_file(path, dataset="uf")
     assert report.format == "ultrafeedback"
@@ -202,13 +229,16 @@ BAD_ROWS = [
     ({"id": "x", "prompt": "q" * 1_000_001, "responses": ["a", "b"]}, "line 2: field 'prompt': text over 1 MB"),
     ({"id": {"no": 1}, "prompt": "q", "responses": ["a", "b"]}, "line 2: field 'id': expected text or an integer"),
     ({"id": "r0", "prompt": "q", "responses": ["a", "b"]}, "line 2: field 'id': duplicate id \"r0\" (first at line 1)"),
-    ({"id": "x", "prompt": "q", "responses": ["a", "b"], "metadata": [1]}, "line 2: field 'metadata': expected an object"),
+    (
+        {"id": "x", "prompt": "q", "responses": ["a", "b"], "metadata": [1]},
+        "line 2: field 'metadata': expected an object",
+    ),
 ]
 
 
 @pytest.mark.parametrize("bad_row, message", BAD_ROWS, ids=[m for _, m in BAD_ROWS])
 def test_bad_row_is_named_and_nothing_is_written(store, jsonl, bad_row, message):
-    rows = rank_rows(1) + [bad_row] + rank_rows(2, prefix="z")
+    rows = [*rank_rows(1), bad_row, *rank_rows(2, prefix="z")]
     path = jsonl(rows)
     with pytest.raises(InvalidInputError) as err:
         store.import_file(path, dataset="d")
@@ -218,7 +248,11 @@ def test_bad_row_is_named_and_nothing_is_written(store, jsonl, bad_row, message)
 
 
 def test_skip_invalid_imports_good_rows_and_lists_the_rest(store, jsonl):
-    rows = rank_rows(2) + [{"prompt": "q", "responses": ["only one"]}, {"id": "r0", "prompt": "dup", "responses": ["a", "b"]}]
+    rows = [
+        *rank_rows(2),
+        {"prompt": "q", "responses": ["only one"]},
+        {"id": "r0", "prompt": "dup", "responses": ["a", "b"]},
+    ]
     report = store.import_file(jsonl(rows), dataset="d", skip_invalid=True)
     assert report.added == 2
     assert [line.split(": ", 1)[1] for line in report.rejected] == [
@@ -250,7 +284,7 @@ def test_unknown_columns_and_file_types_are_refused(store, jsonl, tmp_path):
     with pytest.raises(InvalidInputError, match="cannot tell the format from the columns"):
         store.import_file(jsonl([{"question": "q", "answers": ["a", "b"]}]), dataset="d")
     (tmp_path / "data.txt").write_text("hello")
-    with pytest.raises(InvalidInputError, match="unknown file type .txt"):
+    with pytest.raises(InvalidInputError, match=r"unknown file type \.txt"):
         store.import_file(tmp_path / "data.txt", dataset="d")
     with pytest.raises(InvalidInputError, match="no such file"):
         store.import_file(tmp_path / "missing.jsonl", dataset="d")

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from trainers_fixtures import *  # noqa: F403
+from trainers_fixtures import preference_rows, write_jsonl
 
 from rlhf_tui.cli import main as cli_main
 from store import AnnotationInput, open_store
-from trainers_fixtures import *  # noqa: F401,F403
-from trainers_fixtures import preference_rows, write_jsonl
 
 GEN = ["--max-new-tokens", "6", "--batch-size", "2"]
 
@@ -19,9 +19,22 @@ def _train(kind: str, model: Path, data: Path, out: Path) -> Path:
     from trainers.config import load_config
     from trainers.run import run_training
 
-    cfg = load_config(kind, None, dict(data=str(data), model=str(model), output=str(out), max_length=64,
-                                       batch_size=2, grad_accum=1, logging_steps=1, save_steps=100, max_steps=1,
-                                       eval_split=0.0))
+    cfg = load_config(
+        kind,
+        None,
+        dict(
+            data=str(data),
+            model=str(model),
+            output=str(out),
+            max_length=64,
+            batch_size=2,
+            grad_accum=1,
+            logging_steps=1,
+            save_steps=100,
+            max_steps=1,
+            eval_split=0.0,
+        ),
+    )
     run_training(cfg, progress=False)
     return out
 
@@ -31,20 +44,34 @@ def adapters(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
     """A reward-model adapter and a DPO adapter over the tiny model, one training step each."""
     root = tmp_path_factory.mktemp("adapters")
     data = write_jsonl(root / "prefs.jsonl", preference_rows(n_prompts=4, pairs_per_prompt=1, chat=True))
-    return {"reward": _train("reward", tiny_model_dir, data, root / "rm"),
-            "dpo": _train("dpo", tiny_model_dir, data, root / "dpo")}
+    return {
+        "reward": _train("reward", tiny_model_dir, data, root / "rm"),
+        "dpo": _train("dpo", tiny_model_dir, data, root / "dpo"),
+    }
 
 
 def _source_dataset(store_path: Path, tmp_path: Path) -> None:
     """Three records, one with a chat prompt; two ranked by an annotator."""
     rows = [
-        {"id": "a", "prompt": "please explain water briefly",
-         "responses": [{"text": "the water boils", "source": "x"}, {"text": "error error", "source": "y"},
-                       {"text": "the air pressure drops", "source": "z"}]},
-        {"id": "b", "prompt": [{"role": "user", "content": "please explain python lists"}],
-         "responses": [{"text": "sort reverse list", "source": "x"}, {"text": "error data", "source": "y"}]},
-        {"id": "c", "prompt": "the quick brown fox", "responses": [{"text": "jumps", "source": "x"},
-                                                                   {"text": "lazy dog", "source": "y"}]},
+        {
+            "id": "a",
+            "prompt": "please explain water briefly",
+            "responses": [
+                {"text": "the water boils", "source": "x"},
+                {"text": "error error", "source": "y"},
+                {"text": "the air pressure drops", "source": "z"},
+            ],
+        },
+        {
+            "id": "b",
+            "prompt": [{"role": "user", "content": "please explain python lists"}],
+            "responses": [{"text": "sort reverse list", "source": "x"}, {"text": "error data", "source": "y"}],
+        },
+        {
+            "id": "c",
+            "prompt": "the quick brown fox",
+            "responses": [{"text": "jumps", "source": "x"}, {"text": "lazy dog", "source": "y"}],
+        },
     ]
     path = write_jsonl(tmp_path / "src.jsonl", rows)
     with open_store(store_path) as s:
@@ -54,11 +81,26 @@ def _source_dataset(store_path: Path, tmp_path: Path) -> None:
         s.save_annotation(AnnotationInput(record_id=ids[1], annotator="ann", status="submitted", ranks=(1, 2)))
 
 
-def test_generate_stores_candidates_with_their_source_idempotently(tiny_model_dir, adapters, store_path, tmp_path,
-                                                                     capsys):
+def test_generate_stores_candidates_with_their_source_idempotently(
+    tiny_model_dir, adapters, store_path, tmp_path, capsys
+):
     _source_dataset(store_path, tmp_path)
-    args = ["generate", "--model", str(tiny_model_dir), "--model", str(adapters["dpo"]), "--dataset", "src",
-            "--n", "3", "--into", "round2", "--store", str(store_path), *GEN]
+    args = [
+        "generate",
+        "--model",
+        str(tiny_model_dir),
+        "--model",
+        str(adapters["dpo"]),
+        "--dataset",
+        "src",
+        "--n",
+        "3",
+        "--into",
+        "round2",
+        "--store",
+        str(store_path),
+        *GEN,
+    ]
     assert cli_main(args) == 0
     assert "3 new records in 'round2'" in capsys.readouterr().out
     with open_store(store_path) as s:
@@ -80,8 +122,27 @@ def test_generate_stores_candidates_with_their_source_idempotently(tiny_model_di
 def test_generate_from_a_prompts_file_as_pairs(tiny_model_dir, store_path, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("please explain water\n\nthe quick brown fox\n")
-    assert cli_main(["generate", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--n", "2",
-                     "--into", "fresh", "--store", str(store_path), "--temperature", "0", *GEN]) == 0
+    assert (
+        cli_main(
+            [
+                "generate",
+                "--model",
+                str(tiny_model_dir),
+                "--prompts",
+                str(prompts),
+                "--n",
+                "2",
+                "--into",
+                "fresh",
+                "--store",
+                str(store_path),
+                "--temperature",
+                "0",
+                *GEN,
+            ]
+        )
+        == 0
+    )
     with open_store(store_path) as s:
         assert s.get_dataset("fresh").task == "pair"
         records = s.get_records(s.record_ids("fresh"))
@@ -91,16 +152,46 @@ def test_generate_from_a_prompts_file_as_pairs(tiny_model_dir, store_path, tmp_p
 
 
 def test_generate_refuses_bad_counts_in_one_line(tiny_model_dir, store_path, capsys):
-    assert cli_main(["generate", "--model", str(tiny_model_dir), "--dataset", "x", "--n", "12", "--into", "y",
-                     "--store", str(store_path)]) == 1
+    assert (
+        cli_main(
+            [
+                "generate",
+                "--model",
+                str(tiny_model_dir),
+                "--dataset",
+                "x",
+                "--n",
+                "12",
+                "--into",
+                "y",
+                "--store",
+                str(store_path),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: --n must be between 2 and 9") and "Traceback" not in err
 
 
 def test_score_stores_every_candidate_and_reports_agreement(adapters, store_path, tmp_path, capsys):
     _source_dataset(store_path, tmp_path)
-    assert cli_main(["score", "--reward-model", str(adapters["reward"]), "--dataset", "src", "--scorer", "rm1",
-                     "--store", str(store_path)]) == 0
+    assert (
+        cli_main(
+            [
+                "score",
+                "--reward-model",
+                str(adapters["reward"]),
+                "--dataset",
+                "src",
+                "--scorer",
+                "rm1",
+                "--store",
+                str(store_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     with open_store(store_path) as s:
         stored = s.scores("src", "rm1")
@@ -118,25 +209,49 @@ def test_score_agrees_with_the_trained_model(adapters, tiny_model_dir):
     from trainers.modeling import load_for_inference, load_trained
     from trainers.scoring import score_answers
 
-    pairs = [([{"role": "user", "content": "please explain water"}], "the water boils"),
-             ("the quick brown fox", "jumps over")]
+    pairs = [
+        ([{"role": "user", "content": "please explain water"}], "the water boils"),
+        ("the quick brown fox", "jumps over"),
+    ]
     merged, tok = load_for_inference(str(adapters["reward"]), "reward", load_in_4bit=False)
-    peft_model, peft_tok = load_trained(adapters["reward"], str(tiny_model_dir), "reward", load_in_4bit=False,
-                                        bf16=False)
+    peft_model, peft_tok = load_trained(
+        adapters["reward"], str(tiny_model_dir), "reward", load_in_4bit=False, bf16=False
+    )
     assert score_answers(merged, tok, pairs, batch_size=2) == pytest.approx(
-        score_answers(peft_model, peft_tok, pairs, batch_size=1), abs=1e-4)
+        score_answers(peft_model, peft_tok, pairs, batch_size=1), abs=1e-4
+    )
 
 
-def test_eval_writes_answers_side_by_side_and_a_win_rate_inside_its_interval(tiny_model_dir, adapters, tmp_path,
-                                                                              capsys):
+def test_eval_writes_answers_side_by_side_and_a_win_rate_inside_its_interval(
+    tiny_model_dir, adapters, tmp_path, capsys
+):
     import pyarrow.parquet as pq
 
-    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": f"p{i}", "prompt": f"please explain topic {i}"}
-                                                  for i in range(5)])
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"id": f"p{i}", "prompt": f"please explain topic {i}"} for i in range(5)]
+    )
     out = tmp_path / "eval.parquet"
-    assert cli_main(["eval", "--policy", str(adapters["dpo"]), "--reference", str(tiny_model_dir),
-                     "--reward-model", str(adapters["reward"]), "--prompts", str(prompts), "--out", str(out),
-                     "--temperature", "0.8", *GEN]) == 0
+    assert (
+        cli_main(
+            [
+                "eval",
+                "--policy",
+                str(adapters["dpo"]),
+                "--reference",
+                str(tiny_model_dir),
+                "--reward-model",
+                str(adapters["reward"]),
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(out),
+                "--temperature",
+                "0.8",
+                *GEN,
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     rows = pq.read_table(out).to_pylist()
     assert [r["id"] for r in rows] == [f"p{i}" for i in range(5)]
@@ -149,8 +264,24 @@ def test_eval_writes_answers_side_by_side_and_a_win_rate_inside_its_interval(tin
 
 
 def test_reward_adapter_cannot_generate(adapters, store_path, capsys):
-    assert cli_main(["generate", "--model", str(adapters["reward"]), "--prompts", "nonexistent.txt", "--n", "2",
-                     "--into", "z", "--store", str(store_path)]) == 1
+    assert (
+        cli_main(
+            [
+                "generate",
+                "--model",
+                str(adapters["reward"]),
+                "--prompts",
+                "nonexistent.txt",
+                "--n",
+                "2",
+                "--into",
+                "z",
+                "--store",
+                str(store_path),
+            ]
+        )
+        == 1
+    )
     assert "prompts file not found" in capsys.readouterr().err
     from trainers.errors import TrainerError
     from trainers.modeling import load_for_inference

@@ -40,6 +40,7 @@ def test_real_gguf_converts_once_and_loads_for_training_and_generation(tmp_path,
 
     policy, tokenizer = load_for_inference(str(GGUF), "policy")
     assert tokenizer.chat_template
-    answers = sample_answers(policy, tokenizer, ["What is the capital of France?"], 1,
-                             GenerationSettings(max_new_tokens=12, temperature=0))
+    answers = sample_answers(
+        policy, tokenizer, ["What is the capital of France?"], 1, GenerationSettings(max_new_tokens=12, temperature=0)
+    )
     assert "Paris" in answers[0][0]

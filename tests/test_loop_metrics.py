@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from trainers.evaluation import summarise, wilson_interval
-from trainers.generation import PromptItem, native_rows, split_count, GenerationSettings
+from trainers.generation import GenerationSettings, PromptItem, native_rows, split_count
 from trainers.scoring import agreement
 
 
 def test_wilson_interval_known_values():
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
-    assert wilson_interval(10, 10)[1] == pytest.approx(1.0) and wilson_interval(10, 10)[0] == pytest.approx(0.7225, abs=1e-4)
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0) and wilson_interval(10, 10)[0] == pytest.approx(
+        0.7225, abs=1e-4
+    )
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
@@ -43,5 +45,8 @@ def test_candidates_are_shared_among_models_and_keep_their_source():
     rows = native_rows(items, [("m1", [["a", ""]]), ("m2", [["c"]])], "round2", "src", GenerationSettings())
     assert rows[0]["id"] == "r1@round2"
     assert [(r["text"], r["source"]) for r in rows[0]["responses"]] == [
-        ("a", "m1"), ("(the model wrote nothing)", "m1"), ("c", "m2")]
+        ("a", "m1"),
+        ("(the model wrote nothing)", "m1"),
+        ("c", "m2"),
+    ]
     assert rows[0]["metadata"]["category"] == "x" and rows[0]["metadata"]["source_id"] == "r1"

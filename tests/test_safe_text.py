@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from rich.console import Console
 from rich.syntax import Syntax
@@ -11,15 +13,20 @@ from rlhf_tui.app.safe_text import neutralise, render_untrusted, safe_text
 
 
 def rendered(renderable, width: int = 120) -> str:
-    console = Console(width=width, record=True, file=open("/dev/null", "w"), color_system="truecolor")
+    console = Console(width=width, record=True, file=io.StringIO(), color_system="truecolor")
     console.print(renderable)
     return console.export_text()
 
 
 @pytest.mark.parametrize(
     "markup",
-    ["[bold]loud[/bold]", "[link=https://evil.example]click me[/link]", "[@click=app.quit]bye[/]",
-     "[red on white]x[/]", "\\[escaped]"],
+    [
+        "[bold]loud[/bold]",
+        "[link=https://evil.example]click me[/link]",
+        "[@click=app.quit]bye[/]",
+        "[red on white]x[/]",
+        "\\[escaped]",
+    ],
 )
 def test_markup_is_shown_as_written(markup):
     assert rendered(render_untrusted(f"before {markup} after")).strip() == f"before {markup} after"
@@ -40,8 +47,18 @@ def test_other_controls_are_replaced_but_newlines_and_tabs_stay():
     assert neutralise("line one\r\nline two") == "line one\nline two"
 
 
-@pytest.mark.parametrize("char,tag", [("\u202e", "RLO"), ("\u202d", "LRO"), ("\u2066", "LRI"), ("\u2069", "PDI"),
-                                      ("\u200e", "LRM"), ("\u200f", "RLM"), ("\u202a", "LRE")])
+@pytest.mark.parametrize(
+    "char,tag",
+    [
+        ("\u202e", "RLO"),
+        ("\u202d", "LRO"),
+        ("\u2066", "LRI"),
+        ("\u2069", "PDI"),
+        ("\u200e", "LRM"),
+        ("\u200f", "RLM"),
+        ("\u202a", "LRE"),
+    ],
+)
 def test_bidi_controls_are_neutralised_visibly(char, tag):
     assert neutralise(f"abc{char}def") == f"abc⟦{tag}⟧def"
 

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from store import connect_store, open_store
-from store.client import ServiceClient
-
 from conftest import rank_rows, write_jsonl
 from service_support import start_service as start_team_service
 from service_support import stop
+
+from store import connect_store, open_store
+from store.client import ServiceClient
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_ID = 20000
@@ -79,10 +78,17 @@ def test_socket_and_store_are_for_the_group_only(shared_dir):
         for path in (sock, store_path):
             info = path.stat()
             assert (info.st_gid, info.st_mode & 0o777) == (GROUP_ID, 0o660), path
-        code = "from store.client import ServiceClient\ntry:\n    ServiceClient(%r)\nexcept Exception as e:\n    print('REFUSED', e)" % str(sock)
+        code = f"from store.client import ServiceClient\ntry:\n    ServiceClient({str(sock)!r})\nexcept Exception as e:\n    print('REFUSED', e)"
         outsider = subprocess.run(
-            [sys.executable, "-c", "import store.client, os\nos.setgroups([]); os.setgid(20099); os.setuid(20099)\n" + code],
-            cwd=REPO, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                "import store.client, os\nos.setgroups([]); os.setgid(20099); os.setuid(20099)\n" + code,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert "REFUSED" in outsider.stdout and "Permission denied" in outsider.stdout
     finally:
@@ -95,7 +101,9 @@ def test_identity_comes_from_the_kernel_and_admin_rights_are_enforced(shared_dir
     sock = str(store_path.with_name(store_path.name + ".sock"))
     service = start_service(store_path, "--admin", "uid-20002")
     try:
-        impostor = as_user(20001, f"""
+        impostor = as_user(
+            20001,
+            f"""
 from store.client import ServiceClient
 from store.types import AnnotationInput
 c = ServiceClient({sock!r})
@@ -104,15 +112,16 @@ record = c.next_records('d', me)[0]
 c.save_annotation(AnnotationInput(record.id, me, 'submitted', (1, 2, 3)))
 for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'submitted', (1, 2, 3))),
                 lambda: c.get_annotation(record.id, 'root'),
-                lambda: c.import_file({str(shared_dir / 'data.jsonl')!r}, dataset='d'),
-                lambda: c.export('d', 'annotations', {str(shared_dir / 'leak.parquet')!r}),
+                lambda: c.import_file({str(shared_dir / "data.jsonl")!r}, dataset='d'),
+                lambda: c.export('d', 'annotations', {str(shared_dir / "leak.parquet")!r}),
                 lambda: c.submitted_rankings('d')):
     try:
         attempt()
         print('ALLOWED')
     except Exception as e:
         print(type(e).__name__, '|', e)
-""")
+""",
+        )
         lines = impostor.stdout.strip().splitlines()
         assert impostor.returncode == 0, impostor.stderr
         assert len(lines) == 5 and all(line.startswith("PermissionDeniedError |") for line in lines), lines
@@ -120,12 +129,15 @@ for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'su
         assert "import file is for admins; uid-20001 is not one" in lines[2]
         assert not (shared_dir / "leak.parquet").exists()
 
-        admin = as_user(20002, f"""
+        admin = as_user(
+            20002,
+            f"""
 from store.client import ServiceClient
 c = ServiceClient({sock!r})
 print(c.whoami())
-print(c.export('d', 'annotations', {str(shared_dir / 'answers.parquet')!r}))
-""")
+print(c.export('d', 'annotations', {str(shared_dir / "answers.parquet")!r}))
+""",
+        )
         assert admin.stdout.splitlines() == ["{'user': 'uid-20002', 'admin': True}", "1"], admin.stderr
     finally:
         stop(service)
@@ -148,9 +160,29 @@ def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(shared_dir
             log.touch()
             os.chown(log, 20001 + i, GROUP_ID)
         return subprocess.Popen(
-            [sys.executable, "-m", "store.loadgen", "--socket", str(sock), "--dataset", "d", "--count",
-             str(per_client), "--ack-log", str(log), "--seed", str(i), "--as-uid", str(20001 + i), "--as-gid", str(GROUP_ID)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "store.loadgen",
+                "--socket",
+                str(sock),
+                "--dataset",
+                "d",
+                "--count",
+                str(per_client),
+                "--ack-log",
+                str(log),
+                "--seed",
+                str(i),
+                "--as-uid",
+                str(20001 + i),
+                "--as-gid",
+                str(GROUP_ID),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     service = start_service(store_path)
@@ -194,9 +226,11 @@ def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(shared_dir
         "SELECT client_id, annotator, record_id FROM annotations WHERE status = 'submitted'"
     ).fetchall()
     amendments = con.execute("SELECT count(*) FROM annotation_history").fetchall()[0][0]
-    per_record = dict(con.execute(
-        "SELECT record_id, count(*) FROM annotations WHERE status = 'submitted' GROUP BY record_id"
-    ).fetchall())
+    per_record = dict(
+        con.execute(
+            "SELECT record_id, count(*) FROM annotations WHERE status = 'submitted' GROUP BY record_id"
+        ).fetchall()
+    )
     con.close()
     stored_ids = [row[0] for row in stored]
     assert len(stored_ids) == len(set(stored_ids)) and amendments == 0, "a submission was counted twice"

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import duckdb
 import pytest
+from conftest import rank_rows
 
 from store import (
     AnnotationInput,
@@ -20,8 +21,6 @@ from store import (
 )
 from store.duckdb_store import utcnow
 from store.migrations import SCHEMA_VERSION
-
-from conftest import rank_rows
 
 
 def submit(store, record, annotator, ranks, **kw):
@@ -42,13 +41,17 @@ def test_newer_schema_is_refused_clearly(store_path):
     con = duckdb.connect(str(store_path))
     con.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', now()::TIMESTAMP)")
     con.close()
-    with pytest.raises(SchemaTooNewError, match="newer rlhf-tui .*schema version 999"):
+    with pytest.raises(SchemaTooNewError, match=r"newer rlhf-tui .*schema version 999"):
         open_store(store_path)
 
 
 def test_second_process_gets_one_line_naming_the_holder(store_path, tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(store_path)!r}); print('ready', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(store_path)!r}); print('ready', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -127,8 +130,12 @@ def test_resend_with_same_client_id_is_not_counted_twice(store, jsonl):
 
 @pytest.mark.parametrize(
     "ranks, message",
-    [((1, 2, 3), "has 4 candidates but 3 ranks"), ((1, 2, 0, 3), "every candidate needs a rank"),
-     ((1, 3, 3, 4), "dense from 1"), ((1, 2, 3, 5), "between 1 and 4")],
+    [
+        ((1, 2, 3), "has 4 candidates but 3 ranks"),
+        ((1, 2, 0, 3), "every candidate needs a rank"),
+        ((1, 3, 3, 4), "dense from 1"),
+        ((1, 2, 3, 5), "between 1 and 4"),
+    ],
 )
 def test_invalid_rankings_are_refused(store, jsonl, ranks, message):
     store.import_file(jsonl(rank_rows(1)), dataset="d")
@@ -160,7 +167,8 @@ def test_progress_and_summaries(store, jsonl):
     (summary,) = store.list_datasets()
     assert (summary.records, summary.submissions, summary.complete_records, summary.percent_complete) == (4, 3, 1, 25.0)
     assert {(c.annotator, c.status, c.count) for c in store.status_counts("d")} == {
-        ("ann", "submitted", 2), ("bob", "submitted", 1)
+        ("ann", "submitted", 2),
+        ("bob", "submitted", 1),
     }
 
 
@@ -189,7 +197,7 @@ def test_concurrent_writers_share_commits_and_a_bad_write_fails_alone(store, jso
 
     def annotate(worker: int) -> None:
         barrier.wait()
-        for record_id in ids[worker * 5:(worker + 1) * 5]:
+        for record_id in ids[worker * 5 : (worker + 1) * 5]:
             ranks = (1, 2, 3, 4) if record_id != ids[13] else (1, 1, 1, 9)  # one invalid answer
             try:
                 store.save_annotation(AnnotationInput(record_id, f"w{worker}", "submitted", ranks))

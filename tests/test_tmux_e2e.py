@@ -11,8 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from app_support import build_store, rank_rows
+
 from store import open_store
 
 TMUX = shutil.which("tmux")
@@ -52,8 +52,9 @@ def test_rank_two_records_in_tmux_and_quit(tmp_path):
     store = build_store(tmp_path, "rank", rank_rows(5, candidates=3))
     store.close()  # the app's process must be able to open the file
     session = f"rlhf-e2e-{uuid.uuid4().hex[:8]}"
-    command = (f"{RLHF_TUI} annotate --store {tmp_path / 'store.duckdb'} --dataset d --annotator t; "
-               "echo app exited; sleep 30")
+    command = (
+        f"{RLHF_TUI} annotate --store {tmp_path / 'store.duckdb'} --dataset d --annotator t; echo app exited; sleep 30"
+    )
     tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
     try:
         wait_for_screen(session, "Question 0")

@@ -8,19 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from trainers_fixtures import preference_rows, write_jsonl
 
 from trainers.config import load_config, parse_size
 from trainers.data import group_batches, load_preference_rows, prompt_key, split_by_prompt
 from trainers.errors import ConfigError, TrainerError
-from trainers_fixtures import preference_rows, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_config_file_then_flags(tmp_path):
     toml = tmp_path / "train.toml"
-    toml.write_text('[model]\nmodel = "m"\nload-in-4bit = false\nlora_r = 8\n'
-                    '[training]\nbatch_size = 2\noutput = "o"\n[dpo]\nbeta = 0.3\n[reward]\nuse_margin = true\n')
+    toml.write_text(
+        '[model]\nmodel = "m"\nload-in-4bit = false\nlora_r = 8\n'
+        '[training]\nbatch_size = 2\noutput = "o"\n[dpo]\nbeta = 0.3\n[reward]\nuse_margin = true\n'
+    )
     cfg = load_config("dpo", toml, {"data": "d.jsonl", "lora_r": 4, "beta": None})
     assert cfg.model.lora_r == 4  # the flag wins
     assert cfg.model.load_in_4bit is False and cfg.training.batch_size == 2 and cfg.dpo.beta == 0.3
@@ -31,11 +33,14 @@ def test_config_file_then_flags(tmp_path):
     assert cfg.reward.use_margin is True and cfg.learning_rate == 0.001
 
 
-@pytest.mark.parametrize("body, message", [
-    ('[training]\nbogus = 1\n', "unknown key 'bogus'"),
-    ('batch_size = "many"\n', "bad value for batch-size"),
-    ('eval_split = 1.5\n', "--eval-split"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("[training]\nbogus = 1\n", "unknown key 'bogus'"),
+        ('batch_size = "many"\n', "bad value for batch-size"),
+        ("eval_split = 1.5\n", "--eval-split"),
+    ],
+)
 def test_bad_config_is_one_clear_error(tmp_path, body, message):
     path = tmp_path / "c.toml"
     path.write_text('model = "m"\ndata = "d"\noutput = "o"\n' + body)
@@ -98,29 +103,41 @@ def test_missing_and_malformed_data(tmp_path):
 
 
 def test_help_is_instant_and_imports_no_torch():
-    code = ("import sys\nfrom rlhf_tui.cli import main\n"
-            "try:\n    main(['train', 'dpo', '--help'])\nexcept SystemExit:\n    pass\n"
-            "import json\nprint(json.dumps([m for m in ('torch', 'transformers', 'trl', 'textual') "
-            "if m in sys.modules]))")
+    code = (
+        "import sys\nfrom rlhf_tui.cli import main\n"
+        "try:\n    main(['train', 'dpo', '--help'])\nexcept SystemExit:\n    pass\n"
+        "import json\nprint(json.dumps([m for m in ('torch', 'transformers', 'trl', 'textual') "
+        "if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert "--precompute-ref" in out.stdout and "--no-4bit" in out.stdout
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_trainers_never_import_textual():
-    code = ("import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, "
-            "trainers.run, trainers.modeling, trainers.callbacks\nprint('textual' in sys.modules)")
+    code = (
+        "import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, "
+        "trainers.run, trainers.modeling, trainers.callbacks\nprint('textual' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 
 
 def test_memory_estimate_counts_from_first_principles():
     from trainers.config import load_config
-    from trainers.memory import GiB, ArchShape, estimate
+    from trainers.memory import ArchShape, GiB, estimate
 
-    llama3_8b = ArchShape.from_config({"vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336,
-                                       "num_hidden_layers": 32, "num_attention_heads": 32,
-                                       "num_key_value_heads": 8, "torch_dtype": "bfloat16"})
+    llama3_8b = ArchShape.from_config(
+        {
+            "vocab_size": 128256,
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "torch_dtype": "bfloat16",
+        }
+    )
     cfg = load_config("dpo", None, dict(model="m", data="d", output="o", batch_size=1, max_length=1024))
     gpu = estimate(cfg, llama3_8b, "gpu")
     # NF4 linear layers (~7B x ~0.52 byte) + 16-bit embeddings and head (~1B x 2 bytes)
@@ -128,8 +145,16 @@ def test_memory_estimate_counts_from_first_principles():
     assert 6 * GiB < gpu["total"] < 16 * GiB  # the goal: DPO QLoRA at 1024 tokens fits 16 GB
     # On the CPU the 16-bit weights are views of the mapped checkpoint: counted once, as the mapping
     plain = load_config("dpo", None, dict(model="m", data="d", output="o", load_in_4bit=False))
-    shape = ArchShape.from_config({"vocab_size": 32000, "hidden_size": 1024, "intermediate_size": 2816,
-                                   "num_hidden_layers": 12, "num_attention_heads": 16, "num_key_value_heads": 8})
+    shape = ArchShape.from_config(
+        {
+            "vocab_size": 32000,
+            "hidden_size": 1024,
+            "intermediate_size": 2816,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+        }
+    )
     cpu = estimate(plain, shape, "cpu", checkpoint_bytes=shape.total_params * 2)
     assert cpu["weights"] == 0 and cpu["checkpoint_mapping"] == shape.total_params * 2
     # the backward working set (recomputed layer or LM-head tiles) grows with the tokens
@@ -143,5 +168,7 @@ def test_memory_estimate_counts_from_first_principles():
 def test_4bit_without_bf16_is_refused_before_training():
     with pytest.raises(ConfigError, match="drop --no-bf16, or add --no-4bit"):
         load_config("reward", None, dict(model="m", data="d.jsonl", output="out", load_in_4bit=True, bf16=False))
-    plain_lora = load_config("reward", None, dict(model="m", data="d.jsonl", output="out", load_in_4bit=False, bf16=False))
+    plain_lora = load_config(
+        "reward", None, dict(model="m", data="d.jsonl", output="out", load_in_4bit=False, bf16=False)
+    )
     assert not plain_lora.training.bf16

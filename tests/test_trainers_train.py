@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from trainers_fixtures import *  # noqa: F403
+from trainers_fixtures import preference_rows, write_jsonl
 
 from rlhf_tui.cli import main as cli_main
-from trainers_fixtures import *  # noqa: F401,F403
-from trainers_fixtures import preference_rows, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--max-length", "64", "--batch-size", "2", "--grad-accum", "1", "--logging-steps", "1"]
@@ -37,8 +37,18 @@ def test_reward_4bit_saves_adapter_and_head_that_reload_to_the_same_scores(tiny_
     from trainers.run import run_training
 
     out = tmp_path / "rm"
-    result = run_training(_cfg("reward", data=str(pref_jsonl), model=str(tiny_model_dir), output=str(out),
-                               max_steps=3, group_by_prompt=True, use_margin=True), progress=False)
+    result = run_training(
+        _cfg(
+            "reward",
+            data=str(pref_jsonl),
+            model=str(tiny_model_dir),
+            output=str(out),
+            max_steps=3,
+            group_by_prompt=True,
+            use_margin=True,
+        ),
+        progress=False,
+    )
     assert _finite_losses(result.metrics)
     summary = json.loads((out / "metrics.json").read_text())["summary"]
     assert summary["global_step"] == 3 and summary["eval_accuracy"] is not None
@@ -61,11 +71,18 @@ def test_reward_4bit_saves_adapter_and_head_that_reload_to_the_same_scores(tiny_
 
 
 def test_group_by_prompt_batches_hold_whole_prompts(tiny_model_dir, pref_jsonl, tmp_path):
-    from trainers.run import build_trainer, prepare_data
     from trainers.modeling import load_model, load_tokenizer, resolve_model_source
+    from trainers.run import build_trainer, prepare_data
 
-    cfg = _cfg("reward", data=str(pref_jsonl), model=str(tiny_model_dir), output=str(tmp_path / "g"),
-               group_by_prompt=True, batch_size=4, load_in_4bit=False)
+    cfg = _cfg(
+        "reward",
+        data=str(pref_jsonl),
+        model=str(tiny_model_dir),
+        output=str(tmp_path / "g"),
+        group_by_prompt=True,
+        batch_size=4,
+        load_in_4bit=False,
+    )
     train_ds, eval_ds, _ = prepare_data(cfg)
     tok = load_tokenizer(resolve_model_source(cfg.model.model))
     trainer = build_trainer(cfg, load_model(cfg.model, "reward", True), tok, train_ds, eval_ds)
@@ -82,9 +99,27 @@ def test_group_by_prompt_batches_hold_whole_prompts(tiny_model_dir, pref_jsonl, 
 
 def test_dpo_cli_chat_precompute_ref_and_merge(tiny_model_dir, chat_pref_jsonl, tmp_path, capsys):
     out = tmp_path / "dpo"
-    code = cli_main(["train", "dpo", "--data", str(chat_pref_jsonl), "--model", str(tiny_model_dir),
-                     "--output", str(out), "--max-steps", "2", "--precompute-ref", "--beta", "0.2",
-                     "--loss-type", "sigmoid", "--merge", *FAST])
+    code = cli_main(
+        [
+            "train",
+            "dpo",
+            "--data",
+            str(chat_pref_jsonl),
+            "--model",
+            str(tiny_model_dir),
+            "--output",
+            str(out),
+            "--max-steps",
+            "2",
+            "--precompute-ref",
+            "--beta",
+            "0.2",
+            "--loss-type",
+            "sigmoid",
+            "--merge",
+            *FAST,
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert _finite_losses(metrics) and metrics["summary"]["global_step"] == 2
@@ -95,7 +130,9 @@ def test_dpo_cli_chat_precompute_ref_and_merge(tiny_model_dir, chat_pref_jsonl, 
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(merged)
-    assert model.dtype.is_floating_point and "quantization_config" not in json.loads((merged / "config.json").read_text())
+    assert model.dtype.is_floating_point and "quantization_config" not in json.loads(
+        (merged / "config.json").read_text()
+    )
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tiny_model_dir, pref_jsonl, tmp_path):
@@ -122,15 +159,28 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tiny_model_dir, pref_jso
 
 
 def test_resume_without_checkpoint_is_an_error(tiny_model_dir, pref_jsonl, tmp_path, capsys):
-    code = cli_main(["train", "reward", "--data", str(pref_jsonl), "--model", str(tiny_model_dir),
-                     "--output", str(tmp_path / "none"), "--resume", *FAST])
+    code = cli_main(
+        [
+            "train",
+            "reward",
+            "--data",
+            str(pref_jsonl),
+            "--model",
+            str(tiny_model_dir),
+            "--output",
+            str(tmp_path / "none"),
+            "--resume",
+            *FAST,
+        ]
+    )
     assert code == 1
     assert capsys.readouterr().err.strip().startswith("error: --resume: no checkpoint")
 
 
 def test_dry_run_prints_an_estimate_without_loading(tiny_model_dir, capsys):
-    code = cli_main(["train", "dpo", "--model", str(tiny_model_dir), "--dry-run", "--gpu-memory", "24GB",
-                     "--max-length", "512"])
+    code = cli_main(
+        ["train", "dpo", "--model", str(tiny_model_dir), "--dry-run", "--gpu-memory", "24GB", "--max-length", "512"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "estimated peak GPU memory" in out and "fits in 24.00 GiB" in out
@@ -139,13 +189,39 @@ def test_dry_run_prints_an_estimate_without_loading(tiny_model_dir, capsys):
 def test_dry_run_for_an_8b_architecture_says_whether_it_fits(tmp_path, capsys):
     folder = tmp_path / "llama8b"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "llama", "vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336,
-        "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "vocab_size": 128256,
+                "hidden_size": 4096,
+                "intermediate_size": 14336,
+                "num_hidden_layers": 32,
+                "num_attention_heads": 32,
+                "num_key_value_heads": 8,
+            }
+        )
+    )
     assert cli_main(["train", "dpo", "--model", str(folder), "--dry-run", "--gpu-memory", "8GB"]) == 0
     assert "does NOT fit" in capsys.readouterr().out
-    assert cli_main(["train", "dpo", "--model", str(folder), "--dry-run", "--gpu-memory", "24GB",
-                     "--batch-size", "1", "--max-length", "1024"]) == 0
+    assert (
+        cli_main(
+            [
+                "train",
+                "dpo",
+                "--model",
+                str(folder),
+                "--dry-run",
+                "--gpu-memory",
+                "24GB",
+                "--batch-size",
+                "1",
+                "--max-length",
+                "1024",
+            ]
+        )
+        == 0
+    )
     assert "fits in 24.00 GiB" in capsys.readouterr().out
 
 
@@ -157,16 +233,37 @@ def test_out_of_memory_is_one_line_with_suggestions(tiny_model_dir, pref_jsonl, 
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(Trainer, "train", boom)
-    code = cli_main(["train", "dpo", "--data", str(pref_jsonl), "--model", str(tiny_model_dir),
-                     "--output", str(tmp_path / "o"), *FAST])
+    code = cli_main(
+        [
+            "train",
+            "dpo",
+            "--data",
+            str(pref_jsonl),
+            "--model",
+            str(tiny_model_dir),
+            "--output",
+            str(tmp_path / "o"),
+            *FAST,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith("error: out of memory") and "--max-length 64" in err and "--precompute-ref" in err
 
 
 def test_missing_model_folder_is_one_line(pref_jsonl, tmp_path, capsys):
-    code = cli_main(["train", "reward", "--data", str(pref_jsonl), "--model", str(tmp_path / "no-model"),
-                     "--output", str(tmp_path / "o")])
+    code = cli_main(
+        [
+            "train",
+            "reward",
+            "--data",
+            str(pref_jsonl),
+            "--model",
+            str(tmp_path / "no-model"),
+            "--output",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 1 and capsys.readouterr().err.strip() == f"error: model not found: {tmp_path / 'no-model'}"
 
 
@@ -185,8 +282,25 @@ def test_dataset_straight_from_the_store(tiny_model_dir, tmp_path):
     finally:
         store.close()
     out = tmp_path / "rm"
-    code = cli_main(["train", "reward", "--dataset", "demo", "--store", str(db), "--model", str(tiny_model_dir),
-                     "--output", str(out), "--max-steps", "1", "--eval-split", "0.25", *FAST])
+    code = cli_main(
+        [
+            "train",
+            "reward",
+            "--dataset",
+            "demo",
+            "--store",
+            str(db),
+            "--model",
+            str(tiny_model_dir),
+            "--output",
+            str(out),
+            "--max-steps",
+            "1",
+            "--eval-split",
+            "0.25",
+            *FAST,
+        ]
+    )
     assert code == 0
     summary = json.loads((out / "metrics.json").read_text())["summary"]
     assert summary["train_pairs"] + summary["eval_pairs"] == 8 and summary["eval_prompts"] == 2
@@ -197,10 +311,32 @@ def test_two_process_accelerate_run_finishes(tiny_model_dir, pref_jsonl, tmp_pat
     accelerate = Path(sys.executable).with_name("accelerate")
     # `--multi_gpu` picks accelerate's torch.distributed launcher, which runs gloo on a CPU-only machine;
     # `--cpu` with several processes would need MPI.
-    cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "rlhf_tui.cli", "train", "dpo",
-           "--data", str(pref_jsonl), "--model", str(tiny_model_dir), "--output", str(out), "--max-steps", "2",
-           *FAST]
+    cmd = [
+        str(accelerate),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "rlhf_tui.cli",
+        "train",
+        "dpo",
+        "--data",
+        str(pref_jsonl),
+        "--model",
+        str(tiny_model_dir),
+        "--output",
+        str(out),
+        "--max-steps",
+        "2",
+        *FAST,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -16,15 +16,90 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 
-_WORDS = (
-    "the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches "
-    "please explain why water boils at lower temperature on high mountains because air pressure "
-    "drops so molecules escape more easily answer briefly and politely thank you very much "
-    "python code list sort reverse function return value error message file path data model train"
-).split()
+_WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "quietly",
+    "judge",
+    "boxing",
+    "matches",
+    "please",
+    "explain",
+    "why",
+    "water",
+    "boils",
+    "at",
+    "lower",
+    "temperature",
+    "on",
+    "high",
+    "mountains",
+    "because",
+    "air",
+    "pressure",
+    "drops",
+    "so",
+    "molecules",
+    "escape",
+    "more",
+    "easily",
+    "answer",
+    "briefly",
+    "and",
+    "politely",
+    "thank",
+    "you",
+    "very",
+    "much",
+    "python",
+    "code",
+    "list",
+    "sort",
+    "reverse",
+    "function",
+    "return",
+    "value",
+    "error",
+    "message",
+    "file",
+    "path",
+    "data",
+    "model",
+    "train",
+]
 
-TOPICS = ["water", "mountains", "python", "fox", "wizards", "boxing", "pressure", "files", "errors", "data",
-          "models", "lists", "functions", "dogs", "paths", "values", "messages", "training", "sorting", "air"]
+TOPICS = [
+    "water",
+    "mountains",
+    "python",
+    "fox",
+    "wizards",
+    "boxing",
+    "pressure",
+    "files",
+    "errors",
+    "data",
+    "models",
+    "lists",
+    "functions",
+    "dogs",
+    "paths",
+    "values",
+    "messages",
+    "training",
+    "sorting",
+    "air",
+]
 
 
 def sample_texts(n: int = 400, seed: int = 0) -> list[str]:
@@ -35,15 +110,16 @@ def sample_texts(n: int = 400, seed: int = 0) -> list[str]:
 def build_tiny_model(directory: Path, vocab_size: int = 512, hidden: int = 64, layers: int = 2) -> Path:
     """Train a BPE tokenizer on sample text and save a random tiny LlamaForCausalLM beside it."""
     import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     specials = ["<unk>", "<s>", "</s>", "<|user|>", "<|assistant|>", "<|system|>"]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(sample_texts() + TOPICS, trainer=trainer)
     # No pad token on purpose: the loading code must fix it, as for Llama tokenizers.
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
@@ -53,9 +129,16 @@ def build_tiny_model(directory: Path, vocab_size: int = 512, hidden: int = 64, l
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(fast), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
-        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, tie_word_embeddings=False,
+        vocab_size=len(fast),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=256,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        tie_word_embeddings=False,
     )
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
@@ -71,8 +154,14 @@ def preference_rows(n_prompts: int = 20, pairs_per_prompt: int = 3, seed: int = 
         for k in range(pairs_per_prompt):
             good = f"the answer about {topic} is " + " ".join(rng.choice(_WORDS) for _ in range(6))
             bad = "error error " + " ".join(rng.choice(_WORDS) for _ in range(4))
-            row = {"prompt": prompt, "chosen": good, "rejected": bad, "margin": float(k % 2),
-                   "record_id": p, "annotator": "ann"}
+            row = {
+                "prompt": prompt,
+                "chosen": good,
+                "rejected": bad,
+                "margin": float(k % 2),
+                "record_id": p,
+                "annotator": "ann",
+            }
             if chat:
                 row["prompt"] = [{"role": "user", "content": prompt}]
                 row["chosen"] = [{"role": "assistant", "content": good}]

@@ -27,16 +27,23 @@ class RichProgressCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
             TextColumn("step {task.completed}/{task.total}"),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=self.console, transient=False, refresh_per_second=1,
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[speed]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+            refresh_per_second=1,
         )
         self.progress.start()
         self.first_step = state.global_step
-        self.task = self.progress.add_task("training", total=state.max_steps, completed=state.global_step,
-                                           loss="—", speed="")
+        self.task = self.progress.add_task(
+            "training", total=state.max_steps, completed=state.global_step, loss="—", speed=""
+        )
         self.started = time.monotonic()
 
     def on_step_end(self, args, state, control, **kwargs):

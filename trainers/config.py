@@ -25,18 +25,32 @@ def _help(text: str) -> dict:
 class DataArgs:
     """Where the preference pairs come from and how they are split and cut."""
 
-    data: str | None = field(default=None, metadata=_help(
-        "A preference file (Parquet or JSONL: prompt, chosen, rejected; optional margin, record_id, annotator)."))
-    dataset: str | None = field(default=None, metadata=_help(
-        "A dataset in the store (the rows `rlhf-tui export --format preference` writes)."))
-    store: str | None = field(default=None, metadata=_help(
-        "The DuckDB store for --dataset (default: $RLHF_TUI_STORE, else ./rlhf.duckdb)."))
-    aggregate: str = field(default="all", metadata=_help(
-        "With --dataset: keep every annotator's pairs ('all') or aggregate them ('majority', 'borda')."))
-    eval_split: float = field(default=0.1, metadata=_help(
-        "Fraction of prompts held out for evaluation; no prompt is in both splits (0 turns evaluation off)."))
-    max_length: int = field(default=1024, metadata=_help(
-        "Longest prompt + answer in tokens; longer pairs are cut (DPO) or dropped (reward)."))
+    data: str | None = field(
+        default=None,
+        metadata=_help(
+            "A preference file (Parquet or JSONL: prompt, chosen, rejected; optional margin, record_id, annotator)."
+        ),
+    )
+    dataset: str | None = field(
+        default=None, metadata=_help("A dataset in the store (the rows `rlhf-tui export --format preference` writes).")
+    )
+    store: str | None = field(
+        default=None, metadata=_help("The DuckDB store for --dataset (default: $RLHF_TUI_STORE, else ./rlhf.duckdb).")
+    )
+    aggregate: str = field(
+        default="all",
+        metadata=_help("With --dataset: keep every annotator's pairs ('all') or aggregate them ('majority', 'borda')."),
+    )
+    eval_split: float = field(
+        default=0.1,
+        metadata=_help(
+            "Fraction of prompts held out for evaluation; no prompt is in both splits (0 turns evaluation off)."
+        ),
+    )
+    max_length: int = field(
+        default=1024,
+        metadata=_help("Longest prompt + answer in tokens; longer pairs are cut (DPO) or dropped (reward)."),
+    )
     seed: int = field(default=42, metadata=_help("Random seed for the split, the shuffling and the adapter init."))
 
 
@@ -44,15 +58,23 @@ class DataArgs:
 class ModelArgs:
     """The base model, its quantisation and the LoRA adapter."""
 
-    model: str | None = field(default=None, metadata=_help(
-        "Base model: a local Hugging Face folder, a .gguf file, or a hub id (when online)."))
-    load_in_4bit: bool = field(default=True, metadata=_help(
-        "Load the base in 4-bit NF4 with double quantisation (QLoRA); off = plain LoRA over a 16-bit base."))
+    model: str | None = field(
+        default=None,
+        metadata=_help("Base model: a local Hugging Face folder, a .gguf file, or a hub id (when online)."),
+    )
+    load_in_4bit: bool = field(
+        default=True,
+        metadata=_help(
+            "Load the base in 4-bit NF4 with double quantisation (QLoRA); off = plain LoRA over a 16-bit base."
+        ),
+    )
     lora_r: int = field(default=16, metadata=_help("LoRA rank."))
     lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scaling = alpha / r)."))
     lora_dropout: float = field(default=0.05, metadata=_help("Dropout on the LoRA branch."))
-    lora_target_modules: str = field(default="all-linear", metadata=_help(
-        "Modules that get LoRA: 'all-linear' or a comma-separated list such as q_proj,v_proj."))
+    lora_target_modules: str = field(
+        default="all-linear",
+        metadata=_help("Modules that get LoRA: 'all-linear' or a comma-separated list such as q_proj,v_proj."),
+    )
     trust_remote_code: bool = field(default=False, metadata=_help("Allow model code shipped with the checkpoint."))
 
 
@@ -60,45 +82,73 @@ class ModelArgs:
 class TrainArgs:
     """The optimisation loop, checkpoints and outputs."""
 
-    output: str | None = field(default=None, metadata=_help(
-        "Output folder: adapter (with reward head), tokenizer, resolved config, metrics.json, curves.png, checkpoints."))
+    output: str | None = field(
+        default=None,
+        metadata=_help(
+            "Output folder: adapter (with reward head), tokenizer, resolved config, metrics.json, curves.png, checkpoints."
+        ),
+    )
     epochs: float = field(default=1.0, metadata=_help("Passes over the training pairs."))
     max_steps: int = field(default=-1, metadata=_help("Stop after this many optimiser steps (-1: run the epochs)."))
     batch_size: int = field(default=4, metadata=_help("Pairs per device per forward pass."))
     grad_accum: int = field(default=4, metadata=_help("Forward passes per optimiser step."))
-    learning_rate: float | None = field(default=None, metadata=_help(
-        "Peak learning rate (default: 1e-4 for reward, 5e-6 for DPO)."))
+    learning_rate: float | None = field(
+        default=None, metadata=_help("Peak learning rate (default: 1e-4 for reward, 5e-6 for DPO).")
+    )
     warmup: float = field(default=0.1, metadata=_help("Linear warm-up: a fraction of the steps (<1) or a count."))
     lr_scheduler: str = field(default="cosine", metadata=_help("Learning-rate schedule after warm-up."))
     weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
-    optim: str = field(default="auto", metadata=_help(
-        "Optimiser: 'auto' = paged 8-bit AdamW on a GPU, AdamW on the CPU; or any transformers optim name."))
-    gradient_checkpointing: bool = field(default=True, metadata=_help(
-        "Recompute activations in the backward pass (non-reentrant): less memory, ~20% slower."))
+    optim: str = field(
+        default="auto",
+        metadata=_help(
+            "Optimiser: 'auto' = paged 8-bit AdamW on a GPU, AdamW on the CPU; or any transformers optim name."
+        ),
+    )
+    gradient_checkpointing: bool = field(
+        default=True,
+        metadata=_help("Recompute activations in the backward pass (non-reentrant): less memory, ~20% slower."),
+    )
     bf16: bool = field(default=True, metadata=_help("bf16 mixed precision (fp16 gives NaN rewards; not offered)."))
     logging_steps: int = field(default=10, metadata=_help("Log loss and metrics every N steps."))
     eval_steps: int = field(default=0, metadata=_help("Evaluate every N steps (0: at the end only)."))
     save_steps: int = field(default=200, metadata=_help("Write a checkpoint every N steps (Ctrl-C also writes one)."))
     save_total_limit: int = field(default=2, metadata=_help("Keep this many checkpoints."))
     resume: bool = field(default=False, metadata=_help("Continue from the last checkpoint in --output."))
-    merge: bool = field(default=False, metadata=_help(
-        "Also write a merged 16-bit model to OUTPUT/merged (the base reloaded in 16-bit, never the 4-bit one)."))
-    dry_run: bool = field(default=False, metadata=_help(
-        "Estimate peak GPU memory from the model config and exit without loading weights."))
-    gpu_memory: str | None = field(default=None, metadata=_help(
-        "With --dry-run: the GPU memory to check against, e.g. 24GB (default: the GPU found)."))
+    merge: bool = field(
+        default=False,
+        metadata=_help(
+            "Also write a merged 16-bit model to OUTPUT/merged (the base reloaded in 16-bit, never the 4-bit one)."
+        ),
+    )
+    dry_run: bool = field(
+        default=False,
+        metadata=_help("Estimate peak GPU memory from the model config and exit without loading weights."),
+    )
+    gpu_memory: str | None = field(
+        default=None,
+        metadata=_help("With --dry-run: the GPU memory to check against, e.g. 24GB (default: the GPU found)."),
+    )
 
 
 @dataclass
 class RewardArgs:
     """Reward-model only."""
 
-    use_margin: bool = field(default=False, metadata=_help(
-        "Subtract each pair's margin (the rank gap) inside the loss: -log σ(r_chosen − r_rejected − margin)."))
-    group_by_prompt: bool = field(default=False, metadata=_help(
-        "Keep all pairs of one prompt in the same batch (InstructGPT); a group larger than the batch stays whole."))
-    center_rewards: float | None = field(default=None, metadata=_help(
-        "Coefficient pushing rewards towards mean zero (0.01 is usual; off by default)."))
+    use_margin: bool = field(
+        default=False,
+        metadata=_help(
+            "Subtract each pair's margin (the rank gap) inside the loss: -log σ(r_chosen − r_rejected − margin)."
+        ),
+    )
+    group_by_prompt: bool = field(
+        default=False,
+        metadata=_help(
+            "Keep all pairs of one prompt in the same batch (InstructGPT); a group larger than the batch stays whole."
+        ),
+    )
+    center_rewards: float | None = field(
+        default=None, metadata=_help("Coefficient pushing rewards towards mean zero (0.01 is usual; off by default).")
+    )
 
 
 @dataclass
@@ -106,14 +156,23 @@ class DPOArgs:
     """DPO only."""
 
     beta: float = field(default=0.1, metadata=_help("DPO β: how far the policy may move from the reference."))
-    loss_type: str = field(default="sigmoid", metadata=_help(
-        "DPO loss: sigmoid, hinge, ipo, robust, bco_pair, sppo_hard, nca_pair, apo_zero, apo_down, ..."))
-    precompute_ref: bool = field(default=False, metadata=_help(
-        "Compute the reference log-probs once before training: no reference pass per step."))
+    loss_type: str = field(
+        default="sigmoid",
+        metadata=_help("DPO loss: sigmoid, hinge, ipo, robust, bco_pair, sppo_hard, nca_pair, apo_zero, apo_down, ..."),
+    )
+    precompute_ref: bool = field(
+        default=False,
+        metadata=_help("Compute the reference log-probs once before training: no reference pass per step."),
+    )
 
 
-SECTIONS: dict[str, type] = {"data": DataArgs, "model": ModelArgs, "training": TrainArgs,
-                             "reward": RewardArgs, "dpo": DPOArgs}
+SECTIONS: dict[str, type] = {
+    "data": DataArgs,
+    "model": ModelArgs,
+    "training": TrainArgs,
+    "reward": RewardArgs,
+    "dpo": DPOArgs,
+}
 KINDS = {"reward": ("data", "model", "training", "reward"), "dpo": ("data", "model", "training", "dpo")}
 
 
@@ -142,8 +201,9 @@ class TrainConfig:
         import yaml
 
         body = {k: v for k, v in self.to_dict().items() if k != "kind"}
-        path.write_text(f"# rlhf-tui train {self.kind}: resolved configuration\n"
-                        + yaml.safe_dump(body, sort_keys=False))
+        path.write_text(
+            f"# rlhf-tui train {self.kind}: resolved configuration\n" + yaml.safe_dump(body, sort_keys=False)
+        )
 
 
 def option_fields(kind: str) -> list[tuple[str, dataclasses.Field]]:
@@ -224,8 +284,9 @@ def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
         raise ConfigError(f"bad value for {f.name.replace('_', '-')} in {source}: {value!r}") from None
 
 
-def load_config(kind: str, config_file: str | Path | None = None,
-                overrides: dict[str, Any] | None = None) -> TrainConfig:
+def load_config(
+    kind: str, config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
     """Defaults, then the config file, then the flags that were given (None = not given)."""
     if kind not in KINDS:
         raise ConfigError(f"unknown training kind: {kind}")

@@ -65,8 +65,9 @@ def prompt_key(row: dict[str, Any]) -> str:
     return "prompt:" + (prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True))
 
 
-def split_by_prompt(rows: list[dict[str, Any]], eval_fraction: float, seed: int
-                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def split_by_prompt(
+    rows: list[dict[str, Any]], eval_fraction: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Hold out about `eval_fraction` of the prompts (at least one when asked for any); no prompt in both."""
     keys = sorted({prompt_key(r) for r in rows})
     if eval_fraction <= 0 or len(keys) < 2:

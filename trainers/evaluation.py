@@ -8,9 +8,9 @@ from __future__ import annotations
 import gc
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .generation import GenerationSettings, PromptItem, sample_answers
 from .scoring import TIE_TOLERANCE, score_answers
@@ -50,24 +50,39 @@ def judge(policy_scores: Sequence[float], reference_scores: Sequence[float]) -> 
     return out
 
 
-def summarise(items: Sequence[PromptItem], policy_answers: list[str], reference_answers: list[str],
-              policy_scores: list[float], reference_scores: list[float]) -> EvalResult:
+def summarise(
+    items: Sequence[PromptItem],
+    policy_answers: list[str],
+    reference_answers: list[str],
+    policy_scores: list[float],
+    reference_scores: list[float],
+) -> EvalResult:
     verdicts = judge(policy_scores, reference_scores)
     rows = []
-    for item, pa, ra, ps, rs, v in zip(items, policy_answers, reference_answers, policy_scores, reference_scores,
-                                      verdicts):
-        rows.append({"id": item.id, "record_id": item.record_id,
-                     "prompt": item.prompt if isinstance(item.prompt, str) else json.dumps(item.prompt),
-                     "policy_answer": pa, "reference_answer": ra, "policy_score": ps, "reference_score": rs,
-                     "winner": v})
+    for item, pa, ra, ps, rs, v in zip(
+        items, policy_answers, reference_answers, policy_scores, reference_scores, verdicts
+    ):
+        rows.append(
+            {
+                "id": item.id,
+                "record_id": item.record_id,
+                "prompt": item.prompt if isinstance(item.prompt, str) else json.dumps(item.prompt),
+                "policy_answer": pa,
+                "reference_answer": ra,
+                "policy_score": ps,
+                "reference_score": rs,
+                "winner": v,
+            }
+        )
     wins, ties = verdicts.count("policy"), verdicts.count("tie")
     n = len(verdicts)
     low, high = wilson_interval(wins + 0.5 * ties, n)
     return EvalResult(prompts=n, wins=wins, ties=ties, losses=n - wins - ties, low=low, high=high, rows=rows)
 
 
-def _answers(model_spec: str, items: Sequence[PromptItem], settings: GenerationSettings, load_in_4bit,
-             on_progress) -> list[str]:
+def _answers(
+    model_spec: str, items: Sequence[PromptItem], settings: GenerationSettings, load_in_4bit, on_progress
+) -> list[str]:
     from .modeling import load_for_inference
 
     model, tokenizer = load_for_inference(model_spec, "policy", load_in_4bit=load_in_4bit)
@@ -79,9 +94,16 @@ def _answers(model_spec: str, items: Sequence[PromptItem], settings: GenerationS
     return [a[0] for a in answers]
 
 
-def evaluate(policy: str, reference: str, reward_model: str, items: Sequence[PromptItem],
-             settings: GenerationSettings, max_length: int = 1024, load_in_4bit: bool | None = None,
-             on_stage: Callable[[str, int], Callable[[int], None]] | None = None) -> EvalResult:
+def evaluate(
+    policy: str,
+    reference: str,
+    reward_model: str,
+    items: Sequence[PromptItem],
+    settings: GenerationSettings,
+    max_length: int = 1024,
+    load_in_4bit: bool | None = None,
+    on_stage: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> EvalResult:
     """Both models answer every prompt (same settings and seed), the reward model scores the answers.
 
     `on_stage(name, total)` returns a progress callback for that stage (or the caller passes None)."""
@@ -95,8 +117,7 @@ def evaluate(policy: str, reference: str, reward_model: str, items: Sequence[Pro
     judge_model, judge_tok = load_for_inference(reward_model, "reward", load_in_4bit=load_in_4bit)
     prompts = [i.prompt for i in items]
     pairs = list(zip(prompts, policy_answers)) + list(zip(prompts, reference_answers))
-    scores = score_answers(judge_model, judge_tok, pairs, settings.batch_size, max_length,
-                           stage("judging", len(pairs)))
+    scores = score_answers(judge_model, judge_tok, pairs, settings.batch_size, max_length, stage("judging", len(pairs)))
     n = len(items)
     return summarise(items, policy_answers, reference_answers, scores[:n], scores[n:])
 

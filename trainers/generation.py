@@ -6,9 +6,10 @@ Imported only by `rlhf-tui generate` and `rlhf-tui eval`: it imports torch.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -34,8 +35,10 @@ def prompt_messages(prompt: Prompt) -> list[dict]:
     """A prompt as chat messages (a plain string is one user turn)."""
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
-    return [{"role": m["role"], "content": m["content"]} if isinstance(m, dict) else
-            {"role": m.role, "content": m.content} for m in prompt]
+    return [
+        {"role": m["role"], "content": m["content"]} if isinstance(m, dict) else {"role": m.role, "content": m.content}
+        for m in prompt
+    ]
 
 
 def prompt_for_generation(tokenizer, prompt: Prompt, use_chat_template: bool = True) -> str:
@@ -48,8 +51,14 @@ def prompt_for_generation(tokenizer, prompt: Prompt, use_chat_template: bool = T
 
 
 @torch.no_grad()
-def sample_answers(model, tokenizer, prompts: Sequence[Prompt], n: int, settings: GenerationSettings,
-                   on_progress: ProgressFn | None = None) -> list[list[str]]:
+def sample_answers(
+    model,
+    tokenizer,
+    prompts: Sequence[Prompt],
+    n: int,
+    settings: GenerationSettings,
+    on_progress: ProgressFn | None = None,
+) -> list[list[str]]:
     """`n` answers for every prompt, in prompt order. Prompts are batched by length (left padding)."""
     if n < 1:
         raise TrainerError("--n must be at least 1")
@@ -64,12 +73,14 @@ def sample_answers(model, tokenizer, prompts: Sequence[Prompt], n: int, settings
     tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
     try:
         for start in range(0, len(order), settings.batch_size):
-            chunk = order[start:start + settings.batch_size]
-            enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
-                            add_special_tokens=not templated)
+            chunk = order[start : start + settings.batch_size]
+            enc = tokenizer(
+                [texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=not templated
+            )
             enc = {k: v.to(model.device) for k, v in enc.items()}
-            kwargs: dict[str, Any] = dict(max_new_tokens=settings.max_new_tokens, num_return_sequences=n,
-                                          pad_token_id=tokenizer.pad_token_id)
+            kwargs: dict[str, Any] = dict(
+                max_new_tokens=settings.max_new_tokens, num_return_sequences=n, pad_token_id=tokenizer.pad_token_id
+            )
             if greedy:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
                 if n > 1:  # identical greedy answers are useless: beams give n different ones
@@ -77,10 +88,10 @@ def sample_answers(model, tokenizer, prompts: Sequence[Prompt], n: int, settings
             else:
                 kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=None)
             out = model.generate(**enc, **kwargs)
-            new_tokens = out[:, enc["input_ids"].shape[1]:]
+            new_tokens = out[:, enc["input_ids"].shape[1] :]
             decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             for j, i in enumerate(chunk):
-                answers[i] = [text.strip() for text in decoded[j * n:(j + 1) * n]]
+                answers[i] = [text.strip() for text in decoded[j * n : (j + 1) * n]]
             if on_progress:
                 on_progress(len(chunk))
     finally:
@@ -117,8 +128,11 @@ def read_prompts_file(path: str | Path) -> list[PromptItem]:
             raise TrainerError(f"{path} line {n} is not JSON") from None
         if not isinstance(row, dict) or not row.get("prompt"):
             raise TrainerError(f"{path} line {n} has no 'prompt'")
-        items.append(PromptItem(id=str(row.get("id", f"{path.stem}-{n}")), prompt=row["prompt"],
-                                metadata=row.get("metadata") or {}))
+        items.append(
+            PromptItem(
+                id=str(row.get("id", f"{path.stem}-{n}")), prompt=row["prompt"], metadata=row.get("metadata") or {}
+            )
+        )
     if not items:
         raise TrainerError(f"no prompts in {path}")
     return items
@@ -129,15 +143,18 @@ def dataset_prompts(store, dataset: str, limit: int | None = None) -> list[Promp
     try:
         ids = store.record_ids(dataset)
     except AttributeError:  # the socket service does not offer record_ids (yet)
-        raise TrainerError("listing a dataset's records through `rlhf-tui serve` is not supported yet: "
-                           "run this command where the store file can be opened directly") from None
+        raise TrainerError(
+            "listing a dataset's records through `rlhf-tui serve` is not supported yet: "
+            "run this command where the store file can be opened directly"
+        ) from None
     if limit:
         ids = ids[:limit]
     items = []
     for record in store.get_records(ids) if ids else []:
         prompt = record.prompt if isinstance(record.prompt, str) else prompt_messages(record.prompt)
-        items.append(PromptItem(id=record.external_id, prompt=prompt, metadata=dict(record.metadata),
-                                record_id=record.id))
+        items.append(
+            PromptItem(id=record.external_id, prompt=prompt, metadata=dict(record.metadata), record_id=record.id)
+        )
     if not items:
         raise TrainerError(f"dataset '{dataset}' has no records")
     return items
@@ -149,8 +166,13 @@ def split_count(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def native_rows(items: Sequence[PromptItem], answers_by_model: Sequence[tuple[str, list[list[str]]]],
-                round_tag: str, source_dataset: str | None, settings: GenerationSettings) -> list[dict]:
+def native_rows(
+    items: Sequence[PromptItem],
+    answers_by_model: Sequence[tuple[str, list[list[str]]]],
+    round_tag: str,
+    source_dataset: str | None,
+    settings: GenerationSettings,
+) -> list[dict]:
     """Native-format rows ({id, prompt, responses: [{text, source}], metadata}) for `store.import_file`."""
     rows = []
     for k, item in enumerate(items):
@@ -158,11 +180,20 @@ def native_rows(items: Sequence[PromptItem], answers_by_model: Sequence[tuple[st
         for source, answers in answers_by_model:
             for text in answers[k]:
                 responses.append({"text": text or "(the model wrote nothing)", "source": source})
-        metadata = {**item.metadata, "round": round_tag, "source_id": item.id,
-                    "generation": {"temperature": settings.temperature, "top_p": settings.top_p,
-                                   "max_new_tokens": settings.max_new_tokens, "seed": settings.seed}}
+        metadata = {
+            **item.metadata,
+            "round": round_tag,
+            "source_id": item.id,
+            "generation": {
+                "temperature": settings.temperature,
+                "top_p": settings.top_p,
+                "max_new_tokens": settings.max_new_tokens,
+                "seed": settings.seed,
+            },
+        }
         if source_dataset:
             metadata["source_dataset"] = source_dataset
-        rows.append({"id": f"{item.id}@{round_tag}", "prompt": item.prompt, "responses": responses,
-                     "metadata": metadata})
+        rows.append(
+            {"id": f"{item.id}@{round_tag}", "prompt": item.prompt, "responses": responses, "metadata": metadata}
+        )
     return rows

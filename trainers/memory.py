@@ -37,8 +37,8 @@ from .config import TrainConfig, parse_size
 from .errors import TrainerError
 
 GiB = 2**30
-GPU_RUNTIME_BYTES = int(0.6 * GiB)   # CUDA context + cuBLAS workspaces
-GPU_SLACK = 1.10                     # caching-allocator fragmentation
+GPU_RUNTIME_BYTES = int(0.6 * GiB)  # CUDA context + cuBLAS workspaces
+GPU_SLACK = 1.10  # caching-allocator fragmentation
 CPU_RUNTIME_BYTES = int(0.52 * GiB)  # python + torch + transformers + trl + peft + datasets, imported
 # TRL's fused LM head (trl/kernels/chunked_logprob.py): tiles of tokens x vocabulary entries
 HEAD_TILE_TOKENS = 4096
@@ -60,27 +60,39 @@ class ArchShape:
     dtype_bytes: int = 2  # of the stored checkpoint
 
     @classmethod
-    def from_config(cls, c: dict[str, Any]) -> "ArchShape":
+    def from_config(cls, c: dict[str, Any]) -> ArchShape:
         c = c.get("text_config", c)
         try:
             hidden = int(c["hidden_size"])
             heads = int(c["num_attention_heads"])
-            return cls(vocab=int(c["vocab_size"]), hidden=hidden,
-                       intermediate=int(c.get("intermediate_size") or 4 * hidden),
-                       layers=int(c["num_hidden_layers"]), heads=heads,
-                       kv_heads=int(c.get("num_key_value_heads") or heads),
-                       head_dim=int(c.get("head_dim") or hidden // heads),
-                       tied=bool(c.get("tie_word_embeddings", False)),
-                       dtype_bytes=_DTYPE_BYTES.get(str(c.get("dtype") or c.get("torch_dtype") or "bfloat16")
-                                                    .replace("torch.", ""), 2))
+            return cls(
+                vocab=int(c["vocab_size"]),
+                hidden=hidden,
+                intermediate=int(c.get("intermediate_size") or 4 * hidden),
+                layers=int(c["num_hidden_layers"]),
+                heads=heads,
+                kv_heads=int(c.get("num_key_value_heads") or heads),
+                head_dim=int(c.get("head_dim") or hidden // heads),
+                tied=bool(c.get("tie_word_embeddings", False)),
+                dtype_bytes=_DTYPE_BYTES.get(
+                    str(c.get("dtype") or c.get("torch_dtype") or "bfloat16").replace("torch.", ""), 2
+                ),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise TrainerError(f"cannot estimate memory: the model config lacks {exc}") from None
 
     def linear_shapes(self) -> dict[str, tuple[int, int]]:
         """(in, out) of each linear layer of one decoder block, Llama naming."""
         h, i, q, kv = self.hidden, self.intermediate, self.heads * self.head_dim, self.kv_heads * self.head_dim
-        return {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
-                "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
+        return {
+            "q_proj": (h, q),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (q, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
+        }
 
     @property
     def linear_params(self) -> int:
@@ -130,8 +142,11 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
         weights += sixteen_bit * half
     if cfg.kind == "reward":
         weights += shape.hidden * half  # the new score head
-    targets = list(shapes) if m.lora_target_modules == "all-linear" else \
-        [n.strip() for n in m.lora_target_modules.split(",") if n.strip() in shapes]
+    targets = (
+        list(shapes)
+        if m.lora_target_modules == "all-linear"
+        else [n.strip() for n in m.lora_target_modules.split(",") if n.strip() in shapes]
+    )
     lora_params = shape.layers * sum(m.lora_r * (shapes[n][0] + shapes[n][1]) for n in targets)
     if cfg.kind == "reward":
         lora_params += shape.hidden  # the score head, trained in full
@@ -145,14 +160,14 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
     h, i = shape.hidden, shape.intermediate
     q, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
     # Saved for the backward, per token of one decoder layer:
-    norms = 2 * (4 + a) * h                          # two RMSNorms: fp32 input + 16-bit normalised output
-    attention = a * (h + 7 * q + 4 * kv)            # input, q/k/v, rotate_half and rotated q/k, GQA-repeated k/v,
+    norms = 2 * (4 + a) * h  # two RMSNorms: fp32 input + 16-bit normalised output
+    attention = a * (h + 7 * q + 4 * kv)  # input, q/k/v, rotate_half and rotated q/k, GQA-repeated k/v,
     #                                                 attention output, o_proj input
-    mlp = a * (h + 4 * i)                           # input, gate, up, act(gate), act*up
+    mlp = a * (h + 4 * i)  # input, gate, up, act(gate), act*up
     dropout = (a + 1) if m.lora_dropout > 0 else 0  # LoRA dropout output + its mask, per targeted input
     lora = sum(dropout * shapes[n][0] + a * m.lora_r for n in targets)
     per_layer = tokens * (norms + attention + mlp + lora)
-    final = tokens * (4 + 2 * a) * h                # final norm, the hidden states the head reads
+    final = tokens * (4 + 2 * a) * h  # final norm, the hidden states the head reads
     if t.gradient_checkpointing:
         saved, recompute = shape.layers * tokens * h * a + final, per_layer
     else:
@@ -161,14 +176,19 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
         tile = min(tokens, HEAD_TILE_TOKENS) * min(shape.vocab, HEAD_TILE_VOCAB)
         if device == "gpu":  # Triton: one 16-bit tile; fp32 gradient of the hidden states
             head = tile * 2 + tokens * h * 4
-        else:                # torch fallback: fp32 copies of the tile, the 16-bit tile and a bool mask
+        else:  # torch fallback: fp32 copies of the tile, the 16-bit tile and a bool mask
             head = tile * (CPU_HEAD_TILE_FP32_COPIES * 4 + 2 + 1) + tokens * h * 4
     else:
-        head = tokens * 8    # one output per token
+        head = tokens * 8  # one output per token
     widest = max(a_ * b_ for a_, b_ in shapes.values())
     dequant = 2 * widest * 2 if m.load_in_4bit else 0
-    parts = {"weights": weights, "adapter_and_optimizer": adapter, "activations": saved,
-             "backward_working_set": max(recompute, head), "dequant_buffers": dequant}
+    parts = {
+        "weights": weights,
+        "adapter_and_optimizer": adapter,
+        "activations": saved,
+        "backward_working_set": max(recompute, head),
+        "dequant_buffers": dequant,
+    }
     subtotal = sum(parts.values())
     if device == "gpu":
         parts["runtime"] = GPU_RUNTIME_BYTES + int(subtotal * (GPU_SLACK - 1))
@@ -225,6 +245,8 @@ def dry_run_report(cfg: TrainConfig) -> tuple[list[str], bool | None]:
         verdict = "fits" if fits else "does NOT fit"
         lines.append(f"{verdict} in {fmt(available)} ({name})")
         if not fits:
-            lines.append(f"try --max-length {max(64, cfg.data.max_length // 2)}, --batch-size 1 --grad-accum "
-                         f"{t.batch_size * t.grad_accum}" + (", --4bit" if not m.load_in_4bit else ""))
+            lines.append(
+                f"try --max-length {max(64, cfg.data.max_length // 2)}, --batch-size 1 --grad-accum "
+                f"{t.batch_size * t.grad_accum}" + (", --4bit" if not m.load_in_4bit else "")
+            )
     return lines, fits

@@ -22,7 +22,7 @@ def summarise(kind: str, log_history: list[dict], final_eval: dict | None, extra
     train = [{k: _finite(v) for k, v in e.items()} for e in log_history if "loss" in e]
     evals = [{k: _finite(v) for k, v in e.items()} for e in log_history if "eval_loss" in e]
     acc_key, eval_acc_key = ACCURACY_KEYS[kind]
-    margin_key, eval_margin_key = MARGIN_KEYS[kind]
+    _margin_key, eval_margin_key = MARGIN_KEYS[kind]
     summary: dict[str, Any] = {"kind": kind, **extra}
     if train:
         summary["final_train_loss"] = train[-1].get("loss")

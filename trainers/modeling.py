@@ -7,15 +7,14 @@ id where the machine is online. Imported only by the commands that need torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -151,10 +150,13 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(source.tokenizer_path, trust_remote_code=trust_remote_code,
-                                            **source.kwargs())
+        tok = AutoTokenizer.from_pretrained(
+            source.tokenizer_path, trust_remote_code=trust_remote_code, **source.kwargs()
+        )
     except OSError as exc:
-        raise TrainerError(f"cannot load the tokenizer of {source.tokenizer_path}: {str(exc).splitlines()[0]}") from None
+        raise TrainerError(
+            f"cannot load the tokenizer of {source.tokenizer_path}: {str(exc).splitlines()[0]}"
+        ) from None
     if tok.pad_token is None:
         if tok.eos_token is None:
             raise TrainerError(f"the tokenizer of {source.tokenizer_path} has neither a pad nor an eos token")
@@ -198,8 +200,12 @@ def load_model(args: ModelArgs, kind: str, bf16: bool, quantize: bool | None = N
 
     source = resolve_model_source(args.model)
     quantize = args.load_in_4bit if quantize is None else quantize
-    kwargs: dict[str, Any] = dict(dtype=compute_dtype(bf16), trust_remote_code=args.trust_remote_code,
-                                  device_map=None if on_cpu else device_map(), **source.kwargs())
+    kwargs: dict[str, Any] = dict(
+        dtype=compute_dtype(bf16),
+        trust_remote_code=args.trust_remote_code,
+        device_map=None if on_cpu else device_map(),
+        **source.kwargs(),
+    )
     if quantize:
         kwargs["quantization_config"] = quantization_config(bf16)
     if kind == "reward":
@@ -245,8 +251,9 @@ def _apply_adapter(model, source: ModelSource, kind: str, quantized: bool, bf16:
     return model.merge_and_unload()
 
 
-def load_for_inference(model: str, kind: str, load_in_4bit: bool | None = None, bf16: bool | None = None,
-                       trust_remote_code: bool = False):
+def load_for_inference(
+    model: str, kind: str, load_in_4bit: bool | None = None, bf16: bool | None = None, trust_remote_code: bool = False
+):
     """(model, tokenizer) ready to generate ('dpo'/'policy') or score ('reward'), in eval mode.
 
     Defaults: on a GPU a 4-bit base computing in bf16 (as trained); on the CPU a float32 base, where
@@ -257,8 +264,12 @@ def load_for_inference(model: str, kind: str, load_in_4bit: bool | None = None, 
     kind = "reward" if kind == "reward" else "dpo"
     source = resolve_model_source(model)
     tokenizer = load_tokenizer(source, trust_remote_code)
-    loaded = load_model(ModelArgs(model=model, load_in_4bit=load_in_4bit, trust_remote_code=trust_remote_code),
-                        kind, bf16, quantize=load_in_4bit)
+    loaded = load_model(
+        ModelArgs(model=model, load_in_4bit=load_in_4bit, trust_remote_code=trust_remote_code),
+        kind,
+        bf16,
+        quantize=load_in_4bit,
+    )
     loaded.config.pad_token_id = tokenizer.pad_token_id
     if kind == "dpo" and getattr(loaded, "generation_config", None) is not None:
         loaded.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -329,8 +340,13 @@ def merge_and_save(output_dir: Path, base_model: str, kind: str, trust_remote_co
     from peft import PeftModel
 
     target = output_dir / "merged"
-    base = load_model(ModelArgs(model=base_model, load_in_4bit=False, trust_remote_code=trust_remote_code),
-                      kind, bf16=True, quantize=False, on_cpu=True)
+    base = load_model(
+        ModelArgs(model=base_model, load_in_4bit=False, trust_remote_code=trust_remote_code),
+        kind,
+        bf16=True,
+        quantize=False,
+        on_cpu=True,
+    )
     tok = load_tokenizer(ModelSource(str(output_dir)))
     base.config.pad_token_id = tok.pad_token_id
     merged = PeftModel.from_pretrained(base, str(output_dir)).merge_and_unload()

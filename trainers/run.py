@@ -98,8 +98,10 @@ def oom_message(cfg: TrainConfig) -> str:
         hints.append("--4bit")
     if cfg.model.lora_r > 8:
         hints.append(f"--lora-r {cfg.model.lora_r // 2}")
-    return (f"out of memory while training (max length {d.max_length}, batch {t.batch_size}); "
-            f"try {', '.join(hints)}; `--dry-run --gpu-memory SIZE` estimates the need")
+    return (
+        f"out of memory while training (max length {d.max_length}, batch {t.batch_size}); "
+        f"try {', '.join(hints)}; `--dry-run --gpu-memory SIZE` estimates the need"
+    )
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -121,9 +123,13 @@ def _reward_trainer_class():
                 return super().get_train_dataloader()
             sampler = PromptGroupBatchSampler(self.train_dataset["group_id"], self._train_batch_size, self.args.seed)
             dataset = self._remove_unused_columns(self.train_dataset, description="Training")
-            loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=self.data_collator,
-                                num_workers=self.args.dataloader_num_workers,
-                                pin_memory=self.args.dataloader_pin_memory)
+            loader = DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                collate_fn=self.data_collator,
+                num_workers=self.args.dataloader_num_workers,
+                pin_memory=self.args.dataloader_pin_memory,
+            )
             return self.accelerator.prepare(loader)
 
     return PromptGroupedRewardTrainer
@@ -137,16 +143,34 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_ds, eval_ds, callbac
 
         args = RewardConfig(**base_args, center_rewards_coefficient=cfg.reward.center_rewards)
         trainer_cls = _reward_trainer_class()
-        trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                              processing_class=tokenizer, peft_config=peft_config, callbacks=list(callbacks))
+        trainer = trainer_cls(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=list(callbacks),
+        )
     else:
         from trl import DPOConfig, DPOTrainer
 
-        args = DPOConfig(**base_args, beta=cfg.dpo.beta, loss_type=[cfg.dpo.loss_type],
-                         precompute_ref_log_probs=cfg.dpo.precompute_ref)
+        args = DPOConfig(
+            **base_args,
+            beta=cfg.dpo.beta,
+            loss_type=[cfg.dpo.loss_type],
+            precompute_ref_log_probs=cfg.dpo.precompute_ref,
+        )
         # No ref_model: with a peft adapter the reference is the base with the adapter disabled.
-        trainer = DPOTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                             processing_class=tokenizer, peft_config=peft_config, callbacks=list(callbacks))
+        trainer = DPOTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=list(callbacks),
+        )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)
@@ -162,7 +186,8 @@ def prepare_data(cfg: TrainConfig):
     train_ds = to_dataset(train_rows, keep_margin=keep_margin, with_group=group)
     eval_ds = to_dataset(eval_rows, keep_margin=keep_margin) if eval_rows else None
     counts = {
-        "train_pairs": len(train_rows), "eval_pairs": len(eval_rows),
+        "train_pairs": len(train_rows),
+        "eval_pairs": len(eval_rows),
         "train_prompts": len({prompt_key(r) for r in train_rows}),
         "eval_prompts": len({prompt_key(r) for r in eval_rows}),
     }
@@ -215,12 +240,20 @@ def run_training(cfg: TrainConfig, extra_callbacks=(), progress: bool = True) ->
 
     state = trainer.state
     is_main = trainer.accelerator.is_main_process
-    extra = {**counts, "global_step": state.global_step, "resumed_from_step": start_step,
-             "interrupted": interrupt.interrupted, "world_size": trainer.args.world_size, "train_seconds": round(train_seconds, 3),
-             "base_model": cfg.model.model, "load_in_4bit": cfg.model.load_in_4bit}
+    extra = {
+        **counts,
+        "global_step": state.global_step,
+        "resumed_from_step": start_step,
+        "interrupted": interrupt.interrupted,
+        "world_size": trainer.args.world_size,
+        "train_seconds": round(train_seconds, 3),
+        "base_model": cfg.model.model,
+        "load_in_4bit": cfg.model.load_in_4bit,
+    }
     metrics = summarise(cfg.kind, state.log_history, final_eval, extra)
-    result = RunResult(output=output, metrics=metrics, interrupted=interrupt.interrupted,
-                       is_main_process=is_main, trainer=trainer)
+    result = RunResult(
+        output=output, metrics=metrics, interrupted=interrupt.interrupted, is_main_process=is_main, trainer=trainer
+    )
     if interrupt.interrupted:
         result.checkpoint = output / f"checkpoint-{state.global_step}"
         if is_main:

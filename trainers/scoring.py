@@ -6,8 +6,9 @@ annotators are not anchored by what the model thinks. Imported only by `rlhf-tui
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -26,26 +27,32 @@ def reward_input_ids(tokenizer, prompt: Any, answer: str) -> list[int]:
         if tokenizer.eos_token and not text.endswith(tokenizer.eos_token):
             text += tokenizer.eos_token
         return tokenizer(text)["input_ids"]
-    messages = prompt_messages(prompt) + [{"role": "assistant", "content": answer}]
+    messages = [*prompt_messages(prompt), {"role": "assistant", "content": answer}]
     return list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
 
 
 @torch.no_grad()
-def score_answers(model, tokenizer, pairs: Sequence[tuple[Any, str]], batch_size: int = 8, max_length: int = 1024,
-                  on_progress: Callable[[int], None] | None = None) -> list[float]:
+def score_answers(
+    model,
+    tokenizer,
+    pairs: Sequence[tuple[Any, str]],
+    batch_size: int = 8,
+    max_length: int = 1024,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[float]:
     """One reward per (prompt, answer), in input order; inputs longer than `max_length` keep their start."""
     ids = [reward_input_ids(tokenizer, p, a)[:max_length] for p, a in pairs]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     scores = [0.0] * len(ids)
     pad = tokenizer.pad_token_id
     for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
+        chunk = order[start : start + batch_size]
         width = max(len(ids[i]) for i in chunk)
         input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
         attention = torch.zeros((len(chunk), width), dtype=torch.long)
         for row, i in enumerate(chunk):  # right padding, as the trainer's collator does
-            input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-            attention[row, :len(ids[i])] = 1
+            input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+            attention[row, : len(ids[i])] = 1
         logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
         for row, i in enumerate(chunk):
             scores[i] = float(logits[row].float().reshape(-1)[0])
@@ -67,8 +74,9 @@ class Agreement:
         return self.agreed / self.pairs if self.pairs else None
 
 
-def agreement(rankings: Sequence[tuple[int, str, Sequence[int], bool]],
-              scores: dict[tuple[int, int], float]) -> Agreement:
+def agreement(
+    rankings: Sequence[tuple[int, str, Sequence[int], bool]], scores: dict[tuple[int, int], float]
+) -> Agreement:
     """Agreement over every annotator's every ranked pair (`store.submitted_rankings` rows)."""
     records, pairs, agreed = set(), 0, 0.0
     for record_id, _annotator, ranks, _both_bad in rankings:

@@ -51,8 +51,11 @@ def completion_text(figures: AdminFigures) -> Text:
     )
     if not figures.refusal:
         if figures.overfilled:
-            text.append(f"\n{figures.overfilled:,} record(s) got more than {summary.annotators_per_record} answers "
-                        "because a lease expired", style="yellow")
+            text.append(
+                f"\n{figures.overfilled:,} record(s) got more than {summary.annotators_per_record} answers "
+                "because a lease expired",
+                style="yellow",
+            )
         else:
             text.append(f"\nNo record has more than {summary.annotators_per_record} answers.", style="dim")
     return text
@@ -70,8 +73,10 @@ def counts_table(figures: AdminFigures) -> Table:
     for annotator, row in sorted(by_annotator.items()):
         table.add_row(Text(annotator), *(Text(f"{row.get(s, 0):,}") for s in STATUSES))
     if by_annotator:
-        table.add_row(Text("total", style="bold"),
-                      *(Text(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}") for s in STATUSES))
+        table.add_row(
+            Text("total", style="bold"),
+            *(Text(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}") for s in STATUSES),
+        )
     else:
         table.add_row(Text("nobody has answered yet", style="dim"), *(Text("0") for _ in STATUSES))
     return table

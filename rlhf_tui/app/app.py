@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from textual import work
 from textual.app import App
@@ -26,8 +26,15 @@ class AnnotationApp(App[None]):
     BINDINGS = APP_BINDINGS
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, store, annotator: str, dataset: str | None = None, config: AppConfig | None = None,
-                 clock: Callable[[], float] = time.monotonic, tune_gc: bool = True) -> None:
+    def __init__(
+        self,
+        store,
+        annotator: str,
+        dataset: str | None = None,
+        config: AppConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        tune_gc: bool = True,
+    ) -> None:
         super().__init__()
         self.store = store
         self.annotator = annotator

@@ -14,8 +14,14 @@ _RANK_GROUP = Binding.Group("rank", compact=True)
 APP_BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", show=True, id="app.quit"),
     Binding("question_mark,f1", "help", "Help", show=True, id="app.help", key_display="?"),
-    Binding("A", "admin", "Admin", show=False, id="app.admin",
-            tooltip="Progress per annotator and agreement figures of this dataset (admins, over the service)"),
+    Binding(
+        "A",
+        "admin",
+        "Admin",
+        show=False,
+        id="app.admin",
+        tooltip="Progress per annotator and agreement figures of this dataset (admins, over the service)",
+    ),
 ]
 
 PICKER_BINDINGS: list[Binding] = [
@@ -24,29 +30,60 @@ PICKER_BINDINGS: list[Binding] = [
 
 ANNOTATE_BINDINGS: list[Binding] = [
     Binding("s", "skip", "Skip", show=True, id="annotate.skip"),
-    Binding("d", "discard", "Discard", show=False, id="annotate.discard",
-            tooltip="Discard the record, with an optional reason"),
-    Binding("u", "back", "Back", show=False, id="annotate.back",
-            tooltip="Go back to the previous record to amend it"),
-    Binding("c", "comment", "Comment", show=False, id="annotate.comment",
-            tooltip="Add a comment or rationale to this record"),
+    Binding(
+        "d",
+        "discard",
+        "Discard",
+        show=False,
+        id="annotate.discard",
+        tooltip="Discard the record, with an optional reason",
+    ),
+    Binding("u", "back", "Back", show=False, id="annotate.back", tooltip="Go back to the previous record to amend it"),
+    Binding(
+        "c",
+        "comment",
+        "Comment",
+        show=False,
+        id="annotate.comment",
+        tooltip="Add a comment or rationale to this record",
+    ),
     Binding("g", "guidelines", "Guidelines", show=False, id="annotate.guidelines"),
-    Binding("p", "toggle_prompt", "Prompt", show=False, id="annotate.toggle_prompt",
-            tooltip="Collapse or expand the prompt"),
-    Binding("e", "expand", "Expand", show=False, id="annotate.expand",
-            tooltip="Show long texts in full (the first 20,000 characters are shown)"),
+    Binding(
+        "p", "toggle_prompt", "Prompt", show=False, id="annotate.toggle_prompt", tooltip="Collapse or expand the prompt"
+    ),
+    Binding(
+        "e",
+        "expand",
+        "Expand",
+        show=False,
+        id="annotate.expand",
+        tooltip="Show long texts in full (the first 20,000 characters are shown)",
+    ),
 ]
 
 RANK_BINDINGS: list[Binding] = [
     *(
-        Binding(str(n), f"rank({n - 1})", f"Rank {n}", show=True, id=f"rank.candidate_{n}", group=_RANK_GROUP,
-                tooltip=f"Give candidate {n} the next rank; again to take it out")
+        Binding(
+            str(n),
+            f"rank({n - 1})",
+            f"Rank {n}",
+            show=True,
+            id=f"rank.candidate_{n}",
+            group=_RANK_GROUP,
+            tooltip=f"Give candidate {n} the next rank; again to take it out",
+        )
         for n in range(1, 10)
     ),
     Binding("t", "tie", "Tie", show=True, id="rank.tie", tooltip="The next candidate shares the previous rank"),
     Binding("backspace", "clear", "Clear", show=False, id="rank.clear", tooltip="Clear the ranking"),
-    Binding("enter", "submit", "Submit", show=True, id="rank.submit",
-            tooltip="Submit once every candidate is ranked (the last one is ranked for you)"),
+    Binding(
+        "enter",
+        "submit",
+        "Submit",
+        show=True,
+        id="rank.submit",
+        tooltip="Submit once every candidate is ranked (the last one is ranked for you)",
+    ),
 ]
 
 PAIR_BINDINGS: list[Binding] = [

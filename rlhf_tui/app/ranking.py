@@ -81,7 +81,7 @@ class Ranking:
         return tuple(ranks)
 
     @classmethod
-    def from_canonical(cls, shown_order: tuple[int, ...], ranks: tuple[int, ...]) -> "Ranking":
+    def from_canonical(cls, shown_order: tuple[int, ...], ranks: tuple[int, ...]) -> Ranking:
         """Rebuild the groups from stored ranks (a draft or an earlier answer)."""
         ranking = cls(tuple(shown_order))
         if len(ranks) != len(shown_order):

@@ -24,9 +24,18 @@ _C0_PICTURES[0x7F] = 0x2421  # DEL → ␡
 _C1_ESCAPES = {code: f"\\x{code:02x}" for code in range(0x80, 0xA0)}
 # Bidi embeddings, overrides, isolates and marks (Trojan Source): show a visible tag instead.
 _BIDI_NAMES = {
-    0x202A: "LRE", 0x202B: "RLE", 0x202C: "PDF", 0x202D: "LRO", 0x202E: "RLO",
-    0x2066: "LRI", 0x2067: "RLI", 0x2068: "FSI", 0x2069: "PDI",
-    0x200E: "LRM", 0x200F: "RLM", 0x061C: "ALM",
+    0x202A: "LRE",
+    0x202B: "RLE",
+    0x202C: "PDF",
+    0x202D: "LRO",
+    0x202E: "RLO",
+    0x2066: "LRI",
+    0x2067: "RLI",
+    0x2068: "FSI",
+    0x2069: "PDI",
+    0x200E: "LRM",
+    0x200F: "RLM",
+    0x061C: "ALM",
 }
 _BIDI_TAGS = {code: f"⟦{name}⟧" for code, name in _BIDI_NAMES.items()}
 # Line and paragraph separators would break lines behind the renderer's back.
@@ -77,13 +86,16 @@ def render_untrusted(text: str, limit: int | None = PREVIEW_CHARS, expand_key: s
         if fence.start() > position:
             parts.append(Text(safe[position : fence.start()].rstrip("\n")))
         code = fence.group(2).rstrip("\n")
-        parts.append(Syntax(code, _lexer_for(fence.group(1)), theme=CODE_THEME, word_wrap=True,
-                            background_color="default"))
+        parts.append(
+            Syntax(code, _lexer_for(fence.group(1)), theme=CODE_THEME, word_wrap=True, background_color="default")
+        )
         position = fence.end()
     if position < len(safe):
         parts.append(Text(safe[position:].lstrip("\n") if parts else safe[position:]))
     if left_out:
-        parts.append(Text(f"… {left_out:,} more characters — press {expand_key} to show everything", style="bold reverse"))
+        parts.append(
+            Text(f"… {left_out:,} more characters — press {expand_key} to show everything", style="bold reverse")
+        )
     if not parts:
         return Text("", end="")
     return parts[0] if len(parts) == 1 else Group(*parts)

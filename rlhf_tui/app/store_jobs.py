@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -36,8 +37,14 @@ class StoreJobQueue:
     def __init__(self) -> None:
         self._jobs: queue.Queue = queue.Queue()
 
-    def submit(self, target: MessagePump, what: str, call: Callable[[], Any],
-               reply: Callable[[Any], Message | None] | None = None, tag: str = "") -> None:
+    def submit(
+        self,
+        target: MessagePump,
+        what: str,
+        call: Callable[[], Any],
+        reply: Callable[[Any], Message | None] | None = None,
+        tag: str = "",
+    ) -> None:
         self._jobs.put(StoreJob(call, reply, target, what, tag))
 
     @property

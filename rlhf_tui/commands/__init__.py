@@ -1,7 +1,9 @@
 """Importing this package registers every command on `rlhf_tui.cli_app.app`."""
 
-from . import core  # noqa: F401
-from . import train  # noqa: F401
-from . import annotate  # noqa: F401
-from . import serve  # noqa: F401
-from . import loop  # noqa: F401
+from . import (
+    annotate,  # noqa: F401
+    core,  # noqa: F401
+    loop,  # noqa: F401
+    serve,  # noqa: F401
+    train,  # noqa: F401
+)

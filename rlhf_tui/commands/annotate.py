@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,13 +12,13 @@ from rlhf_tui.cli_app import StoreOption, app, err_console, open_client_store
 
 @app.command()
 def annotate(
-    dataset: Optional[str] = typer.Option(
+    dataset: str | None = typer.Option(
         None, "--dataset", help="The dataset to annotate (default: choose from a list).", show_default=False
     ),
     annotator: str = typer.Option(
         None, "--annotator", help="Your annotator name (default: your OS user name).", show_default=False
     ),
-    store: Optional[Path] = StoreOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Rank candidate answers (or pick the better of two) with the keyboard.
 

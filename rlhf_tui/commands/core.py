@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -15,12 +14,12 @@ from ..cli_app import StoreOption, app, console, err_console, open_client_store
 SAMPLE_DATA_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 
 
-class Task(str, Enum):
+class Task(StrEnum):
     rank = "rank"
     pair = "pair"
 
 
-class ImportFormat(str, Enum):
+class ImportFormat(StrEnum):
     auto = "auto"
     native = "native"
     trl = "trl"
@@ -28,20 +27,20 @@ class ImportFormat(str, Enum):
     ultrafeedback = "ultrafeedback"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     annotations = "annotations"
     preference = "preference"
     kto = "kto"
     sft = "sft"
 
 
-class Aggregate(str, Enum):
+class Aggregate(StrEnum):
     all = "all"
     majority = "majority"
     borda = "borda"
 
 
-def _read_guidelines(path: Optional[Path]) -> Optional[str]:
+def _read_guidelines(path: Path | None) -> str | None:
     from store.errors import InvalidInputError
 
     if path is None:
@@ -60,19 +59,23 @@ def _read_guidelines(path: Optional[Path]) -> Optional[str]:
 def import_command(
     path: Path = typer.Argument(..., help="JSONL, JSON (array), Parquet or CSV file.", show_default=False),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to import into (created if new)."),
-    task: Optional[Task] = typer.Option(
+    task: Task | None = typer.Option(
         None, "--task", help="rank (2-9 candidates) or pair (exactly 2). Default: pair for trl/hh data, else rank."
     ),
-    fmt: ImportFormat = typer.Option(ImportFormat.auto, "--format", help="Input format; auto detects it from the columns."),
-    guidelines: Optional[Path] = typer.Option(None, "--guidelines", help="Markdown file with the annotation guidelines."),
-    annotators_per_record: Optional[int] = typer.Option(
+    fmt: ImportFormat = typer.Option(
+        ImportFormat.auto, "--format", help="Input format; auto detects it from the columns."
+    ),
+    guidelines: Path | None = typer.Option(None, "--guidelines", help="Markdown file with the annotation guidelines."),
+    annotators_per_record: int | None = typer.Option(
         None, "--annotators-per-record", "-k", help="How many annotators should answer each record (default 1)."
     ),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good rows and list the rejected ones."),
-    keep_labels: Optional[str] = typer.Option(
-        None, "--keep-labels", help="trl/hh data: also record the existing choice as a submitted answer by this annotator."
+    keep_labels: str | None = typer.Option(
+        None,
+        "--keep-labels",
+        help="trl/hh data: also record the existing choice as a submitted answer by this annotator.",
     ),
-    store: Optional[Path] = StoreOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Import prompts and candidate responses. Re-importing the same file adds nothing."""
     text = _read_guidelines(guidelines)
@@ -115,7 +118,7 @@ def export_command(
         help="Pairs from several annotators: all (each annotator's pairs), majority (one label per pair), "
         "borda (one consensus ranking per record).",
     ),
-    store: Optional[Path] = StoreOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Export annotations or training data to Parquet or JSONL."""
     with open_client_store(store) as s:
@@ -127,24 +130,36 @@ def export_command(
 
 def datasets_table(summaries) -> Table:
     table = Table(title="Datasets")
-    for column, justify in (("name", "left"), ("task", "left"), ("records", "right"), ("per record", "right"),
-                            ("submitted", "right"), ("complete", "right")):
+    for column, justify in (
+        ("name", "left"),
+        ("task", "left"),
+        ("records", "right"),
+        ("per record", "right"),
+        ("submitted", "right"),
+        ("complete", "right"),
+    ):
         table.add_column(column, justify=justify)
     for d in summaries:
         table.add_row(
-            Text(d.name), d.task, f"{d.records:,}", str(d.annotators_per_record), f"{d.submissions:,}",
+            Text(d.name),
+            d.task,
+            f"{d.records:,}",
+            str(d.annotators_per_record),
+            f"{d.submissions:,}",
             f"{d.percent_complete:.1f}%",
         )
     return table
 
 
 @app.command("datasets")
-def datasets_command(store: Optional[Path] = StoreOption) -> None:
+def datasets_command(store: Path | None = StoreOption) -> None:
     """List the datasets with their progress."""
     with open_client_store(store) as s:
         summaries = s.list_datasets()
     if not summaries:
-        console.print("The store has no datasets yet; add one with `rlhf-tui import FILE --dataset NAME`.", markup=False)
+        console.print(
+            "The store has no datasets yet; add one with `rlhf-tui import FILE --dataset NAME`.", markup=False
+        )
         return
     console.print(datasets_table(summaries))
 
@@ -155,7 +170,7 @@ def stats_command(
     agreement: bool = typer.Option(
         False, "--agreement", help="Also inter-annotator agreement on the records answered by two or more people."
     ),
-    store: Optional[Path] = StoreOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Answers in a dataset, counted by annotator and status; optionally agreement figures."""
     with open_client_store(store) as s:
@@ -208,10 +223,12 @@ def import_sample_data(s, sample_dir: Path) -> list[str]:
 
 @app.command("demo")
 def demo_command(
-    sample_data: Path = typer.Option(SAMPLE_DATA_DIR, "--sample-data", help="Folder with rank.jsonl, pairs.jsonl, guidelines.md."),
-    annotator: Optional[str] = typer.Option(None, "--annotator", help="Annotator name (default: your user name)."),
+    sample_data: Path = typer.Option(
+        SAMPLE_DATA_DIR, "--sample-data", help="Folder with rank.jsonl, pairs.jsonl, guidelines.md."
+    ),
+    annotator: str | None = typer.Option(None, "--annotator", help="Annotator name (default: your user name)."),
     no_app: bool = typer.Option(False, "--no-app", help="Only import the sample data and list the datasets."),
-    store: Optional[Path] = StoreOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Import the bundled sample data into the store if it is empty, then open the annotation app."""
     import getpass

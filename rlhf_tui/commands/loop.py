@@ -7,9 +7,9 @@ torch and transformers are imported only inside the commands.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
 
 import typer
 from rich.table import Table
@@ -19,9 +19,11 @@ from ..cli_app import StoreOption, app, console, err_console, open_client_store
 from .core import Task
 
 FourBitOption = typer.Option(
-    None, "--4bit/--no-4bit",
+    None,
+    "--4bit/--no-4bit",
     help="Load models in 4-bit NF4 [default: on with a GPU, off on the CPU, where float32 is faster].",
-    show_default=False)
+    show_default=False,
+)
 
 
 def _quiet() -> None:
@@ -41,8 +43,14 @@ def _quiet() -> None:
 def _progress() -> Iterator:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
         yield progress
 
 
@@ -54,7 +62,7 @@ def _stage(progress):
     return start
 
 
-def _prompts(store_path: Optional[Path], dataset: Optional[str], prompts: Optional[Path], limit: Optional[int]):
+def _prompts(store_path: Path | None, dataset: str | None, prompts: Path | None, limit: int | None):
     from store.errors import InvalidInputError
     from trainers.generation import dataset_prompts, read_prompts_file
 
@@ -71,24 +79,35 @@ def _prompts(store_path: Optional[Path], dataset: Optional[str], prompts: Option
 
 @app.command("generate")
 def generate_command(
-    model: List[str] = typer.Option(..., "--model", "-m", help="Policy to sample from: a folder, a .gguf file, an "
-                                    "adapter folder or a hub id. Repeat to mix checkpoints in one round."),
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="Policy to sample from: a folder, a .gguf file, an "
+        "adapter folder or a hub id. Repeat to mix checkpoints in one round.",
+    ),
     into: str = typer.Option(..., "--into", help="New dataset that receives the candidates (created if new)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Take the prompts of this dataset."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Or a prompts file: JSONL with 'prompt' "
-                                           "(text or chat messages) and optional 'id', or plain text lines."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Take the prompts of this dataset."),
+    prompts: Path | None = typer.Option(
+        None,
+        "--prompts",
+        help="Or a prompts file: JSONL with 'prompt' (text or chat messages) and optional 'id', or plain text lines.",
+    ),
     n: int = typer.Option(4, "--n", help="Answers per prompt in all (shared among the --model values), 2-9."),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0: greedy/beam search)."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Longest answer in tokens."),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per forward pass."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N prompts."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N prompts."),
     seed: int = typer.Option(0, "--seed", help="Random seed for sampling."),
-    task: Optional[Task] = typer.Option(None, "--task", help="rank or pair [default: pair for 2 answers, else rank]."),
-    chat_template: bool = typer.Option(True, "--chat-template/--no-chat-template",
-                                       help="Wrap prompts in the tokenizer's chat template when it has one."),
-    load_in_4bit: Optional[bool] = FourBitOption,
-    store: Optional[Path] = StoreOption,
+    task: Task | None = typer.Option(None, "--task", help="rank or pair [default: pair for 2 answers, else rank]."),
+    chat_template: bool = typer.Option(
+        True,
+        "--chat-template/--no-chat-template",
+        help="Wrap prompts in the tokenizer's chat template when it has one.",
+    ),
+    load_in_4bit: bool | None = FourBitOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Sample answers to every prompt and store them as candidates of a new dataset, ready to annotate.
 
@@ -114,15 +133,27 @@ def generate_command(
     _quiet()
     from trainers.modeling import load_for_inference
 
-    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                                  batch_size=batch_size, seed=seed, use_chat_template=chat_template)
+    settings = GenerationSettings(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        batch_size=batch_size,
+        seed=seed,
+        use_chat_template=chat_template,
+    )
     answers_by_model = []
     with _progress() as progress:
         for spec, count in zip(model, split_count(n, len(model))):
             loaded, tokenizer = load_for_inference(spec, "policy", load_in_4bit=load_in_4bit)
             task_id = progress.add_task(f"{spec}: {count} per prompt", total=len(items))
-            answers = sample_answers(loaded, tokenizer, [i.prompt for i in items], count, settings,
-                                     lambda done, t=task_id: progress.advance(t, done))
+            answers = sample_answers(
+                loaded,
+                tokenizer,
+                [i.prompt for i in items],
+                count,
+                settings,
+                lambda done, t=task_id: progress.advance(t, done),
+            )
             answers_by_model.append((spec, answers))
             del loaded
     rows = native_rows(items, answers_by_model, into, dataset, settings)
@@ -130,23 +161,40 @@ def generate_command(
         path = Path(tmp) / f"{into}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         with open_client_store(store) as s:
-            report = s.import_file(path, dataset=into, task=(task.value if task else ("pair" if n == 2 else "rank")),
-                                   fmt="native", guidelines=guidelines)
-    console.print(Text(f"{len(items)} prompts × {n} answers from {', '.join(model)}: {report.added} new records in "
-                       f"{into!r}, {report.already_present} already present."), soft_wrap=True)
+            report = s.import_file(
+                path,
+                dataset=into,
+                task=(task.value if task else ("pair" if n == 2 else "rank")),
+                fmt="native",
+                guidelines=guidelines,
+            )
+    console.print(
+        Text(
+            f"{len(items)} prompts × {n} answers from {', '.join(model)}: {report.added} new records in "
+            f"{into!r}, {report.already_present} already present."
+        ),
+        soft_wrap=True,
+    )
 
 
 @app.command("score")
 def score_command(
-    reward_model: str = typer.Option(..., "--reward-model", "-r", help="A reward-model adapter folder "
-                                     "(`rlhf-tui train reward --output`) or a merged reward model."),
+    reward_model: str = typer.Option(
+        ...,
+        "--reward-model",
+        "-r",
+        help="A reward-model adapter folder (`rlhf-tui train reward --output`) or a merged reward model.",
+    ),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset whose candidates to score."),
-    scorer: Optional[str] = typer.Option(None, "--scorer", help="Name the scores are stored under "
-                                         "[default: the --reward-model as given]."),
+    scorer: str | None = typer.Option(
+        None, "--scorer", help="Name the scores are stored under [default: the --reward-model as given]."
+    ),
     batch_size: int = typer.Option(8, "--batch-size", help="Answers per forward pass."),
-    max_length: int = typer.Option(1024, "--max-length", help="Longest prompt + answer in tokens; longer ones are cut."),
-    load_in_4bit: Optional[bool] = FourBitOption,
-    store: Optional[Path] = StoreOption,
+    max_length: int = typer.Option(
+        1024, "--max-length", help="Longest prompt + answer in tokens; longer ones are cut."
+    ),
+    load_in_4bit: bool | None = FourBitOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Score every candidate of a dataset with a reward model and store the scores.
 
@@ -173,8 +221,9 @@ def score_command(
             pairs.append((item.prompt, candidate.text))
     with _progress() as progress:
         task_id = progress.add_task("scoring", total=len(pairs))
-        values = score_answers(model, tokenizer, pairs, batch_size, max_length,
-                               lambda done: progress.advance(task_id, done))
+        values = score_answers(
+            model, tokenizer, pairs, batch_size, max_length, lambda done: progress.advance(task_id, done)
+        )
     with open_client_store(store) as s:
         s.save_scores(name, [(rid, idx, v) for (rid, idx), v in zip(keys, values)])
         rankings = s.submitted_rankings(dataset)
@@ -197,20 +246,23 @@ def eval_command(
     policy: str = typer.Option(..., "--policy", help="The trained policy (a DPO adapter folder or a model)."),
     reference: str = typer.Option(..., "--reference", help="What it is compared with, usually the base model."),
     reward_model: str = typer.Option(..., "--reward-model", "-r", help="The judge: a reward-model folder."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Answer the prompts of this dataset."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Or a prompts file (JSONL or text lines)."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Answer the prompts of this dataset."),
+    prompts: Path | None = typer.Option(None, "--prompts", help="Or a prompts file (JSONL or text lines)."),
     out: Path = typer.Option(Path("eval.parquet"), "--out", "-o", help="Parquet file for the answers side by side."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N prompts."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N prompts."),
     temperature: float = typer.Option(0.0, "--temperature", help="0: greedy answers (deterministic) [default]."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold when sampling."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Longest answer in tokens."),
     max_length: int = typer.Option(1024, "--max-length", help="Longest prompt + answer the judge reads."),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per forward pass."),
     seed: int = typer.Option(0, "--seed", help="Random seed when sampling."),
-    chat_template: bool = typer.Option(True, "--chat-template/--no-chat-template",
-                                       help="Wrap prompts in the tokenizer's chat template when it has one."),
-    load_in_4bit: Optional[bool] = FourBitOption,
-    store: Optional[Path] = StoreOption,
+    chat_template: bool = typer.Option(
+        True,
+        "--chat-template/--no-chat-template",
+        help="Wrap prompts in the tokenizer's chat template when it has one.",
+    ),
+    load_in_4bit: bool | None = FourBitOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Both models answer every prompt; the reward model judges each pair of answers.
 
@@ -224,11 +276,18 @@ def eval_command(
 
     items, _ = _prompts(store, dataset, prompts, limit)
     _quiet()
-    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                                  batch_size=batch_size, seed=seed, use_chat_template=chat_template)
+    settings = GenerationSettings(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        batch_size=batch_size,
+        seed=seed,
+        use_chat_template=chat_template,
+    )
     with _progress() as progress:
-        result = evaluate(policy, reference, reward_model, items, settings, max_length, load_in_4bit,
-                          on_stage=_stage(progress))
+        result = evaluate(
+            policy, reference, reward_model, items, settings, max_length, load_in_4bit, on_stage=_stage(progress)
+        )
     write_parquet(result.rows, out)
     table = Table(title=f"eval: {policy} vs {reference}, judged by {reward_model}", show_header=True)
     table.add_column("metric")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.text import Text
@@ -14,15 +13,17 @@ from ..cli_app import StoreOption, app, err_console
 
 @app.command("serve")
 def serve_command(
-    store: Optional[Path] = StoreOption,
-    socket_path: Optional[Path] = typer.Option(
+    store: Path | None = StoreOption,
+    socket_path: Path | None = typer.Option(
         None, "--socket", help="Unix socket to listen on (default: next to the store, STORE.sock)."
     ),
-    group: Optional[str] = typer.Option(
+    group: str | None = typer.Option(
         None, "--group", help="Group whose members may connect: socket and store become group read/write, others none."
     ),
-    admin: Optional[List[str]] = typer.Option(
-        None, "--admin", help="User allowed to import, export and change datasets (repeatable; the service's own user always is)."
+    admin: list[str] | None = typer.Option(
+        None,
+        "--admin",
+        help="User allowed to import, export and change datasets (repeatable; the service's own user always is).",
     ),
 ) -> None:
     """Own the store file and serve it to every annotator on this machine over a Unix socket.

@@ -7,8 +7,9 @@ file keys and the help text cannot drift apart. torch and TRL are imported only 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 
@@ -23,7 +24,7 @@ train_app = typer.Typer(
 
 # Flags whose name differs from the config key
 _FLAG_NAMES = {"load_in_4bit": "--4bit/--no-4bit"}
-_TYPES = {"bool": Optional[bool], "int": Optional[int], "float": Optional[float]}
+_TYPES = {"bool": bool | None, "int": int | None, "float": float | None}
 
 _DOCS = {
     "reward": """Train a reward model: a one-output head on the base, with a LoRA adapter.
@@ -58,7 +59,7 @@ def _option(field) -> tuple[Any, Any]:
         if field.default is not None:
             help_text += f" [default: {field.default}]"
     option = typer.Option(None, *decls.split(" "), help=help_text, show_default=False)
-    return option, _TYPES.get(hint, Optional[str])
+    return option, _TYPES.get(hint, str | None)
 
 
 def _make_command(kind: str) -> Callable[..., None]:
@@ -71,14 +72,19 @@ def _make_command(kind: str) -> Callable[..., None]:
         values = {k: v for k, v in kwargs.items() if not (k in flags_only and v is False)}
         _train(kind, config, values)
 
-    params = [inspect.Parameter(
-        "config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
-        default=typer.Option(None, "--config", "-c", help="A TOML or YAML file of options; flags override it.",
-                             show_default=False))]
+    params = [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Path | None,
+            default=typer.Option(
+                None, "--config", "-c", help="A TOML or YAML file of options; flags override it.", show_default=False
+            ),
+        )
+    ]
     for _, f in fields:
         default, annotation = _option(f)
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=annotation))
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
     command.__signature__ = inspect.Signature(params)
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__name__ = kind
@@ -86,7 +92,7 @@ def _make_command(kind: str) -> Callable[..., None]:
     return command
 
 
-def _train(kind: str, config: Optional[Path], values: dict[str, Any]) -> None:
+def _train(kind: str, config: Path | None, values: dict[str, Any]) -> None:
     from trainers.config import load_config
 
     cfg = load_config(kind, config, values)
@@ -104,8 +110,12 @@ def _train(kind: str, config: Optional[Path], values: dict[str, Any]) -> None:
     if not result.is_main_process:
         return
     if result.interrupted:
-        err_console.print(f"interrupted at step {result.metrics['summary']['global_step']}: checkpoint saved to "
-                          f"{result.checkpoint}; continue with --resume", markup=False, highlight=False)
+        err_console.print(
+            f"interrupted at step {result.metrics['summary']['global_step']}: checkpoint saved to "
+            f"{result.checkpoint}; continue with --resume",
+            markup=False,
+            highlight=False,
+        )
         raise typer.Exit(130)
     _print_summary(kind, result)
 
@@ -117,10 +127,17 @@ def _print_summary(kind: str, result) -> None:
     table = Table(title=f"train {kind}: {result.output}", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    labels = [("train_pairs", "train pairs"), ("eval_pairs", "eval pairs"), ("eval_prompts", "eval prompts"),
-              ("global_step", "steps"), ("final_train_loss", "train loss (last log)"), ("eval_loss", "eval loss"),
-              ("eval_accuracy", "eval pairwise accuracy" if kind == "reward" else "eval reward accuracy"),
-              ("eval_mean_margin", "eval mean margin"), ("train_seconds", "training seconds")]
+    labels = [
+        ("train_pairs", "train pairs"),
+        ("eval_pairs", "eval pairs"),
+        ("eval_prompts", "eval prompts"),
+        ("global_step", "steps"),
+        ("final_train_loss", "train loss (last log)"),
+        ("eval_loss", "eval loss"),
+        ("eval_accuracy", "eval pairwise accuracy" if kind == "reward" else "eval reward accuracy"),
+        ("eval_mean_margin", "eval mean margin"),
+        ("train_seconds", "training seconds"),
+    ]
     for key, label in labels:
         value = summary.get(key)
         if value is not None:

@@ -8,4 +8,12 @@ from .pair import PairScreen
 from .rank import RankScreen
 from .text_prompt import TextPromptScreen
 
-__all__ = ["AdminScreen", "AnnotateScreen", "DatasetPickerScreen", "HelpScreen", "PairScreen", "RankScreen", "TextPromptScreen"]
+__all__ = [
+    "AdminScreen",
+    "AnnotateScreen",
+    "DatasetPickerScreen",
+    "HelpScreen",
+    "PairScreen",
+    "RankScreen",
+    "TextPromptScreen",
+]

@@ -65,8 +65,9 @@ class AdminScreen(ModalScreen[None]):
 
     def load_figures(self) -> None:
         store, name = self.app.store, self.dataset.name
-        self.app.jobs.submit(self, "reading the admin figures", lambda: read_admin_figures(store, name),
-                             self.FiguresLoaded, tag="admin")
+        self.app.jobs.submit(
+            self, "reading the admin figures", lambda: read_admin_figures(store, name), self.FiguresLoaded, tag="admin"
+        )
 
     @on(FiguresLoaded)
     def show_figures(self, message: FiguresLoaded) -> None:

@@ -72,9 +72,12 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
     def on_mount(self) -> None:
         self.query_one(PromptView).styles.max_height = f"{self.config.prompt_height_percent}%"
         self.query_one(PromptView).show_message("Loading records…")
-        self.jobs.submit(self, "reading your earlier answers",
-                         lambda: self.store.answered_record_ids(self.dataset.name, self.annotator),
-                         AnsweredIdsLoaded)
+        self.jobs.submit(
+            self,
+            "reading your earlier answers",
+            lambda: self.store.answered_record_ids(self.dataset.name, self.annotator),
+            AnsweredIdsLoaded,
+        )
         self.request_records()
         self.request_progress()
         self.set_interval(1.0, self.tick)
@@ -254,6 +257,12 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
         if progress is not None:  # count submissions the last progress read has not seen yet
             unseen = self.submitted_here - self.submitted_when_progress_asked
             progress = dataclasses.replace(progress, submitted=progress.submitted + unseen)
-        facts = StatusFacts(progress, self.submitted_here, now - self.session_started, on_record, " · ".join(notes),
-                            service_lost=self.app.service_lost)
+        facts = StatusFacts(
+            progress,
+            self.submitted_here,
+            now - self.session_started,
+            on_record,
+            " · ".join(notes),
+            service_lost=self.app.service_lost,
+        )
         self.query_one(StatusLine).show(facts)

@@ -29,20 +29,33 @@ class Answering:
 
     def save(self, answer: AnnotationInput) -> None:
         store = self.store
-        self.jobs.submit(self, f"saving the {answer.status} answer", lambda: store.save_annotation(answer),
-                         lambda saved: AnswerSaved(saved.record_id, saved.status))
-
-    def answer_for_current(self, status: str, ranks: tuple[int, ...] = (), both_bad: bool = False,
-                           discard_reason: str = "") -> AnnotationInput:
-        item = self.session.current
-        return AnnotationInput(
-            record_id=item.record.id, annotator=self.annotator, status=status, ranks=ranks,
-            shown_order=item.shown_order, comment=self.comment, discard_reason=discard_reason,
-            both_bad=both_bad, seconds_spent=round(self.seconds_on_record(), 3), client_id=str(uuid.uuid4()),
+        self.jobs.submit(
+            self,
+            f"saving the {answer.status} answer",
+            lambda: store.save_annotation(answer),
+            lambda saved: AnswerSaved(saved.record_id, saved.status),
         )
 
-    async def finish(self, status: str, ranks: tuple[int, ...] = (), both_bad: bool = False,
-                     discard_reason: str = "") -> None:
+    def answer_for_current(
+        self, status: str, ranks: tuple[int, ...] = (), both_bad: bool = False, discard_reason: str = ""
+    ) -> AnnotationInput:
+        item = self.session.current
+        return AnnotationInput(
+            record_id=item.record.id,
+            annotator=self.annotator,
+            status=status,
+            ranks=ranks,
+            shown_order=item.shown_order,
+            comment=self.comment,
+            discard_reason=discard_reason,
+            both_bad=both_bad,
+            seconds_spent=round(self.seconds_on_record(), 3),
+            client_id=str(uuid.uuid4()),
+        )
+
+    async def finish(
+        self, status: str, ranks: tuple[int, ...] = (), both_bad: bool = False, discard_reason: str = ""
+    ) -> None:
         """Save the answer on screen and move on at once (the save runs behind)."""
         item = self.session.current
         self.cancel_draft_timer()

@@ -3,14 +3,14 @@ keys it answers to now, and what it does."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,8 +19,15 @@ from ..keymap import BUILT_IN_KEYS, HELP_BINDINGS, all_binding_groups, keys_for
 
 
 def _section(title: str) -> Table:
-    table = Table(box=None, expand=True, show_header=False, pad_edge=False, title=title,
-                  title_justify="left", title_style="bold underline")
+    table = Table(
+        box=None,
+        expand=True,
+        show_header=False,
+        pad_edge=False,
+        title=title,
+        title_justify="left",
+        title_style="bold underline",
+    )
     table.add_column("keys", no_wrap=True, min_width=10)
     table.add_column("does", ratio=1)
     table.add_column("id (for the keymap)", style="dim", no_wrap=True)
@@ -64,8 +71,13 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = Content("Keys")
             box.border_subtitle = Content("esc: close")
             yield Static(help_tables(self.keymap, self.task_kind, self.app.get_key_display))
-            yield Static(Text(f"\nRemap keys by id in the config file ($RLHF_TUI_CONFIG, else {DEFAULT_CONFIG_PATH}):\n"
-                              '[keymap]\n"rank.tie" = "equals_sign"', end=""))
+            yield Static(
+                Text(
+                    f"\nRemap keys by id in the config file ($RLHF_TUI_CONFIG, else {DEFAULT_CONFIG_PATH}):\n"
+                    '[keymap]\n"rank.tie" = "equals_sign"',
+                    end="",
+                )
+            )
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -48,8 +48,12 @@ class PairScreen(AnnotateScreen):
             return
         item = self.session.current
         if len(item.shown_order) != 2:
-            self.notify(f"Record {item.record.external_id!r} has {len(item.shown_order)} candidates, not 2: "
-                        "discard or skip it.", markup=False, severity="error")
+            self.notify(
+                f"Record {item.record.external_id!r} has {len(item.shown_order)} candidates, not 2: "
+                "discard or skip it.",
+                markup=False,
+                severity="error",
+            )
             return
         ranks, both_bad = pair_ranks(item.shown_order, choice)
         await self.finish("submitted", ranks, both_bad=both_bad)

@@ -32,8 +32,11 @@ class SharedKeys:
                 await self.finish("discarded", discard_reason=reason)
 
         self.app.push_screen(
-            TextPromptScreen("Discard this record", "Why? (optional — enter to discard, esc to keep the record)",
-                             value=item.previous.discard_reason if item.previous else ""),
+            TextPromptScreen(
+                "Discard this record",
+                "Why? (optional — enter to discard, esc to keep the record)",
+                value=item.previous.discard_reason if item.previous else "",
+            ),
             discard,
         )
 
@@ -48,8 +51,9 @@ class SharedKeys:
                 self.ranking_changed()
 
         self.app.push_screen(
-            TextPromptScreen("Comment", "Your comment or rationale for this record (saved with the answer):",
-                             value=self.comment),
+            TextPromptScreen(
+                "Comment", "Your comment or rationale for this record (saved with the answer):", value=self.comment
+            ),
             set_comment,
         )
 
@@ -65,8 +69,13 @@ class SharedKeys:
             self.notify("Nothing to go back to yet.", markup=False)
             return
         store, who = self.store, self.annotator
-        self.jobs.submit(self, "loading the previous record",
-                         lambda: load_item(store, store.get_record(record_id), who), PreviousLoaded, tag="previous")
+        self.jobs.submit(
+            self,
+            "loading the previous record",
+            lambda: load_item(store, store.get_record(record_id), who),
+            PreviousLoaded,
+            tag="previous",
+        )
 
     async def on_previous_loaded(self, message: PreviousLoaded) -> None:
         self.session.previous_loaded(message.item)

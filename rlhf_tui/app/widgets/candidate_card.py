@@ -13,7 +13,6 @@ from store import Candidate
 from ..ranking import ordinal
 from ..safe_text import render_untrusted
 
-
 # A mark's border (edge type, theme colour), set as an inline style: re-matching the CSS
 # for a class toggle took most of the time spent showing the next record.
 MARK_BORDERS = {
@@ -67,8 +66,9 @@ class CandidateCard(VerticalScroll, can_focus=True):
             return
         self._marks = ("choice", verdict)
         self.border_subtitle = Content(verdict) if verdict else None
-        self._set_mark_border("chosen" if verdict in ("better", "tie") else
-                              "rejected" if verdict in ("worse", "both bad") else "")
+        self._set_mark_border(
+            "chosen" if verdict in ("better", "tie") else "rejected" if verdict in ("worse", "both bad") else ""
+        )
 
     def _set_mark_border(self, mark: str) -> None:
         """The border of a mark; none (''): the CSS border, which shows focus."""
