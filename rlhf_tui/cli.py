@@ -8,7 +8,7 @@ from .cli_app import app, err_console
 
 
 def main(argv: list[str] | None = None) -> int:
-    from store.errors import StoreError
+    from store.errors import UserError
 
     from . import commands  # noqa: F401  (registers every command on `app`)
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="rlhf-tui", standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    except StoreError as exc:
+    except UserError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from .errors import (
     StoreError,
     StoreLockedError,
     UnknownDatasetError,
+    UserError,
 )
 from .location import STORE_ENV_VAR, resolve_store_path
 from .ordering import shown_order
@@ -48,6 +49,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "UnknownDatasetError",
+    "UserError",
     "connect_store",
     "open_store",
     "resolve_store_path",

@@ -1,10 +1,17 @@
-"""Errors the store raises. Each one's message is a complete sentence for a person."""
+"""Errors a person can cause and act on. Each one's message is a complete sentence for a person.
+
+`UserError` is the one base for the whole tool: the CLI prints it as one line with a non-zero
+exit, the app shows it as one line. Anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
 
-class StoreError(Exception):
-    """Base class: the message is shown to the user as it is, on one line."""
+class UserError(Exception):
+    """Something a person did (or must do) that we can explain in one line."""
+
+
+class StoreError(UserError):
+    """Base class of the store's errors: the message is shown to the user as it is, on one line."""
 
 
 class StoreLockedError(StoreError):

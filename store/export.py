@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InvalidInputError
+from .types import AGGREGATIONS, EXPORT_FORMATS
 
 if TYPE_CHECKING:
     from .duckdb_store import DuckDBStore
 
-EXPORT_FORMATS = ("annotations", "preference", "kto", "sft")
-AGGREGATIONS = ("all", "majority", "borda")
 FILE_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 
 # Submitted answers of one dataset, one row per candidate: (record_id, annotator, idx, rank, both_bad).

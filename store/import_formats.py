@@ -17,8 +17,6 @@ from .connection import first_row
 from .errors import InvalidInputError
 from .import_readers import RawInput
 
-FORMATS = ("native", "trl", "hh", "ultrafeedback")
-
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 RESPONSE_TYPE = pa.struct([("text", pa.string()), ("source", pa.string())])
 NORMALISED_SCHEMA = pa.schema(

@@ -11,9 +11,9 @@ import duckdb
 
 from .connection import first_row
 from .errors import InvalidInputError
-from .import_formats import FORMATS, RESPONSE_FIELD, RESPONSES_FIELD, detect_format, normalise_python, normalise_sql
+from .import_formats import RESPONSE_FIELD, RESPONSES_FIELD, detect_format, normalise_python, normalise_sql
 from .import_readers import RawInput, raw_relation_sql, read_error
-from .types import MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
+from .types import IMPORT_FORMATS, MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
 
 if TYPE_CHECKING:
     from .duckdb_store import DuckDBStore
@@ -78,8 +78,8 @@ def import_file(
     keep_labels: str | None,
 ) -> ImportReport:
     con = store.connection
-    if fmt not in ("auto", *FORMATS):
-        raise InvalidInputError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
+    if fmt not in ("auto", *IMPORT_FORMATS):
+        raise InvalidInputError(f"unknown format {fmt!r}; use auto, {', '.join(IMPORT_FORMATS)}")
     if task is not None and task not in TASK_KINDS:
         raise InvalidInputError(f"unknown task {task!r}; use rank or pair")
     if annotators_per_record is not None and annotators_per_record < 1:

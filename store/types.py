@@ -14,6 +14,10 @@ from typing import Literal
 TaskKind = Literal["rank", "pair"]
 AnnotationStatus = Literal["submitted", "discarded", "draft"]
 TASK_KINDS: tuple[str, ...] = ("rank", "pair")
+# The one list of each kind of name; the CLI's choices and the trainers' config checks use these.
+IMPORT_FORMATS: tuple[str, ...] = ("native", "trl", "hh", "ultrafeedback")
+EXPORT_FORMATS: tuple[str, ...] = ("annotations", "preference", "kto", "sft")
+AGGREGATIONS: tuple[str, ...] = ("all", "majority", "borda")
 MIN_CANDIDATES = 2
 MAX_CANDIDATES = 9
 MAX_TEXT_BYTES = 1_000_000

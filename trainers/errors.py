@@ -1,11 +1,11 @@
-"""Errors a user can cause while training. They are StoreErrors so the CLI prints them as one line."""
+"""Errors a user can cause while training. They are UserErrors so the CLI prints them as one line."""
 
 from __future__ import annotations
 
-from store.errors import StoreError
+from store.errors import UserError
 
 
-class TrainerError(StoreError):
+class TrainerError(UserError):
     """Bad configuration, missing data or model, or a run that cannot go on; the message says what to do."""
 
 

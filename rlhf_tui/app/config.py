@@ -18,12 +18,14 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from store.errors import UserError
+
 CONFIG_ENV_VAR = "RLHF_TUI_CONFIG"
 ENV_PREFIX = "RLHF_TUI_"
 DEFAULT_CONFIG_PATH = Path("~/.config/rlhf-tui/config.toml")
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """The config file cannot be used; the message is one line for the user."""
 
 

@@ -9,35 +9,18 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from store.types import AGGREGATIONS, EXPORT_FORMATS, IMPORT_FORMATS, TASK_KINDS
+
 from ..cli_app import StoreOption, app, console, err_console, open_client_store
 
 SAMPLE_DATA_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 
 
-class Task(StrEnum):
-    rank = "rank"
-    pair = "pair"
-
-
-class ImportFormat(StrEnum):
-    auto = "auto"
-    native = "native"
-    trl = "trl"
-    hh = "hh"
-    ultrafeedback = "ultrafeedback"
-
-
-class ExportFormat(StrEnum):
-    annotations = "annotations"
-    preference = "preference"
-    kto = "kto"
-    sft = "sft"
-
-
-class Aggregate(StrEnum):
-    all = "all"
-    majority = "majority"
-    borda = "borda"
+# Typer's choices, built from the store's one list of each kind of name.
+Task = StrEnum("Task", {name: name for name in TASK_KINDS})  # type: ignore[misc]
+ImportFormat = StrEnum("ImportFormat", {name: name for name in ("auto", *IMPORT_FORMATS)})  # type: ignore[misc]
+ExportFormat = StrEnum("ExportFormat", {name: name for name in EXPORT_FORMATS})  # type: ignore[misc]
+Aggregate = StrEnum("Aggregate", {name: name for name in AGGREGATIONS})  # type: ignore[misc]
 
 
 def _read_guidelines(path: Path | None) -> str | None:
@@ -63,7 +46,7 @@ def import_command(
         None, "--task", help="rank (2-9 candidates) or pair (exactly 2). Default: pair for trl/hh data, else rank."
     ),
     fmt: ImportFormat = typer.Option(
-        ImportFormat.auto, "--format", help="Input format; auto detects it from the columns."
+        ImportFormat("auto"), "--format", help="Input format; auto detects it from the columns."
     ),
     guidelines: Path | None = typer.Option(None, "--guidelines", help="Markdown file with the annotation guidelines."),
     annotators_per_record: int | None = typer.Option(
@@ -108,12 +91,12 @@ def export_command(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to export."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file: .parquet (default choice) or .jsonl."),
     fmt: ExportFormat = typer.Option(
-        ExportFormat.preference,
+        ExportFormat("preference"),
         "--format",
         help="annotations (every answer), preference (TRL prompt/chosen/rejected pairs), kto, or sft.",
     ),
     aggregate: Aggregate = typer.Option(
-        Aggregate.all,
+        Aggregate("all"),
         "--aggregate",
         help="Pairs from several annotators: all (each annotator's pairs), majority (one label per pair), "
         "borda (one consensus ranking per record).",
