@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -16,6 +17,7 @@ import pyarrow as pa
 from .connection import first_row
 from .errors import InvalidInputError
 from .import_readers import RawInput
+from .sql_names import quote_identifier
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 RESPONSE_TYPE = pa.struct([("text", pa.string()), ("source", pa.string())])
@@ -70,7 +72,7 @@ def _kind(col: str) -> str:
 
 
 def _column(raw: RawInput, name: str) -> str:
-    return f'"{name}"' if name in raw.columns else "NULL::JSON"
+    return quote_identifier(name) if name in raw.columns else "NULL::JSON"
 
 
 def _id_sql_for(col: str) -> tuple[str, str]:
@@ -185,7 +187,11 @@ class RowError(Exception):
     pass
 
 
-def _messages(value, field: str) -> list[dict]:
+Messages = list[dict[str, str]]  # chat messages, each {role, content}
+TextOrMessages = str | Messages
+
+
+def _messages(value: list[Any], field: str) -> Messages:
     if not all(
         isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
     ):
@@ -193,7 +199,7 @@ def _messages(value, field: str) -> list[dict]:
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
-def _text_or_messages(value, field: str):
+def _text_or_messages(value: Any, field: str) -> TextOrMessages:
     if value is None:
         raise RowError(f"field '{field}': missing")
     if isinstance(value, str):
@@ -205,7 +211,7 @@ def _text_or_messages(value, field: str):
     )
 
 
-def _completion_text(value, field: str) -> str:
+def _completion_text(value: TextOrMessages, field: str) -> str:
     """The candidate text of a TRL completion: a string, or the content of its message(s)."""
     if isinstance(value, str):
         return value
@@ -214,7 +220,7 @@ def _completion_text(value, field: str) -> str:
     return "\n\n".join(m["content"] for m in value)
 
 
-def _common_prefix_len(a, b) -> int:
+def _common_prefix_len(a: Sequence[Any], b: Sequence[Any]) -> int:
     n = 0
     for x, y in zip(a, b):
         if x != y:
@@ -223,7 +229,9 @@ def _common_prefix_len(a, b) -> int:
     return n
 
 
-def _split_implicit(chosen, rejected):
+def _split_implicit(
+    chosen: TextOrMessages, rejected: TextOrMessages
+) -> tuple[TextOrMessages, TextOrMessages, TextOrMessages]:
     """TRL's implicit-prompt rows: the shared beginning is the prompt."""
     if isinstance(chosen, str):
         n = _common_prefix_len(chosen, rejected)
@@ -286,10 +294,10 @@ PYTHON_NORMALISERS: dict[str, Callable[[dict], dict]] = {"trl": _trl_row, "hh": 
 
 def normalise_python(con: duckdb.DuckDBPyConnection, raw: RawInput, raw_sql: str, fmt: str) -> pa.Table:
     wanted = [c for c in ("id", "prompt", "chosen", "rejected", "metadata") if c in raw.columns]
-    select = ", ".join(f'"{c}"' for c in wanted)
+    select = ", ".join(quote_identifier(c) for c in wanted)
     rows = con.execute(f"SELECT row_no, {select} FROM ({raw_sql}) ORDER BY row_no").fetchall()
     normalise = PYTHON_NORMALISERS[fmt]
-    out = {name: [] for name in NORMALISED_SCHEMA.names}
+    out: dict[str, list[Any]] = {name: [] for name in NORMALISED_SCHEMA.names}
     for row_no, *values in rows:
         row = {k: (json.loads(v) if v is not None else None) for k, v in zip(wanted, values)}
         out["row_no"].append(row_no)

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import InvalidInputError
+from .sql_names import quote_identifier, quote_literal
 
 FILE_TYPES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
@@ -64,10 +65,6 @@ def check_utf8(path: Path) -> None:
             ) from None
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _first_bad_json_line(path: Path) -> str:
     with path.open(encoding="utf-8") as fh:
         for number, text in enumerate(fh, start=1):
@@ -91,8 +88,21 @@ def _jsonl_has_blank_lines(path: Path) -> int:
     return 0
 
 
-def _describe(con: duckdb.DuckDBPyConnection, source_sql: str) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {source_sql}").fetchall()]
+def _describe(con: duckdb.DuckDBPyConnection, path: Path, source_sql: str) -> list[tuple[str, str]]:
+    """(name, type) of each column; the names come from the file, so they reach SQL only quoted."""
+    columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {source_sql}").fetchall()]
+    for name, _ in columns:
+        if "\x00" in name:
+            raise InvalidInputError(f"{path}: the column name {name!r} contains a NUL character")
+    return columns
+
+
+def _csv_cell_as_json(column: str) -> str:
+    """A CSV cell holding a JSON list or object is structured data; anything else is text.
+    `column` is an already quoted identifier."""
+    return f"""CASE WHEN {column} IS NULL THEN NULL
+                WHEN left(ltrim({column}), 1) IN ('[', '{{') AND json_valid({column}) THEN {column}::JSON
+                ELSE to_json({column}) END AS {column}"""
 
 
 def raw_relation_sql(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[RawInput, str]:
@@ -106,36 +116,34 @@ def raw_relation_sql(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[RawInp
         check_utf8(path)
     if path.stat().st_size == 0:
         raise InvalidInputError(f"{path}: the file is empty")
-    p = _sql_str(str(path))
+    p = quote_literal(str(path))
     try:
         if kind in ("jsonl", "json"):
             fmt = "newline_delimited" if kind == "jsonl" else "array"
             if kind == "jsonl" and (blank := _jsonl_has_blank_lines(path)):
                 raise InvalidInputError(f"{path}: line {blank}: empty line (one JSON object per line expected)")
-            columns = _describe(con, f"read_json({p}, format='{fmt}')")
-            spec = "{" + ", ".join(f"{_sql_str(c)}: 'JSON'" for c, _ in columns) + "}"
-            select = ", ".join(f'"{c}"' for c, _ in columns)
+            columns = _describe(con, path, f"read_json({p}, format='{fmt}')")
+            if len(columns) == 1 and columns[0][0] == "json" and columns[0][1].startswith("MAP("):
+                # DuckDB reads objects as one MAP when a key cannot be a column; the empty key is the one seen.
+                raise InvalidInputError(f'{path}: a JSON object has an empty key ""; every key must be a field name')
+            spec = "{" + ", ".join(f"{quote_literal(c)}: 'JSON'" for c, _ in columns) + "}"
+            select = ", ".join(quote_identifier(c) for c, _ in columns)
             source = f"read_json({p}, format='{fmt}', columns={spec})"
         elif kind == "parquet":
-            columns = _describe(con, f"read_parquet({p})")
-            select = ", ".join(f'to_json("{c}") AS "{c}"' for c, _ in columns)
+            columns = _describe(con, path, f"read_parquet({p})")
+            select = ", ".join(f"to_json({q}) AS {q}" for q in (quote_identifier(c) for c, _ in columns))
             source = f"read_parquet({p})"
         else:
-            columns = _describe(con, f"read_csv({p}, header=true, all_varchar=true)")
-            # A cell holding a JSON list or object is structured data; anything else is text.
-            select = ", ".join(
-                f"""CASE WHEN "{c}" IS NULL THEN NULL
-                         WHEN left(ltrim("{c}"), 1) IN ('[', '{{') AND json_valid("{c}") THEN "{c}"::JSON
-                         ELSE to_json("{c}") END AS "{c}\""""
-                for c, _ in columns
-            )
+            columns = _describe(con, path, f"read_csv({p}, header=true, all_varchar=true)")
+            select = ", ".join(_csv_cell_as_json(quote_identifier(c)) for c, _ in columns)
             source = f"read_csv({p}, header=true, all_varchar=true)"
     except InvalidInputError:
         raise
     except duckdb.Error as exc:
         raise read_error(path, kind, exc) from None
     names = tuple(c for c, _ in columns)
-    if "row_no" in names:
+    # DuckDB matches names case-insensitively, so "ROW_NO" would stand in for our row_no.
+    if any(n.lower() == "row_no" for n in names):
         raise InvalidInputError(f"{path}: a column named 'row_no' is reserved")
     return RawInput(path, kind, names), f"SELECT row_number() OVER () AS row_no, {select} FROM {source}"
 
