@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+from store import PreferenceStore
+
 from .config import AppConfig, ConfigError, config_path, load_config
 
 
-def run_annotation_app(store, dataset: str | None, annotator: str, config: AppConfig | None = None) -> None:
+def run_annotation_app(store: PreferenceStore, dataset: str | None, annotator: str, config: AppConfig | None = None) -> None:
     """Run the app on `store` until the annotator quits (blocks)."""
     from .app import AnnotationApp
 

@@ -6,29 +6,39 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual import work
 from textual.app import App
+from textual.binding import BindingType
 from textual.worker import get_current_worker
 
-from store import Dataset
+from store import Dataset, PreferenceStore
 from store.client import ServiceClient
 
 from .config import AppConfig
-from .keymap import APP_BINDINGS, all_binding_groups
-from .messages import DatasetLoaded, DatasetsLoaded, ServiceConnectionChanged, StoreDrained, StoreFailed
-from .screens import AdminScreen, AnnotateScreen, DatasetPickerScreen, HelpScreen, PairScreen, RankScreen
+from .keymap import APP_BINDINGS
+from .messages import DatasetLoaded, ServiceConnectionChanged, StoreDrained, StoreFailed
+from .screens import (
+    AdminScreen,
+    AnnotateContext,
+    AnnotateScreen,
+    DatasetPickerScreen,
+    HelpScreen,
+    PairScreen,
+    RankScreen,
+)
 from .store_jobs import StoreJobQueue
 
 
 class AnnotationApp(App[None]):
     TITLE = "rlhf-tui annotate"
-    BINDINGS = APP_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(
         self,
-        store,
+        store: PreferenceStore,
         annotator: str,
         dataset: str | None = None,
         config: AppConfig | None = None,
@@ -53,12 +63,16 @@ class AnnotationApp(App[None]):
         if isinstance(self.store, ServiceClient):
             # Wait for a lost service as long as it takes: the queued answers are sent, in order, once it is back.
             self.store.reconnect_timeout = None
-            self.store.on_connection_change = lambda connected: self.post_message(ServiceConnectionChanged(connected))
+            self.store.on_connection_change = self.connection_changed
         self.run_store_jobs()
         if self.dataset_name:
             self.open_dataset(self.dataset_name)
         else:
-            self.push_screen(DatasetPickerScreen(), self.open_dataset)
+            self.push_screen(DatasetPickerScreen(self.store, self.jobs), self.open_dataset)
+
+    def connection_changed(self, connected: bool) -> None:
+        """Called by the service client in the store worker thread."""
+        self.post_message(ServiceConnectionChanged(connected))
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def run_store_jobs(self) -> None:
@@ -70,28 +84,19 @@ class AnnotationApp(App[None]):
         self.jobs.stop()
 
     # -- datasets ------------------------------------------------------------------
-    def load_datasets(self, target) -> None:
-        self.jobs.submit(target, "listing datasets", self.store.list_datasets, DatasetsLoaded)
-
     def open_dataset(self, name: str | None) -> None:
         if name:
-            self.jobs.submit(self, f"opening dataset {name!r}", lambda: self.store.get_dataset(name), DatasetLoaded)
+            store = self.store
+            self.jobs.submit(self, f"opening dataset {name!r}", lambda: store.get_dataset(name), DatasetLoaded)
 
     def on_dataset_loaded(self, message: DatasetLoaded) -> None:
         dataset: Dataset = message.dataset
         screen_class = PairScreen if dataset.task == "pair" else RankScreen
         self.sub_title = f"{dataset.name} · {dataset.task} · {self.annotator}"
-        self.push_screen(screen_class(dataset, self.annotator, self.config, self.clock))
+        context = AnnotateContext(self.store, self.jobs, self, self.annotator, self.config, self.clock)
+        self.push_screen(screen_class(dataset, context))
 
     # -- keys everywhere --------------------------------------------------------------
-    def key_for(self, binding_id: str) -> str:
-        """The first key a binding answers to after the user's keymap (for hints on screen)."""
-        for _, bindings in all_binding_groups():
-            for binding in bindings:
-                if binding.id == binding_id:
-                    return self.config.keymap.get(binding_id, binding.key).split(",")[0].strip()
-        raise KeyError(binding_id)
-
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
@@ -101,7 +106,7 @@ class AnnotationApp(App[None]):
     def action_admin(self) -> None:
         """Progress and agreement of the dataset being annotated (not from pop-ups)."""
         if isinstance(self.screen, AnnotateScreen):
-            self.push_screen(AdminScreen(self.screen.dataset))
+            self.push_screen(AdminScreen(self.screen.dataset, self.store, self.jobs))
 
     async def action_quit(self) -> None:
         """Quit once the pending saves, the draft on screen and the lease release have run."""

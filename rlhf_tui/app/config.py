@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, get_type_hints
 
 from store.errors import UserError
 
@@ -56,7 +58,7 @@ def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH).expanduser()
 
 
-def _coerce(name: str, kind: type, value: object, origin: str) -> object:
+def _coerce(name: str, kind: type, value: object, origin: str) -> int | float:
     try:
         if kind is float and isinstance(value, (int, float, str)) and not isinstance(value, bool):
             return float(value)
@@ -67,12 +69,12 @@ def _coerce(name: str, kind: type, value: object, origin: str) -> object:
     raise ConfigError(f"{origin}: {name} must be a{'n integer' if kind is int else ' number'}, not {value!r}")
 
 
-def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> AppConfig:
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> AppConfig:
     """The config from the file (missing file: defaults) with environment overrides."""
     from .keymap import binding_ids
 
     path = path or config_path()
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     values: dict[str, object] = {}
     if path.is_file():
         try:
@@ -83,16 +85,17 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(known)})")
-    settings: dict[str, object] = {}
-    for name, spec in known.items():
+    kinds = get_type_hints(AppConfig)
+    settings: dict[str, Any] = {}  # _coerce makes each value of its field's type
+    for name in known:
         if name == "keymap":
             continue
-        kind = {"int": int, "float": float}[spec.type]
+        kind = kinds[name]
         if name in values:
             settings[name] = _coerce(name, kind, values[name], str(path))
         env_name = ENV_PREFIX + name.upper()
-        if env_name in environ:
-            settings[name] = _coerce(name, kind, environ[env_name], env_name)
+        if env_name in env:
+            settings[name] = _coerce(name, kind, env[env_name], env_name)
     keymap = values.get("keymap", {})
     if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
         raise ConfigError(f"{path}: [keymap] must map binding ids to key strings")

@@ -130,6 +130,15 @@ def binding_ids() -> set[str]:
     return {b.id for _, group in all_binding_groups() for b in group if b.id}
 
 
+def first_key(binding_id: str, keymap: dict[str, str]) -> str:
+    """The first key a binding answers to after the user's keymap (for hints on screen)."""
+    for _, bindings in all_binding_groups():
+        for binding in bindings:
+            if binding.id == binding_id:
+                return keymap.get(binding_id, binding.key).split(",")[0].strip()
+    raise KeyError(binding_id)
+
+
 def keys_for(binding: Binding, keymap: dict[str, str]) -> list[str]:
     """The keys a binding answers to after the user's keymap (Textual key names)."""
     keys = keymap.get(binding.id or "", binding.key)

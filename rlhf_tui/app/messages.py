@@ -57,10 +57,7 @@ class AnsweredIdsLoaded(Message):
 
 
 class AnswerSaved(Message):
-    def __init__(self, record_id: int, status: str) -> None:
-        super().__init__()
-        self.record_id = record_id
-        self.status = status
+    """An answer (draft, submission or discard) was saved: the progress shown is outdated."""
 
 
 class ProgressLoaded(Message):

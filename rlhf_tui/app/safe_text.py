@@ -41,7 +41,7 @@ _BIDI_TAGS = {code: f"⟦{name}⟧" for code, name in _BIDI_NAMES.items()}
 # Line and paragraph separators would break lines behind the renderer's back.
 _SEPARATORS = {0x2028: "⟦LS⟧", 0x2029: "⟦PS⟧"}
 
-_TRANSLATION = {**_C0_PICTURES, **_C1_ESCAPES, **_BIDI_TAGS, **_SEPARATORS}
+_TRANSLATION: dict[int, int | str] = {**_C0_PICTURES, **_C1_ESCAPES, **_BIDI_TAGS, **_SEPARATORS}
 _CRLF = re.compile(r"\r\n")
 _FENCE = re.compile(r"^```[ \t]*([^\n`]*)\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
 _LEXER_NAME = re.compile(r"^[A-Za-z0-9_+#.-]{1,24}$")

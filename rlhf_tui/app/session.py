@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from store import Annotation, Record, shown_order
+from store import Annotation, PreferenceStore, Record, shown_order
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Item:
         return self.previous if self.previous is not None and self.previous.status == "draft" else None
 
 
-def load_item(store, record: Record, annotator: str) -> Item:
+def load_item(store: PreferenceStore, record: Record, annotator: str) -> Item:
     """An `Item` for a record (runs in the store worker: it reads the annotation)."""
     order = shown_order(record.id, annotator, len(record.candidates))
     return Item(record, order, store.get_annotation(record.id, annotator))

@@ -1,7 +1,7 @@
 """The annotation app's screens, one per module."""
 
 from .admin import AdminScreen
-from .annotate import AnnotateScreen
+from .annotate import AnnotateContext, AnnotateScreen, AnnotationHost
 from .dataset_picker import DatasetPickerScreen
 from .help import HelpScreen
 from .pair import PairScreen
@@ -10,7 +10,9 @@ from .text_prompt import TextPromptScreen
 
 __all__ = [
     "AdminScreen",
+    "AnnotateContext",
     "AnnotateScreen",
+    "AnnotationHost",
     "DatasetPickerScreen",
     "HelpScreen",
     "PairScreen",

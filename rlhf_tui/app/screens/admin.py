@@ -7,27 +7,30 @@ saves wait for them. Over the service a non-admin gets the service's refusal ins
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import on, work
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from store import Dataset
+from store import Dataset, PreferenceStore
 
 from ..admin_figures import AdminFigures, completion_text, counts_table, read_admin_figures
 from ..keymap import ADMIN_BINDINGS
 from ..messages import StoreFailed
+from ..store_jobs import StoreJobQueue
 
 log = logging.getLogger(__name__)
 
 
 class AdminScreen(ModalScreen[None]):
-    BINDINGS = ADMIN_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*ADMIN_BINDINGS]
     DEFAULT_CSS = """
     AdminScreen { align: center middle; }
     AdminScreen > VerticalScroll { width: 95%; max-width: 140; height: 95%; border: round $accent;
@@ -41,13 +44,15 @@ class AdminScreen(ModalScreen[None]):
             self.figures = figures
 
     class AgreementComputed(Message):
-        def __init__(self, renderable) -> None:
+        def __init__(self, renderable: RenderableType) -> None:
             super().__init__()
             self.renderable = renderable
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, store: PreferenceStore, jobs: StoreJobQueue) -> None:
         super().__init__()
         self.dataset = dataset
+        self.store = store
+        self.jobs = jobs
         self.figures: AdminFigures | None = None
         self.computing = False  # the agreement worker is running
 
@@ -64,8 +69,8 @@ class AdminScreen(ModalScreen[None]):
         self.load_figures()
 
     def load_figures(self) -> None:
-        store, name = self.app.store, self.dataset.name
-        self.app.jobs.submit(
+        store, name = self.store, self.dataset.name
+        self.jobs.submit(
             self, "reading the admin figures", lambda: read_admin_figures(store, name), self.FiguresLoaded, tag="admin"
         )
 
@@ -90,6 +95,7 @@ class AdminScreen(ModalScreen[None]):
 
         from ...agreement_view import agreement_renderables
 
+        renderable: RenderableType
         try:
             renderable = Group(*agreement_renderables(compute_agreement(task, rankings)))
         except Exception as exc:  # a bug in the figures must not take the app down: one line, the rest logged

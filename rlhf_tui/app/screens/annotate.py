@@ -1,63 +1,90 @@
 """What both annotation modes share: the layout, the record queue, showing a record,
-progress. Answering and drafts are in `answering.py`, the keys both modes share in
-`shared_keys.py`; rank and pair mode subclass it (`rank.py`, `pair.py`) and add their
-keys. Every store call goes to the store worker."""
+the shared keys (skip, discard, comment, back to amend, guidelines, prompt, expand).
+Rank and pair mode subclass it (`rank.py`, `pair.py`) and add their keys.
+
+The screen receives its collaborators (`AnnotateContext`): the store and the store
+worker's job queue (every store call goes there), and the app it reports to. It owns
+the session (where the annotator is), the answer on screen (`AnswerController`) and
+the progress read for the status line (`ProgressTracker`)."""
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer
 
-from store import Dataset
+from store import Dataset, PreferenceStore
+from store.types import AnnotationStatus
 
+from ..answering import AnswerController, Clock
 from ..config import AppConfig
-from ..keymap import ANNOTATE_BINDINGS
-from ..messages import (
-    AnsweredIdsLoaded,
-    AnswerSaved,
-    ProgressLoaded,
-    RecordsFetched,
-    StoreFailed,
-)
+from ..keymap import ANNOTATE_BINDINGS, first_key
+from ..messages import AnsweredIdsLoaded, AnswerSaved, PreviousLoaded, ProgressLoaded, RecordsFetched, StoreFailed
+from ..progress_tracker import ProgressTracker
 from ..session import AnnotationSession, Item, load_item
+from ..store_jobs import StoreJobQueue
 from ..widgets import CandidateGrid, GuidelinesPanel, PromptView, StatusFacts, StatusLine
-from .answering import Answering, LocalState
-from .shared_keys import SharedKeys
+from .text_prompt import TextPromptScreen
 
 RENEW_LEASES_EVERY_SECONDS = 120
 
 
-class AnnotateScreen(Answering, SharedKeys, Screen):
-    BINDINGS = ANNOTATE_BINDINGS
+class AnnotationHost(Protocol):
+    """What the annotate screen asks of the app that shows it."""
+
+    @property
+    def service_lost(self) -> bool: ...
+
+    def record_rendered(self, record_id: int | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class AnnotateContext:
+    """The collaborators an annotate screen is given."""
+
+    store: PreferenceStore
+    jobs: StoreJobQueue
+    host: AnnotationHost
+    annotator: str
+    config: AppConfig
+    clock: Clock
+
+
+class AnnotateScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [*ANNOTATE_BINDINGS]
     CSS_PATH = "../annotate.tcss"
     task_kind = ""  # "rank" or "pair"
 
-    def __init__(self, dataset: Dataset, annotator: str, config: AppConfig, clock) -> None:
+    def __init__(self, dataset: Dataset, context: AnnotateContext) -> None:
         super().__init__()
         self.dataset = dataset
-        self.annotator = annotator
-        self.config = config
-        self.clock = clock
-        self.session = AnnotationSession(config.prefetch)
-        self.stash: dict[int, LocalState] = {}
-        self.comment = ""
-        self.dirty = False
-        self.expanded = False
-        self.carried_seconds = 0.0
-        self.record_started = clock()
-        self.session_started = clock()
-        self.submitted_here = 0
-        self.progress = None
-        self.progress_in_flight = False
-        self.progress_stale = False
-        self.progress_outdated = False
-        self.submitted_when_progress_asked = 0
-        self.draft_timer: Timer | None = None
+        self.store = context.store
+        self.jobs = context.jobs
+        self.host = context.host
+        self.annotator = context.annotator
+        self.config = context.config
+        self.clock = context.clock
+        self.session = AnnotationSession(self.config.prefetch)
+        self.answer = AnswerController(
+            store=self.store,
+            jobs=self.jobs,
+            owner=self,
+            session=self.session,
+            annotator=self.annotator,
+            clock=self.clock,
+            draft_delay_seconds=self.config.draft_delay_seconds,
+            current_ranks=self.current_ranks,
+        )
+        self.progress = ProgressTracker(
+            store=self.store, jobs=self.jobs, owner=self, dataset=dataset.name, annotator=self.annotator
+        )
+        self.expanded = False  # long texts shown in full
+        self.session_started = self.clock()
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -72,32 +99,40 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
     def on_mount(self) -> None:
         self.query_one(PromptView).styles.max_height = f"{self.config.prompt_height_percent}%"
         self.query_one(PromptView).show_message("Loading records…")
+        store, name, who = self.store, self.dataset.name, self.annotator
         self.jobs.submit(
-            self,
-            "reading your earlier answers",
-            lambda: self.store.answered_record_ids(self.dataset.name, self.annotator),
-            AnsweredIdsLoaded,
+            self, "reading your earlier answers", lambda: store.answered_record_ids(name, who), AnsweredIdsLoaded
         )
         self.request_records()
-        self.request_progress()
+        self.progress.request()
         self.set_interval(1.0, self.tick)
         self.set_interval(RENEW_LEASES_EVERY_SECONDS, self.renew_leases)
 
-    @property
-    def store(self):
-        return self.app.store
+    def ready_item(self) -> Item | None:
+        """The record on screen, when nothing is loading in its place (keys act on it)."""
+        return self.session.current if self.session.loading_previous == 0 else None
 
-    @property
-    def jobs(self):
-        return self.app.jobs
+    def key_for(self, binding_id: str) -> str:
+        return first_key(binding_id, self.config.keymap)
 
-    @property
-    def ready(self) -> bool:
-        """A record is on screen and nothing is loading in its place."""
-        return self.session.current is not None and self.session.loading_previous == 0
+    # -- the mode (rank or pair) -------------------------------------------------
+    def card_labels(self, item: Item) -> list[str]:
+        raise NotImplementedError
 
-    def expand_key(self) -> str:
-        return self.app.key_for("annotate.expand")
+    def restore_answer(self, item: Item, ranks: tuple[int, ...] | None) -> None:
+        """Set the mode's state from stored or stashed ranks (None: start fresh)."""
+        raise NotImplementedError
+
+    def current_ranks(self) -> tuple[int, ...]:
+        """The mode's answer on screen, as canonical ranks (saved as the draft)."""
+        raise NotImplementedError
+
+    def refresh_marks(self) -> None:
+        """Show the mode's state (ranks, choice) on the cards."""
+        raise NotImplementedError
+
+    def mode_note(self) -> str:
+        return ""
 
     # -- fetching --------------------------------------------------------------
     def request_records(self) -> None:
@@ -123,36 +158,23 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
         if recycled or len(message.items) == message.requested:
             self.request_records()
 
-    def request_progress(self) -> None:
-        if self.progress_in_flight:
-            self.progress_stale = True
-            return
-        self.progress_in_flight = True
-        self.progress_outdated = False
-        self.submitted_when_progress_asked = self.submitted_here
-        store, name, who = self.store, self.dataset.name, self.annotator
-        self.jobs.submit(self, "reading progress", lambda: store.progress(name, who), ProgressLoaded, tag="progress")
-
     def on_progress_loaded(self, message: ProgressLoaded) -> None:
-        self.progress_in_flight = False
-        self.progress = message.progress
+        self.progress.loaded(message.progress)
         self.refresh_status()
-        if self.progress_stale:
-            self.progress_stale = False
-            self.request_progress()
+        self.progress.request_if_stale()
 
     def on_answered_ids_loaded(self, message: AnsweredIdsLoaded) -> None:
         self.session.add_earlier_answers(message.record_ids)
 
     def on_answer_saved(self, message: AnswerSaved) -> None:
-        self.progress_outdated = True  # re-read on the next status tick: not once per keypress
+        self.progress.answer_saved()
 
     def on_store_failed(self, message: StoreFailed) -> None:
         # The app shows the message; here a failed fetch or read may be retried later.
         if message.tag == "fetch":
             self.session.fetch_in_flight = False
         elif message.tag == "progress":
-            self.progress_in_flight = False
+            self.progress.failed()
         elif message.tag == "previous":
             self.session.loading_previous -= 1
 
@@ -161,24 +183,15 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
         if self.session.current is not None and not self.session.current.answered:
             ids.append(self.session.current.record.id)
         store, who = self.store, self.annotator
+
+        def renew() -> None:
+            for record_id in ids:
+                store.renew_lease(record_id, who)
+
         if ids:
-            self.jobs.submit(self, "renewing leases", lambda: [store.renew_lease(i, who) for i in ids])
+            self.jobs.submit(self, "renewing leases", renew)
 
     # -- showing a record --------------------------------------------------------
-    def card_labels(self, item: Item) -> list[str]:
-        raise NotImplementedError
-
-    def restore_answer(self, item: Item, ranks: tuple[int, ...] | None) -> None:
-        """Set the mode's state from stored or stashed ranks (None: start fresh)."""
-        raise NotImplementedError
-
-    def refresh_marks(self) -> None:
-        """Show the mode's state (ranks, choice) on the cards."""
-        raise NotImplementedError
-
-    def mode_note(self) -> str:
-        return ""
-
     async def show_item(self, item: Item | None) -> None:
         if item is None:
             await self.show_waiting()
@@ -192,27 +205,16 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
         labels = self.card_labels(item)
         count_changed = len(labels) != len(grid.cards)
         cards = await grid.set_card_count(labels)
-        self.query_one(PromptView).show(record, limit, self.expand_key())
+        expand_key = self.key_for("annotate.expand")
+        self.query_one(PromptView).show(record, limit, expand_key)
         for position, card in enumerate(cards):
-            card.show(record.candidates[item.shown_order[position]], limit, self.expand_key())
-        stashed = self.stash.pop(record.id, None)
-        previous = item.previous
-        if stashed is not None:
-            self.restore_answer(item, stashed.ranks)
-            self.comment, self.carried_seconds = stashed.comment, stashed.seconds
-        elif previous is not None:
-            self.restore_answer(item, previous.ranks)
-            self.comment, self.carried_seconds = previous.comment, previous.seconds_spent
-        else:
-            self.restore_answer(item, None)
-            self.comment, self.carried_seconds = "", 0.0
-        self.dirty = False
-        self.record_started = self.clock()
+            card.show(record.candidates[item.shown_order[position]], limit, expand_key)
+        self.restore_answer(item, self.answer.begin(item))
         self.refresh_marks()
         if count_changed:
             self.refresh_bindings()  # the footer offers only the numbers on screen; rebuilding it is slow
         self.refresh_status()
-        self.call_after_refresh(self.app.record_rendered, record.id)
+        self.call_after_refresh(self.host.record_rendered, record.id)
 
     async def show_waiting(self) -> None:
         if self.session.exhausted and not self.session.fetch_in_flight:
@@ -227,16 +229,15 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
         self.query_one(CandidateGrid).display = False
         self.query_one(PromptView).show_message(
             f"Nothing left for you to annotate in {self.dataset.name!r}. "
-            f"Press {self.app.key_for('annotate.back')} to go back and amend an answer, "
-            f"or {self.app.key_for('app.quit')} to quit."
+            f"Press {self.key_for('annotate.back')} to go back and amend an answer, "
+            f"or {self.key_for('app.quit')} to quit."
         )
         self.refresh_bindings()
         self.refresh_status()
-        self.app.record_rendered(None)
+        self.host.record_rendered(None)
 
     def tick(self) -> None:
-        if self.progress_outdated:
-            self.request_progress()
+        self.progress.request_if_outdated()
         self.refresh_status()
 
     def refresh_status(self) -> None:
@@ -246,23 +247,132 @@ class AnnotateScreen(Answering, SharedKeys, Screen):
             notes.append("amending an earlier answer")
         elif item is not None and item.draft is not None:
             notes.append("draft restored")
-        if self.comment:
+        if self.answer.comment:
             notes.append("comment added")
         mode = self.mode_note()
         if mode:
             notes.append(mode)
         now = self.clock()
-        on_record = (now - self.record_started + self.carried_seconds) if item is not None else 0.0
-        progress = self.progress
-        if progress is not None:  # count submissions the last progress read has not seen yet
-            unseen = self.submitted_here - self.submitted_when_progress_asked
-            progress = dataclasses.replace(progress, submitted=progress.submitted + unseen)
+        on_record = (now - self.answer.record_started + self.answer.carried_seconds) if item is not None else 0.0
         facts = StatusFacts(
-            progress,
-            self.submitted_here,
+            self.progress.shown(),
+            self.progress.submitted_here,
             now - self.session_started,
             on_record,
             " · ".join(notes),
-            service_lost=self.app.service_lost,
+            service_lost=self.host.service_lost,
         )
         self.query_one(StatusLine).show(facts)
+
+    # -- answering ---------------------------------------------------------------
+    def ranking_changed(self) -> None:
+        """The annotator changed the answer on screen: show it, keep it as a draft soon."""
+        self.refresh_marks()
+        self.refresh_status()
+        self.answer.changed()
+
+    async def finish(
+        self, status: AnnotationStatus, ranks: tuple[int, ...] = (), both_bad: bool = False, discard_reason: str = ""
+    ) -> None:
+        """Save the answer on screen and move on at once (the save runs behind)."""
+        item = self.session.current
+        if item is None:
+            return
+        self.answer.finish(item, status, ranks, both_bad, discard_reason)
+        if status == "submitted" and not item.answered:
+            self.progress.count_submission()
+        await self.move_on(answered=True)
+
+    async def move_on(self, answered: bool) -> None:
+        await self.show_item(self.session.leave_current(answered))
+        self.request_records()
+
+    def save_before_quit(self) -> None:
+        self.answer.save_draft_now()
+
+    # -- the keys both modes share -------------------------------------------------
+    async def action_skip(self) -> None:
+        item = self.ready_item()
+        if item is None:
+            return
+        self.answer.save_draft_now()
+        if not item.answered:
+            store, who, record_id = self.store, self.annotator, item.record.id
+            self.jobs.submit(self, "releasing the record", lambda: store.release_lease(record_id, who))
+        await self.move_on(answered=False)
+
+    def action_discard(self) -> None:
+        item = self.ready_item()
+        if item is None:
+            return
+
+        async def discard(reason: str | None) -> None:
+            if reason is not None and self.session.current is item:
+                await self.finish("discarded", discard_reason=reason)
+
+        self.app.push_screen(
+            TextPromptScreen(
+                "Discard this record",
+                "Why? (optional — enter to discard, esc to keep the record)",
+                value=item.previous.discard_reason if item.previous else "",
+            ),
+            discard,
+        )
+
+    def action_comment(self) -> None:
+        item = self.ready_item()
+        if item is None:
+            return
+
+        def set_comment(comment: str | None) -> None:
+            if comment is not None and self.session.current is item and comment != self.answer.comment:
+                self.answer.comment = comment
+                self.ranking_changed()
+
+        self.app.push_screen(
+            TextPromptScreen(
+                "Comment",
+                "Your comment or rationale for this record (saved with the answer):",
+                value=self.answer.comment,
+            ),
+            set_comment,
+        )
+
+    def action_back(self) -> None:
+        item = self.ready_item()
+        if item is not None:
+            self.answer.stash_and_save_draft(item)
+        record_id = self.session.start_going_back()
+        if record_id is None:
+            self.notify("Nothing to go back to yet.", markup=False)
+            return
+        store, who = self.store, self.annotator
+        self.jobs.submit(
+            self,
+            "loading the previous record",
+            lambda: load_item(store, store.get_record(record_id), who),
+            PreviousLoaded,
+            tag="previous",
+        )
+
+    async def on_previous_loaded(self, message: PreviousLoaded) -> None:
+        self.session.previous_loaded(message.item)
+        if self.session.loading_previous == 0:
+            await self.show_item(self.session.current)
+
+    async def action_guidelines(self) -> None:
+        await self.query_one(GuidelinesPanel).toggle()
+
+    def action_toggle_prompt(self) -> None:
+        self.query_one(PromptView).toggle_collapsed()
+
+    def action_expand(self) -> None:
+        item = self.session.current
+        if item is None:
+            return
+        self.expanded = not self.expanded
+        limit = None if self.expanded else self.config.preview_chars
+        expand_key = self.key_for("annotate.expand")
+        self.query_one(PromptView).show(item.record, limit, expand_key)
+        for position, card in enumerate(self.query_one(CandidateGrid).cards):
+            card.show(item.record.candidates[item.shown_order[position]], limit, expand_key)

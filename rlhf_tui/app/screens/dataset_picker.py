@@ -3,18 +3,22 @@ and completion; enter opens one."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
+from textual.binding import BindingType
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from store import DatasetSummary
+from store import DatasetSummary, PreferenceStore
 
 from ..keymap import PICKER_BINDINGS
 from ..messages import DatasetsLoaded
 from ..safe_text import neutralise
+from ..store_jobs import StoreJobQueue
 
 
 def dataset_label(summary: DatasetSummary) -> Text:
@@ -28,11 +32,16 @@ def dataset_label(summary: DatasetSummary) -> Text:
 
 
 class DatasetPickerScreen(Screen[str]):
-    BINDINGS = PICKER_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*PICKER_BINDINGS]
     DEFAULT_CSS = """
     DatasetPickerScreen OptionList { height: 1fr; border: round $accent; }
     DatasetPickerScreen #picker-note { height: auto; padding: 0 1; }
     """
+
+    def __init__(self, store: PreferenceStore, jobs: StoreJobQueue) -> None:
+        super().__init__()
+        self.store = store
+        self.jobs = jobs
 
     def compose(self):
         yield Static(Content("Choose a dataset to annotate"), id="picker-note")
@@ -41,7 +50,7 @@ class DatasetPickerScreen(Screen[str]):
 
     def on_mount(self) -> None:
         self.query_one("#datasets", OptionList).border_title = Content("Datasets")
-        self.app.load_datasets(self)
+        self.jobs.submit(self, "listing datasets", self.store.list_datasets, DatasetsLoaded)
 
     def on_datasets_loaded(self, message: DatasetsLoaded) -> None:
         options = self.query_one("#datasets", OptionList)

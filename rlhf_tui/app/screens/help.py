@@ -4,11 +4,12 @@ keys it answers to now, and what it does."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -54,7 +55,7 @@ def help_tables(keymap: dict[str, str], task: str | None, key_display: Callable[
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = HELP_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*HELP_BINDINGS]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 90%; max-width: 110; height: 90%; border: round $accent;

@@ -3,11 +3,17 @@ decides and moves on: A better, B better, tie, both bad."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual.binding import BindingType
+
+from store import Dataset
+
 from ..keymap import PAIR_BINDINGS
 from ..ranking import pair_choice, pair_ranks
 from ..session import Item
 from ..widgets import CandidateGrid
-from .annotate import AnnotateScreen
+from .annotate import AnnotateContext, AnnotateScreen
 
 VERDICTS = {  # earlier decision → what cards A and B say
     "a": ("better", "worse"),
@@ -18,11 +24,11 @@ VERDICTS = {  # earlier decision → what cards A and B say
 
 
 class PairScreen(AnnotateScreen):
-    BINDINGS = PAIR_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*PAIR_BINDINGS]
     task_kind = "pair"
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, dataset: Dataset, context: AnnotateContext) -> None:
+        super().__init__(dataset, context)
         self.earlier_choice: str | None = None
         self.candidate_count = 0
 
@@ -44,9 +50,9 @@ class PairScreen(AnnotateScreen):
             card.show_choice(verdict)
 
     async def action_decide(self, choice: str) -> None:
-        if not self.ready:
+        item = self.ready_item()
+        if item is None:
             return
-        item = self.session.current
         if len(item.shown_order) != 2:
             self.notify(
                 f"Record {item.record.external_id!r} has {len(item.shown_order)} candidates, not 2: "
@@ -55,5 +61,6 @@ class PairScreen(AnnotateScreen):
                 severity="error",
             )
             return
-        ranks, both_bad = pair_ranks(item.shown_order, choice)
+        shown_a, shown_b = item.shown_order
+        ranks, both_bad = pair_ranks((shown_a, shown_b), choice)
         await self.finish("submitted", ranks, both_bad=both_bad)

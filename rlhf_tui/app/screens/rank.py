@@ -3,19 +3,25 @@ key makes the next one share the previous rank, backspace clears, enter submits.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual.binding import BindingType
+
+from store import Dataset
+
 from ..keymap import RANK_BINDINGS
 from ..ranking import Ranking, ordinal
 from ..session import Item
 from ..widgets import CandidateGrid
-from .annotate import AnnotateScreen
+from .annotate import AnnotateContext, AnnotateScreen
 
 
 class RankScreen(AnnotateScreen):
-    BINDINGS = RANK_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*RANK_BINDINGS]
     task_kind = "rank"
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, dataset: Dataset, context: AnnotateContext) -> None:
+        super().__init__(dataset, context)
         self.ranking = Ranking(())
 
     def card_labels(self, item: Item) -> list[str]:
@@ -44,28 +50,28 @@ class RankScreen(AnnotateScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Only the numbers of the candidates on screen are offered.
-        if action == "rank" and parameters:
-            return int(parameters[0]) < self.ranking.size
+        if action == "rank" and parameters and isinstance(parameters[0], int):
+            return parameters[0] < self.ranking.size
         return True
 
     def action_rank(self, position: int) -> None:
-        if self.ready and position < self.ranking.size:
+        if self.ready_item() is not None and position < self.ranking.size:
             self.ranking.toggle(position)
             self.ranking_changed()
 
     def action_tie(self) -> None:
-        if self.ready:
+        if self.ready_item() is not None:
             self.ranking.toggle_tie()
             self.refresh_marks()
             self.refresh_status()
 
     def action_clear(self) -> None:
-        if self.ready and not self.ranking.is_empty:
+        if self.ready_item() is not None and not self.ranking.is_empty:
             self.ranking.clear()
             self.ranking_changed()
 
     async def action_submit(self) -> None:
-        if not self.ready:
+        if self.ready_item() is None:
             return
         left = len(self.ranking.unranked_positions())
         if left > 1:

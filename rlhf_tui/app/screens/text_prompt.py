@@ -3,7 +3,10 @@ discard. Enter answers (an empty answer is allowed), escape cancels (None)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -13,7 +16,7 @@ from ..keymap import DIALOG_BINDINGS
 
 
 class TextPromptScreen(ModalScreen[str | None]):
-    BINDINGS = DIALOG_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*DIALOG_BINDINGS]
     DEFAULT_CSS = """
     TextPromptScreen { align: center middle; }
     TextPromptScreen > Vertical { width: 80%; max-width: 100; height: auto; border: round $accent;
@@ -21,19 +24,18 @@ class TextPromptScreen(ModalScreen[str | None]):
     TextPromptScreen Label { width: 1fr; }
     """
 
-    def __init__(self, title: str, question: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, question: str, value: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.question = question
         self.value = value
-        self.placeholder = placeholder
 
     def compose(self):
         with Vertical() as box:
             box.border_title = Content(self.title_text)
             box.border_subtitle = Content("enter: save · esc: cancel")
             yield Label(Content(self.question))
-            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield Input(value=self.value, id="answer")
 
     def on_mount(self) -> None:
         self.query_one("#answer", Input).focus()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.css.types import EdgeType
 from textual.widgets import Static
 
 from store import Candidate
@@ -15,7 +16,7 @@ from ..safe_text import render_untrusted
 
 # A mark's border (edge type, theme colour), set as an inline style: re-matching the CSS
 # for a class toggle took most of the time spent showing the next record.
-MARK_BORDERS = {
+MARK_BORDERS: dict[str, tuple[EdgeType, str]] = {
     "ranked": ("round", "success"),
     "best": ("heavy", "success"),
     "chosen": ("heavy", "success"),

@@ -15,11 +15,12 @@ from ..safe_text import neutralise, render_untrusted
 
 
 def render_prompt(record: Record, limit: int | None, expand_key: str) -> RenderableType:
-    if not record.is_chat:
-        return render_untrusted(record.prompt, limit, expand_key)
+    prompt = record.prompt
+    if isinstance(prompt, str):
+        return render_untrusted(prompt, limit, expand_key)
     turns: list[RenderableType] = []
     budget = limit
-    for message in record.prompt:
+    for message in prompt:
         turns.append(Text(f" {neutralise(message.role)} ", style="bold reverse"))
         turns.append(render_untrusted(message.content, budget, expand_key))
         if budget is not None:

@@ -1,0 +1,163 @@
+"""The answer to the record on screen (both modes): its comment, the time spent on it,
+unsaved changes and the draft timer. Saves run behind in the store worker, so the
+next record shows at once; a draft keeps unfinished work."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.message_pump import MessagePump
+from textual.timer import Timer
+
+from store import AnnotationInput, PreferenceStore
+from store.types import AnnotationStatus
+
+from .messages import AnswerSaved
+from .session import AnnotationSession, Item
+from .store_jobs import StoreJobQueue
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class LocalState:
+    """Unsaved work on a record the annotator left by going back; shown again on return."""
+
+    ranks: tuple[int, ...]
+    comment: str
+    seconds: float
+
+
+class AnswerController:
+    """Keeps the answer on screen and saves it: as a draft while it changes, for good on submit.
+
+    `current_ranks` reads the mode's answer (rank or pair) when a draft is saved; `owner`
+    is the screen the save results are posted to and whose timers delay drafts."""
+
+    def __init__(
+        self,
+        *,
+        store: PreferenceStore,
+        jobs: StoreJobQueue,
+        owner: MessagePump,
+        session: AnnotationSession,
+        annotator: str,
+        clock: Clock,
+        draft_delay_seconds: float,
+        current_ranks: Callable[[], tuple[int, ...]],
+    ) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.owner = owner
+        self.session = session
+        self.annotator = annotator
+        self.clock = clock
+        self.draft_delay_seconds = draft_delay_seconds
+        self.current_ranks = current_ranks
+        self.comment = ""
+        self.dirty = False  # changed since shown or since the last draft save
+        self.carried_seconds = 0.0  # spent on the record before it was shown this time
+        self.record_started = clock()
+        self.draft_timer: Timer | None = None
+        self.stash: dict[int, LocalState] = {}
+
+    def begin(self, item: Item) -> tuple[int, ...] | None:
+        """Start on the record shown now: its unsaved, drafted or answered comment and time.
+        Returns the ranks to show again (None: start fresh)."""
+        stashed = self.stash.pop(item.record.id, None)
+        previous = item.previous
+        ranks: tuple[int, ...] | None
+        if stashed is not None:
+            ranks, self.comment, self.carried_seconds = stashed.ranks, stashed.comment, stashed.seconds
+        elif previous is not None:
+            ranks, self.comment, self.carried_seconds = previous.ranks, previous.comment, previous.seconds_spent
+        else:
+            ranks, self.comment, self.carried_seconds = None, "", 0.0
+        self.dirty = False
+        self.record_started = self.clock()
+        return ranks
+
+    def seconds_on_record(self) -> float:
+        return self.carried_seconds + max(0.0, self.clock() - self.record_started)
+
+    def answer_for(
+        self,
+        item: Item,
+        status: AnnotationStatus,
+        ranks: tuple[int, ...] = (),
+        both_bad: bool = False,
+        discard_reason: str = "",
+    ) -> AnnotationInput:
+        return AnnotationInput(
+            record_id=item.record.id,
+            annotator=self.annotator,
+            status=status,
+            ranks=ranks,
+            shown_order=item.shown_order,
+            comment=self.comment,
+            discard_reason=discard_reason,
+            both_bad=both_bad,
+            seconds_spent=round(self.seconds_on_record(), 3),
+            client_id=str(uuid.uuid4()),
+        )
+
+    def save(self, answer: AnnotationInput) -> None:
+        store = self.store
+        self.jobs.submit(
+            self.owner,
+            f"saving the {answer.status} answer",
+            lambda: store.save_annotation(answer),
+            lambda _: AnswerSaved(),
+        )
+
+    def finish(
+        self,
+        item: Item,
+        status: AnnotationStatus,
+        ranks: tuple[int, ...] = (),
+        both_bad: bool = False,
+        discard_reason: str = "",
+    ) -> None:
+        """Save the answer to `item` for good (the draft waiting to be saved is dropped)."""
+        self.cancel_draft_timer()
+        self.save(self.answer_for(item, status, ranks, both_bad, discard_reason))
+
+    # -- drafts ------------------------------------------------------------------
+    def changed(self) -> None:
+        """The annotator changed the answer on screen: keep it as a draft soon."""
+        self.dirty = True
+        item = self.session.current
+        if item is not None and not item.answered:
+            self.cancel_draft_timer()
+            if self.draft_delay_seconds <= 0:
+                self.save_draft()  # 0 means: save every change at once
+            else:
+                self.draft_timer = self.owner.set_timer(self.draft_delay_seconds, self.save_draft)
+
+    def cancel_draft_timer(self) -> None:
+        if self.draft_timer is not None:
+            self.draft_timer.stop()
+            self.draft_timer = None
+
+    def save_draft(self) -> None:
+        """Keep unsaved work on the record on screen (never over a submitted answer)."""
+        self.draft_timer = None
+        item = self.session.current
+        if item is None or item.answered or not self.dirty:
+            return
+        self.dirty = False
+        self.save(self.answer_for(item, "draft", self.current_ranks()))
+
+    def save_draft_now(self) -> None:
+        """Save the draft without waiting for the timer (leaving the record, quitting)."""
+        self.cancel_draft_timer()
+        self.save_draft()
+
+    def stash_and_save_draft(self, item: Item) -> None:
+        """Leaving `item` to go back: keep its unsaved work to show on return, and save the draft."""
+        self.cancel_draft_timer()
+        if self.dirty:
+            self.stash[item.record.id] = LocalState(self.current_ranks(), self.comment, self.seconds_on_record())
+        self.save_draft()
