@@ -26,6 +26,15 @@ def plain(renderable) -> str:
     return " ".join(console.export_text().split())
 
 
+def screen_position(app, needle: str) -> tuple[int, int]:
+    """(column, row) where `needle` first shows on the screen."""
+    for row, strip in enumerate(app.screen._compositor.render_strips()):
+        column = strip.text.find(needle)
+        if column >= 0:
+            return column, row
+    raise AssertionError(f"{needle!r} is not on the screen")
+
+
 async def test_hostile_text_is_rendered_literally_everywhere(tmp_path):
     rows = [
         {"id": "evil\x1b[31m", "prompt": [{"role": "user\x1b[5m", "content": HOSTILE}], "responses": [HOSTILE, "fine"]}
@@ -49,7 +58,11 @@ async def test_hostile_text_is_rendered_literally_everywhere(tmp_path):
         svg = app.export_screenshot()
         assert "[@click=app.quit]Q[/]" in svg.replace("&#160;", " ")
         assert "\x1b" not in svg
-        await pilot.click(PromptView)  # a click on the prompt must not run any action
+        column, row = screen_position(app, "[@click=app.quit]Q[/]")
+        q_cell = (column + len("[@click=app.quit]"), row)
+        widget, _ = app.screen.get_widget_at(*q_cell)
+        assert prompt in widget.ancestors_with_self  # the click below lands on the prompt's "Q"
+        await pilot.click(offset=q_cell)  # clicking the would-be link must not run its action (quit)
         await settle(pilot)
         assert app.is_running
     store.close()
