@@ -3,17 +3,26 @@
 A DuckDB commit costs milliseconds (the write-ahead log is flushed); one per submission
 caps a shared store at a few hundred per second. Each caller queues its write and then
 takes the store lock; whoever gets it first applies every queued write in one
-transaction. A write that fails is retried alone so that it fails alone."""
+transaction. A write that fails is retried alone so that it fails alone.
+
+A failed COMMIT has already ended the transaction in DuckDB, so the ROLLBACK that follows
+may find nothing to roll back; the write's own error is what its caller sees, and
+`on_rollback` always runs so that in-memory state never claims a write that is not stored."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import TypeVar
 
 import duckdb
 
 Write = Callable[[duckdb.DuckDBPyConnection], object]
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class GroupCommitter:
@@ -29,27 +38,36 @@ class GroupCommitter:
         self._queue_lock = threading.Lock()
         self._pending: list[tuple[Write, Future]] = []
 
-    def run(self, write: Write):
+    def run(self, write: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Apply `write(con)` durably (under the store lock) and return its result or raise its error."""
-        future: Future = Future()
+        future: Future[T] = Future()
         with self._queue_lock:
             self._pending.append((write, future))
         with self._lock:
             if not future.done():
                 with self._queue_lock:
                     batch, self._pending = self._pending, []
-                self._apply(batch)
+                try:
+                    self._apply(batch)
+                finally:
+                    for _, other in batch:  # nobody may wait for ever on a write that was never applied
+                        if not other.done():
+                            other.set_exception(RuntimeError("the group commit stopped before this write was applied"))
         return future.result()
 
     def _apply(self, batch: list[tuple[Write, Future]]) -> None:
-        con = self._con()
-        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            con = self._con()
+            con.execute("BEGIN TRANSACTION").fetchall()
+        except BaseException as exc:
+            for _, future in batch:
+                future.set_exception(exc)
+            return
         try:
             results = [write(con) for write, _ in batch]
             con.execute("COMMIT").fetchall()
         except BaseException as exc:
-            con.execute("ROLLBACK").fetchall()
-            self._on_rollback()
+            self._roll_back(con)
             if len(batch) == 1:
                 batch[0][1].set_exception(exc)
                 return
@@ -58,3 +76,15 @@ class GroupCommitter:
             return
         for (_, future), result in zip(batch, results):
             future.set_result(result)
+
+    def _roll_back(self, con: duckdb.DuckDBPyConnection) -> None:
+        """End the failed transaction; whatever happens, the caller reports the write's own error
+        and in-memory state is rebuilt from the database."""
+        try:
+            con.execute("ROLLBACK").fetchall()
+        except duckdb.Error as exc:
+            # A failed COMMIT has already ended the transaction: then there is nothing to roll back.
+            if not (isinstance(exc, duckdb.TransactionException) and "no transaction is active" in str(exc)):
+                log.warning("ROLLBACK after a failed write also failed: %s", exc)
+        finally:
+            self._on_rollback()
