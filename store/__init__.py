@@ -4,7 +4,8 @@ Never imports textual or any training library (checked by tests/test_import_cont
 """
 
 from .api import PreferenceStore
-from .duckdb_store import DuckDBStore, connect_store, open_store
+from .connect import connect_store, open_store
+from .duckdb_store import DuckDBStore
 from .errors import (
     InvalidInputError,
     PermissionDeniedError,

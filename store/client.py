@@ -1,33 +1,59 @@
-"""The store interface over the service's socket: same methods as DuckDBStore.
+"""The store interface over the service's socket: the methods of `PreferenceStore`, each
+written out and sent as one operation of `store.protocol`.
 
 A lost service is waited for (the annotator's screen stays as it is) and the request
-resent; submissions carry a client id, so a resend is never counted twice."""
+resent; submissions carry a client id, so a resend is never counted twice. Files cross
+the socket as streams: `import_file` reads the file here, with the caller's rights, and
+`export` writes it here, atomically, with the caller's umask."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import grp
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from . import wire
-from .api import PreferenceStore
-from .errors import StoreError
-from .types import AnnotationInput
+from . import protocol, wire
+from .errors import InvalidInputError, PermissionDeniedError, StoreError
+from .export import output_file_format, write_atomically
+from .import_readers import file_type_of
+from .types import (
+    Annotation,
+    AnnotationInput,
+    AnnotatorProgress,
+    Dataset,
+    DatasetSummary,
+    ImportReport,
+    Record,
+    StatusCount,
+)
+
+UPLOAD_CHUNK = 1 << 20
+GET_RECORDS_BATCH = 8  # records per request: a record can be up to ~10 MB
 
 
 class ServiceUnavailableError(StoreError):
     """The service could not be reached within the reconnect timeout."""
 
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
-_METHODS = {name for name, value in vars(PreferenceStore).items() if callable(value) and not name.startswith("_")} - {
-    "close"
-}
-_PATH_ARGUMENTS = {"import_file": ("path", 0), "export": ("out", 2)}
+
+def _group_hint(socket_path: Path) -> str:
+    try:
+        gid = socket_path.stat().st_gid
+        name = grp.getgrgid(gid).gr_name
+    except (OSError, KeyError):
+        return "ask the admin of the store service for access"
+    return f"only members of group {name} may use it: ask an admin to run `usermod -aG {name} $USER`, then log in again"
 
 
 class ServiceClient:
@@ -41,11 +67,14 @@ class ServiceClient:
         before it fails (None: for as long as it takes, as the annotation app wants)."""
         self.socket_path = Path(socket_path)
         self.reconnect_timeout = reconnect_timeout
+        self.connect_timeout = connect_timeout
         # Called with False when the service is lost and True when it is back (from the calling thread).
         self.on_connection_change: Callable[[bool], None] | None = None
+        self.user = ""
+        self.is_admin = False
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
-        self._reader = None
+        self._reader: Any = None
         self._next_id = 0
         self._connect(deadline=time.monotonic() + connect_timeout)
 
@@ -54,18 +83,44 @@ class ServiceClient:
         delay = 0.05
         while True:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(max(0.1, min(self.connect_timeout, deadline - time.monotonic())))
             try:
                 sock.connect(str(self.socket_path))
-                self._sock, self._reader = sock, sock.makefile("rb")
-                return
+                reader = sock.makefile("rb")
+                greeting = reader.readline(protocol.MAX_LINE_BYTES)
+                sock.settimeout(None)
+            except PermissionError:
+                sock.close()
+                raise PermissionDeniedError(
+                    f"cannot connect to the store service at {self.socket_path}: permission denied; "
+                    + _group_hint(self.socket_path)
+                ) from None
             except OSError as exc:
                 sock.close()
                 if time.monotonic() >= deadline:
+                    reason = exc.strerror or str(exc) or type(exc).__name__
                     raise ServiceUnavailableError(
-                        f"cannot reach the store service at {self.socket_path} ({exc.strerror or exc})"
+                        f"cannot reach the store service at {self.socket_path} ({reason})", reason
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+                continue
+            if not greeting:
+                sock.close()
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailableError(
+                        f"the store service at {self.socket_path} closed the connection", "connection closed"
+                    )
+                time.sleep(delay)
+                continue
+            message = wire.decode(greeting)
+            if "error" in message:
+                sock.close()
+                raise wire.error_from_wire(message["error"])
+            hello = message.get("hello") or {}
+            self.user, self.is_admin = str(hello.get("user", "")), bool(hello.get("admin"))
+            self._sock, self._reader = sock, reader
+            return
 
     def _drop(self) -> None:
         for closable in (self._reader, self._sock):
@@ -83,17 +138,18 @@ class ServiceClient:
     def __enter__(self) -> ServiceClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- calls ---------------------------------------------------------------
-    def _call(self, method: str, args: tuple, kwargs: dict):
+    def _call(self, op: str, **params: Any) -> Any:
         with self._lock:
             self._next_id += 1
-            payload = wire.encode({"id": self._next_id, "method": method, "args": list(args), "kwargs": kwargs})
-            deadline = time.monotonic() + (
-                self.reconnect_timeout if self.reconnect_timeout is not None else float("inf")
-            )
+            payload = wire.encode({"id": self._next_id, "op": op, "params": params})
+            if len(payload) > protocol.MAX_LINE_BYTES:
+                raise InvalidInputError(f"{op}: the request is over {protocol.MAX_LINE_BYTES >> 20} MiB")
+            wait = self.reconnect_timeout if self.reconnect_timeout is not None else float("inf")
+            deadline = time.monotonic() + wait
             lost = False
             while True:
                 try:
@@ -101,6 +157,7 @@ class ServiceClient:
                         self._connect(deadline)
                         if lost and self.on_connection_change:
                             self.on_connection_change(True)
+                    assert self._sock is not None
                     self._sock.sendall(payload)
                     line = self._reader.readline()
                     if not line:
@@ -122,26 +179,203 @@ class ServiceClient:
             raise wire.error_from_wire(reply["error"])
         return reply.get("result")
 
-    def whoami(self) -> dict:
-        return self._call("whoami", (), {})
+    def _pages(self, op: str, **params: Any) -> list:
+        out: list = []
+        while True:
+            page = self._call(op, offset=len(out), limit=protocol.MAX_PAGE, **params)
+            out.extend(page)
+            if len(page) < protocol.MAX_PAGE:
+                return out
 
-    def save_annotation(self, answer: AnnotationInput):
+    def whoami(self) -> dict:
+        return {"user": self.user, "admin": self.is_admin}
+
+    # -- datasets --------------------------------------------------------------
+    def list_datasets(self) -> list[DatasetSummary]:
+        return list(self._call("list_datasets"))
+
+    def get_dataset(self, name: str) -> Dataset:
+        return self._call("get_dataset", name=name)
+
+    def create_dataset(
+        self, name: str, task: str, guidelines: str = "", annotators_per_record: int = 1, settings: dict | None = None
+    ) -> Dataset:
+        return self._call(
+            "create_dataset",
+            name=name,
+            task=task,
+            guidelines=guidelines,
+            annotators_per_record=annotators_per_record,
+            settings=settings,
+        )
+
+    def update_dataset(
+        self, name: str, guidelines: str | None = None, annotators_per_record: int | None = None
+    ) -> Dataset:
+        return self._call(
+            "update_dataset", name=name, guidelines=guidelines, annotators_per_record=annotators_per_record
+        )
+
+    def delete_dataset(self, name: str) -> None:
+        self._call("delete_dataset", name=name)
+
+    # -- import / export: the file is read and written here ------------------------
+    def import_file(
+        self,
+        path: str | os.PathLike,
+        dataset: str,
+        task: str | None = None,
+        fmt: str = "auto",
+        guidelines: str | None = None,
+        annotators_per_record: int | None = None,
+        skip_invalid: bool = False,
+        keep_labels: str | None = None,
+    ) -> ImportReport:
+        source = Path(path)
+        file_type_of(source)  # an unknown suffix is refused before anything is sent
+        try:
+            fh = source.open("rb")
+        except FileNotFoundError:
+            raise InvalidInputError(f"{source}: no such file") from None
+        except IsADirectoryError:
+            raise InvalidInputError(f"{source}: is a folder, not a file") from None
+        except PermissionError:
+            raise InvalidInputError(f"{source}: permission denied (you cannot read this file)") from None
+        with fh:
+            upload = self._call("upload_begin", suffix=source.suffix.lower())
+            while chunk := fh.read(UPLOAD_CHUNK):
+                self._call("upload_chunk", transfer=upload, data=base64.b64encode(chunk).decode("ascii"))
+        return self._call(
+            "import_upload",
+            transfer=upload,
+            display_name=str(source),
+            dataset=dataset,
+            task=task,
+            fmt=fmt,
+            guidelines=guidelines,
+            annotators_per_record=annotators_per_record,
+            skip_invalid=skip_invalid,
+            keep_labels=keep_labels,
+        )
+
+    def export(self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all") -> int:
+        target = Path(out)
+        file_format = output_file_format(target)
+        started = self._call("export_begin", dataset=dataset, fmt=fmt, aggregate=aggregate, file_format=file_format)
+        transfer, size = started["transfer"], int(started["size"])
+
+        def receive(tmp: Path) -> int:
+            with tmp.open("wb") as fh:
+                while fh.tell() < size:
+                    chunk = base64.b64decode(self._call("transfer_read", transfer=transfer, offset=fh.tell()))
+                    if not chunk:
+                        raise StoreError(f"the export of {dataset} ended early")
+                    fh.write(chunk)
+            return int(started["rows"])
+
+        try:
+            return write_atomically(target, receive)
+        finally:
+            self._call("transfer_close", transfer=transfer)
+
+    def preference_rows(self, dataset: str, aggregate: str = "all") -> list[dict]:
+        return self.export_rows(dataset, "preference", aggregate)
+
+    def export_rows(
+        self, dataset: str, fmt: str, aggregate: str = "all", offset: int = 0, limit: int | None = None
+    ) -> list[dict]:
+        if limit is not None:
+            return list(
+                self._call("export_rows", dataset=dataset, fmt=fmt, aggregate=aggregate, offset=offset, limit=limit)
+            )
+        rows = self._pages("export_rows", dataset=dataset, fmt=fmt, aggregate=aggregate)
+        return rows[offset:] if offset else rows
+
+    # -- records and assignment ---------------------------------------------------------
+    def get_records(self, record_ids: Sequence[int]) -> list[Record]:
+        ids = [int(i) for i in record_ids]
+        out: list[Record] = []
+        for start in range(0, len(ids), GET_RECORDS_BATCH):
+            out.extend(self._call("get_records", record_ids=ids[start : start + GET_RECORDS_BATCH]))
+        return out
+
+    def get_record(self, record_id: int) -> Record:
+        return self.get_records([record_id])[0]
+
+    def record_ids(self, dataset: str, offset: int = 0, limit: int | None = None) -> list[int]:
+        if limit is not None:
+            return list(self._call("record_ids", dataset=dataset, offset=offset, limit=limit))
+        ids = self._pages("record_ids", dataset=dataset)
+        return ids[offset:] if offset else ids
+
+    def next_records(self, dataset: str, annotator: str, limit: int = 1, exclude: Iterable[int] = ()) -> list[Record]:
+        excluded = sorted({int(i) for i in exclude})[-protocol.MAX_EXCLUDE :]
+        return list(self._call("next_records", dataset=dataset, annotator=annotator, limit=limit, exclude=excluded))
+
+    def renew_lease(self, record_id: int, annotator: str) -> None:
+        self._call("renew_lease", record_id=record_id, annotator=annotator)
+
+    def release_lease(self, record_id: int, annotator: str) -> None:
+        self._call("release_lease", record_id=record_id, annotator=annotator)
+
+    def release_all_leases(self, annotator: str) -> None:
+        self._call("release_all_leases", annotator=annotator)
+
+    # -- annotations ---------------------------------------------------------------------
+    def get_annotation(self, record_id: int, annotator: str) -> Annotation | None:
+        return self._call("get_annotation", record_id=record_id, annotator=annotator)
+
+    def annotation_history(self, record_id: int, annotator: str) -> list[Annotation]:
+        return list(self._call("annotation_history", record_id=record_id, annotator=annotator))
+
+    def save_annotation(self, answer: AnnotationInput) -> Annotation:
         if answer.client_id is None:  # so that a resend after a lost connection is recognised
             answer = dataclasses.replace(answer, client_id=str(uuid.uuid4()))
-        return self._call("save_annotation", (answer,), {})
+        fields = {f.name: getattr(answer, f.name) for f in dataclasses.fields(answer)}
+        return self._call("save_annotation", **fields)
 
-    def __getattr__(self, name: str):
-        if name not in _METHODS:
-            raise AttributeError(name)
+    def answered_record_ids(self, dataset: str, annotator: str, limit: int = 100) -> list[int]:
+        return list(self._call("answered_record_ids", dataset=dataset, annotator=annotator, limit=limit))
 
-        def remote(*args, **kwargs):
-            if name in _PATH_ARGUMENTS:  # the service resolves paths from its own directory
-                key, position = _PATH_ARGUMENTS[name]
-                if key in kwargs:
-                    kwargs[key] = str(Path(kwargs[key]).absolute())
-                elif len(args) > position:
-                    args = (*args[:position], str(Path(args[position]).absolute()), *args[position + 1 :])
-            return self._call(name, args, kwargs)
+    # -- progress and statistics ----------------------------------------------------------
+    def progress(self, dataset: str, annotator: str) -> AnnotatorProgress:
+        return self._call("progress", dataset=dataset, annotator=annotator)
 
-        remote.__name__ = name
-        return remote
+    def status_counts(self, dataset: str) -> list[StatusCount]:
+        return list(self._call("status_counts", dataset=dataset))
+
+    def overfilled_records(self, dataset: str) -> int:
+        return int(self._call("overfilled_records", dataset=dataset))
+
+    def submitted_rankings(
+        self, dataset: str, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, tuple[int, ...], bool]]:
+        if limit is not None:
+            rows = self._call("submitted_rankings", dataset=dataset, offset=offset, limit=limit)
+        else:
+            rows = self._pages("submitted_rankings", dataset=dataset)[offset:]
+        return [(int(r), str(a), tuple(k), bool(b)) for r, a, k, b in rows]
+
+    # -- scores ------------------------------------------------------------------------------
+    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int:
+        rows = [[int(r), int(i), float(s)] for r, i, s in scores]
+        saved = 0
+        for start in range(0, len(rows), protocol.MAX_PAGE):
+            saved += int(self._call("save_scores", scorer=scorer, scores=rows[start : start + protocol.MAX_PAGE]))
+        return saved
+
+    def scores(
+        self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, int, str, float]]:
+        if limit is not None:
+            rows = self._call("scores", dataset=dataset, scorer=scorer, offset=offset, limit=limit)
+        else:
+            rows = self._pages("scores", dataset=dataset, scorer=scorer)[offset:]
+        return [(int(r), int(i), str(n), float(v)) for r, i, n, v in rows]
+
+
+def _conforms(client: ServiceClient) -> None:
+    """Checked by mypy: the client offers the whole store interface."""
+    from .api import PreferenceStore
+
+    _: PreferenceStore = client

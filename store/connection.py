@@ -27,7 +27,10 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         if path.parent and not path.parent.exists() and not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
         con = duckdb.connect(str(path), read_only=read_only)
+        if created and path.exists():
+            path.chmod(0o600)  # everyone's answers: private from the start, whatever the umask
         # DuckDB's progress bar writes to the terminal: it would scribble over the TUI.
         con.execute("SET enable_progress_bar = false").fetchall()
         return con

@@ -9,7 +9,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -17,7 +17,9 @@ import duckdb
 from . import export as export_module
 from . import importer
 from .assignment import DatasetAssignment, load_assignment
+from .clock import utcnow
 from .connection import connect, first_row
+from .dataset_rows import insert_dataset
 from .errors import InvalidInputError, StoreError, UnknownDatasetError
 from .group_commit import GroupCommitter
 from .migrations import apply_migrations
@@ -40,8 +42,9 @@ RECORD_CACHE_SIZE = 20_000
 READ_AHEAD = 32  # records fetched along with a cache miss
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+def _page(limit: int | None) -> int:
+    """A LIMIT value: `None` means every row."""
+    return (1 << 62) if limit is None else int(limit)
 
 
 def _prompt_from_row(text: str | None, messages: list | None):
@@ -162,11 +165,7 @@ class DuckDBStore:
         with self._lock:
             if self._q("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():
                 raise InvalidInputError(f"a dataset named {name!r} already exists")
-            self._q(
-                "INSERT INTO datasets (name, task, guidelines, annotators_per_record, settings, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [name, task, guidelines, annotators_per_record, json.dumps(settings or {}), utcnow()],
-            )
+            insert_dataset(self.connection, name, task, guidelines, annotators_per_record, settings, utcnow())
         return self.get_dataset(name)
 
     def update_dataset(
@@ -242,7 +241,7 @@ class DuckDBStore:
         with self._lock:
             self._forget(dataset)
             return importer.import_file(
-                self,
+                self.connection,
                 Path(path),
                 dataset=dataset,
                 task=task,
@@ -254,17 +253,29 @@ class DuckDBStore:
             )
 
     def export(self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all") -> int:
+        target = Path(out)
+        file_format = export_module.output_file_format(target)
+        return export_module.write_atomically(
+            target, lambda tmp: self.export_to_path(dataset, fmt, aggregate, file_format, tmp)
+        )
+
+    def export_to_path(self, dataset: str, fmt: str, aggregate: str, file_format: str, path: Path) -> int:
+        """Write the export to `path` as it is (the caller makes it atomic); return the row count."""
         with self._lock:
-            return export_module.export(self, dataset, fmt, Path(out), aggregate)
+            dataset_id = self._dataset_id(dataset)
+            return export_module.copy_to(self.connection, dataset_id, dataset, fmt, aggregate, file_format, path)
 
     def preference_rows(self, dataset: str, aggregate: str = "all") -> list[dict]:
         """TRL preference rows (prompt, chosen, rejected, record_id, annotator, margin)."""
-        with self._lock:
-            return export_module.rows(self, dataset, "preference", aggregate)
+        return self.export_rows(dataset, "preference", aggregate)
 
-    def export_rows(self, dataset: str, fmt: str, aggregate: str = "all") -> list[dict]:
+    def export_rows(
+        self, dataset: str, fmt: str, aggregate: str = "all", offset: int = 0, limit: int | None = None
+    ) -> list[dict]:
+        """Export rows as dicts, in the export's order; `offset`/`limit` page through them."""
         with self._lock:
-            return export_module.rows(self, dataset, fmt, aggregate)
+            dataset_id = self._dataset_id(dataset)
+            return export_module.rows(self.connection, dataset_id, dataset, fmt, aggregate, offset, limit)
 
     # -- records -------------------------------------------------------------
     def get_records(self, record_ids: Sequence[int]) -> list[Record]:
@@ -330,13 +341,15 @@ class DuckDBStore:
     def get_record(self, record_id: int) -> Record:
         return self.get_records([record_id])[0]
 
-    def record_ids(self, dataset: str) -> list[int]:
+    def record_ids(self, dataset: str, offset: int = 0, limit: int | None = None) -> list[int]:
+        """The dataset's record ids in import order; `offset`/`limit` page through them."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return [
-                r[0]
-                for r in self._q("SELECT id FROM records WHERE dataset_id = ? ORDER BY id", [dataset_id]).fetchall()
-            ]
+            rows = self._q(
+                "SELECT id FROM records WHERE dataset_id = ? ORDER BY id LIMIT ? OFFSET ?",
+                [dataset_id, _page(limit), offset],
+            ).fetchall()
+        return [r[0] for r in rows]
 
     # -- task assignment -----------------------------------------------------
     def next_records(
@@ -656,24 +669,29 @@ class DuckDBStore:
                 self._con.unregister("incoming_scores")
         return len(scores)
 
-    def scores(self, dataset: str, scorer: str | None = None) -> list[tuple[int, int, str, float]]:
+    def scores(
+        self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, int, str, float]]:
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return self._q(
+            rows = self._q(
                 "SELECT s.record_id, s.idx, s.scorer, s.score FROM candidate_scores s "
                 "JOIN records r ON r.id = s.record_id WHERE r.dataset_id = ? AND (? IS NULL OR s.scorer = ?) "
-                "ORDER BY s.record_id, s.idx",
-                [dataset_id, scorer, scorer],
+                "ORDER BY s.record_id, s.idx, s.scorer LIMIT ? OFFSET ?",
+                [dataset_id, scorer, scorer, _page(limit), offset],
             ).fetchall()
+        return [(int(r), int(i), str(s), float(v)) for r, i, s, v in rows]
 
-    def submitted_rankings(self, dataset: str) -> list[tuple[int, str, tuple[int, ...], bool]]:
+    def submitted_rankings(
+        self, dataset: str, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, tuple[int, ...], bool]]:
         """(record_id, annotator, ranks by canonical index, both_bad) of every submitted answer."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
             rows = self._q(
                 "SELECT record_id, annotator, ranks, both_bad FROM annotations "
-                "WHERE dataset_id = ? AND status = 'submitted' ORDER BY record_id, annotator",
-                [dataset_id],
+                "WHERE dataset_id = ? AND status = 'submitted' ORDER BY record_id, annotator LIMIT ? OFFSET ?",
+                [dataset_id, _page(limit), offset],
             ).fetchall()
         return [(r, a, tuple(k), b) for r, a, k, b in rows]
 
@@ -683,26 +701,3 @@ class DuckDBStore:
         if self._con is None:
             raise StoreError("the store is closed")
         return self._con
-
-
-def open_store(path: str | os.PathLike | None = None, **kwargs) -> DuckDBStore:
-    """The store file opened in this process (see `connect_store` for the service-aware way)."""
-    from .location import resolve_store_path
-
-    return DuckDBStore(resolve_store_path(path), **kwargs)
-
-
-def connect_store(path: str | os.PathLike | None = None):
-    """The running `rlhf-tui serve` for this store if there is one, else the file in-process."""
-    from .client import ServiceClient, ServiceUnavailableError
-    from .location import resolve_store_path
-    from .service import default_socket_path
-
-    store_path = resolve_store_path(path)
-    socket_path = default_socket_path(store_path)
-    if socket_path.exists():
-        try:
-            return ServiceClient(socket_path)
-        except ServiceUnavailableError:
-            pass  # a socket left behind by a service that is gone: the file lock tells the truth
-    return DuckDBStore(store_path)

@@ -7,14 +7,14 @@ canonical candidate indexes."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import duckdb
 
 from .errors import InvalidInputError
+from .sql_names import quote_literal
 from .types import AGGREGATIONS, EXPORT_FORMATS
-
-if TYPE_CHECKING:
-    from .duckdb_store import DuckDBStore
 
 FILE_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 
@@ -85,10 +85,11 @@ def _completion_expr(alias: str, chat: bool) -> str:
     return f"[{{'role': 'assistant', 'content': {alias}.text}}]" if chat else f"{alias}.text"
 
 
-def export_query(store: DuckDBStore, dataset: str, fmt: str, aggregate: str) -> tuple[str, dict]:
-    con = store.connection
-    dataset_id = store._dataset_id(dataset)
-    params = {"dataset": dataset_id}
+def export_query(
+    con: duckdb.DuckDBPyConnection, dataset_id: int, dataset: str, fmt: str, aggregate: str
+) -> tuple[str, dict]:
+    """(SQL, parameters) of an export of one dataset; every query has a total ORDER BY."""
+    params: dict[str, object] = {"dataset": dataset_id}
     # TRL wants one shape per dataset: if any prompt is a chat, all rows are conversational.
     chat = bool(
         con.execute(
@@ -180,14 +181,23 @@ def export_query(store: DuckDBStore, dataset: str, fmt: str, aggregate: str) -> 
     raise InvalidInputError(f"unknown export format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
 
 
-def rows(store: DuckDBStore, dataset: str, fmt: str, aggregate: str = "all") -> list[dict]:
-    sql, params = export_query(store, dataset, fmt, aggregate)
-    return store.connection.sql(sql, params=params).to_arrow_table().to_pylist()
+def rows(
+    con: duckdb.DuckDBPyConnection,
+    dataset_id: int,
+    dataset: str,
+    fmt: str,
+    aggregate: str = "all",
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[dict]:
+    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate)
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)} OFFSET {int(offset)}"
+    return con.sql(sql, params=params).to_arrow_table().to_pylist()
 
 
-def export(store: DuckDBStore, dataset: str, fmt: str, out: Path, aggregate: str = "all") -> int:
-    """Write the export to `out` (Parquet or JSONL by extension); return the row count.
-    The file appears complete or not at all."""
+def output_file_format(out: Path) -> str:
+    """'parquet' or 'json' from the output file's name, or a one-line error."""
     file_format = FILE_FORMATS.get(out.suffix.lower())
     if file_format is None:
         raise InvalidInputError(f"{out}: unknown output type {out.suffix or '(none)'}; use .parquet or .jsonl")
@@ -195,14 +205,32 @@ def export(store: DuckDBStore, dataset: str, fmt: str, out: Path, aggregate: str
         raise InvalidInputError(f"{out}: is a folder; give a file name")
     if not out.parent.exists():
         raise InvalidInputError(f"{out.parent}: no such folder")
-    sql, params = export_query(store, dataset, fmt, aggregate)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    target = "'" + str(tmp).replace("'", "''") + "'"
+    return file_format
+
+
+def copy_to(
+    con: duckdb.DuckDBPyConnection,
+    dataset_id: int,
+    dataset: str,
+    fmt: str,
+    aggregate: str,
+    file_format: str,
+    path: Path,
+) -> int:
+    """COPY the export into `path` (created with this process's umask); return the row count."""
+    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate)
     options = "FORMAT parquet, COMPRESSION zstd" if file_format == "parquet" else "FORMAT json"
+    return int(con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})", params).fetchall()[0][0])
+
+
+def write_atomically(out: Path, produce: Callable[[Path], int]) -> int:
+    """Run `produce(tmp)` on a hidden file beside `out` and rename it into place: the file appears
+    complete or not at all. Returns what `produce` returned."""
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
-        count = store.connection.execute(f"COPY ({sql}) TO {target} ({options})", params).fetchall()[0][0]
+        count = produce(tmp)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             tmp.unlink()
-    return int(count)
+    return count

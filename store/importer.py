@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 
+from .clock import utcnow
 from .connection import first_row
+from .dataset_rows import insert_dataset
 from .errors import InvalidInputError
 from .import_formats import RESPONSE_FIELD, RESPONSES_FIELD, detect_format, normalise_python, normalise_sql
 from .import_readers import RawInput, raw_relation_sql, read_error
 from .types import IMPORT_FORMATS, MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
-
-if TYPE_CHECKING:
-    from .duckdb_store import DuckDBStore
 
 MAX_LISTED_REJECTIONS = 1000
 
@@ -67,7 +65,7 @@ def _describe_problem(raw: RawInput, row_no: int, problem: str, fmt: str) -> str
 
 
 def import_file(
-    store: DuckDBStore,
+    con: duckdb.DuckDBPyConnection,
     path: Path,
     dataset: str,
     task: str | None,
@@ -77,7 +75,6 @@ def import_file(
     skip_invalid: bool,
     keep_labels: str | None,
 ) -> ImportReport:
-    con = store.connection
     if fmt not in ("auto", *IMPORT_FORMATS):
         raise InvalidInputError(f"unknown format {fmt!r}; use auto, {', '.join(IMPORT_FORMATS)}")
     if task is not None and task not in TASK_KINDS:
@@ -123,7 +120,7 @@ def import_file(
             )
             raise InvalidInputError(rejected[0] + more + "; nothing was imported")
         return _insert(
-            store, con, raw, fmt, dataset, task, guidelines, annotators_per_record, keep_labels, rejected, len(checked)
+            con, raw, fmt, dataset, task, guidelines, annotators_per_record, keep_labels, rejected, len(checked)
         )
     finally:
         _unregister(con, "checked")
@@ -136,26 +133,30 @@ def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
         pass
 
 
-def _insert(store, con, raw, fmt, dataset, task, guidelines, k, keep_labels, rejected, rows_read) -> ImportReport:
-    from .duckdb_store import utcnow
-
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    raw: RawInput,
+    fmt: str,
+    dataset: str,
+    task: str,
+    guidelines: str | None,
+    k: int | None,
+    keep_labels: str | None,
+    rejected: tuple[str, ...],
+    rows_read: int,
+) -> ImportReport:
     now = utcnow()
     con.execute("BEGIN TRANSACTION")
     try:
         row = first_row(con.execute("SELECT id FROM datasets WHERE name = ?", [dataset]))
         if row is None:
-            con.execute(
-                "INSERT INTO datasets (name, task, guidelines, annotators_per_record, settings, created_at) "
-                "VALUES (?, ?, ?, ?, '{}', ?)",
-                [dataset, task, guidelines or "", k or 1, now],
-            )
-            row = first_row(con.execute("SELECT id FROM datasets WHERE name = ?", [dataset]))
+            dataset_id = insert_dataset(con, dataset, task, guidelines or "", k or 1, None, now)
         else:
+            dataset_id = row[0]
             if guidelines is not None:
-                con.execute("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, row[0]])
+                con.execute("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, dataset_id])
             if k is not None:
-                con.execute("UPDATE datasets SET annotators_per_record = ? WHERE id = ?", [k, row[0]])
-        dataset_id = row[0]
+                con.execute("UPDATE datasets SET annotators_per_record = ? WHERE id = ?", [k, dataset_id])
         base = con.execute("SELECT coalesce(max(id), 0) FROM records").fetchall()[0][0]
         # Records without an id are keyed by a hash of their content, so a re-import adds nothing.
         # Only (row_no, id) is materialised; the texts stay in `checked` and are joined in.

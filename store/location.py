@@ -1,12 +1,20 @@
-"""Where the store file lives: --store PATH, else $RLHF_TUI_STORE, else ./rlhf.duckdb."""
+"""Where the store lives: --store PATH, else $RLHF_TUI_STORE, else ./rlhf.duckdb.
+
+PATH is a DuckDB file or the Unix socket of the `rlhf-tui serve` that owns one. A served
+store has a marker file beside it (STORE.service, JSON) naming its socket, so that no
+client falls back to opening the file while its service is down."""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 STORE_ENV_VAR = "RLHF_TUI_STORE"
 DEFAULT_STORE_FILE = "rlhf.duckdb"
+SOCKET_SUFFIX = ".sock"
+MARKER_SUFFIX = ".service"
 
 
 def resolve_store_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -16,3 +24,46 @@ def resolve_store_path(explicit: str | os.PathLike | None = None) -> Path:
     if from_env:
         return Path(from_env)
     return Path(DEFAULT_STORE_FILE)
+
+
+def default_socket_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + SOCKET_SUFFIX)
+
+
+def marker_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + MARKER_SUFFIX)
+
+
+def wal_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".wal")
+
+
+@dataclass(frozen=True)
+class ServiceMarker:
+    """What `serve` records beside the store: how to reach it, and who it lets in."""
+
+    socket: str
+    group: int | None
+    admins: tuple[str, ...]
+
+    def write(self, store_path: Path) -> None:
+        path = marker_path(store_path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"socket": self.socket, "group": self.group, "admins": list(self.admins)}))
+        os.replace(tmp, path)
+
+
+def read_marker(store_path: Path) -> ServiceMarker | None:
+    """The store's service marker, or None when the store is not configured for a service."""
+    try:
+        data = json.loads(marker_path(store_path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        return ServiceMarker(str(default_socket_path(store_path)), None, ())
+    group = data.get("group")
+    return ServiceMarker(
+        str(data.get("socket") or default_socket_path(store_path)),
+        int(group) if isinstance(group, int) else None,
+        tuple(str(a) for a in data.get("admins", ()) if isinstance(a, str)),
+    )

@@ -28,7 +28,7 @@ def write_native_jsonl(con, path: Path, n_records: int, n_candidates: int = 4) -
 
 def add_random_rankings(store: DuckDBStore, dataset: str, annotators: list[str], seed: int = 0) -> int:
     """Give every record of `dataset` a random submitted ranking by each annotator; return the count."""
-    from .duckdb_store import utcnow
+    from .clock import utcnow
 
     con = store.connection
     dataset_id = store._dataset_id(dataset)

@@ -14,8 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def start_service(store_path: Path, *extra: str) -> subprocess.Popen:
-    """`rlhf-tui serve --store STORE EXTRA...`, returned once it answers on its socket."""
-    sock = store_path.with_name(store_path.name + ".sock")
+    """`rlhf-tui serve --store STORE EXTRA...`, returned once it answers on its socket
+    (`--socket PATH` in EXTRA, else the default STORE.sock)."""
+    sock = (
+        Path(extra[extra.index("--socket") + 1])
+        if "--socket" in extra
+        else store_path.with_name(store_path.name + ".sock")
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlhf_tui.cli", "serve", "--store", str(store_path), *extra],
         cwd=REPO,

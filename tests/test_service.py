@@ -4,12 +4,15 @@ them after its imports), so these tests need root; CI runs as root."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -19,87 +22,206 @@ from service_support import start_service as start_team_service
 from service_support import stop
 
 from store import connect_store, open_store
-from store.client import ServiceClient
+from store.client import ServiceClient, ServiceUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_ID = 20000
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="clients as other users need root to drop to them")
 
 
+@dataclass(frozen=True)
+class Team:
+    """A team server laid out as the README says: the store in a folder only the service's
+    user (root here) can enter, the socket in a folder of its own for the group."""
+
+    shared: Path  # where the test's other users may write (logs, their homes)
+    store: Path
+    sock: Path
+
+
 @pytest.fixture
-def shared_dir():
-    # pytest's tmp dirs are private to root; other uids must reach the socket and their logs.
-    path = Path(tempfile.mkdtemp(prefix="rlhf-service-"))
-    path.chmod(0o777)
-    yield path
-    subprocess.run(["rm", "-rf", str(path)], check=False)
+def team():
+    # pytest's tmp dirs are private to root; other uids must reach the socket's folder and their logs.
+    shared = Path(tempfile.mkdtemp(prefix="rlhf-service-"))
+    shared.chmod(0o777)
+    data = shared / "data"
+    data.mkdir(mode=0o700)
+    yield Team(shared, data / "team.duckdb", shared / "run" / "team.sock")
+    subprocess.run(["rm", "-rf", str(shared)], check=False)
 
 
-def start_service(store_path: Path, *extra: str) -> subprocess.Popen:
-    return start_team_service(store_path, "--group", str(GROUP_ID), *extra)
+def start_service(team: Team, *extra: str) -> subprocess.Popen:
+    return start_team_service(team.store, "--group", str(GROUP_ID), "--socket", str(team.sock), *extra)
 
 
-def as_user(uid: int, code: str) -> subprocess.CompletedProcess:
-    """Run `code` in a client process that drops to `uid` before it runs."""
+def as_user(uid: int, code: str, gid: int = GROUP_ID) -> subprocess.CompletedProcess:
+    """Run `code` in a client process that drops to `uid` (in group `gid`) before it runs."""
     prelude = (
         "import sys, store, store.client, store.types\n"
-        f"from store.loadgen import drop_privileges; drop_privileges({uid}, {GROUP_ID})\n"
+        f"from store.loadgen import drop_privileges; drop_privileges({uid}, {gid})\n"
     )
-    return subprocess.run([sys.executable, "-c", prelude + code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", prelude + code], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
-def seeded_store(shared_dir: Path, n: int, k: int) -> Path:
-    store_path = shared_dir / "team.duckdb"
-    with open_store(store_path) as s:
-        s.import_file(write_jsonl(shared_dir / "data.jsonl", rank_rows(n, k=3)), dataset="d", annotators_per_record=k)
-    return store_path
+def seeded_store(team: Team, n: int, k: int) -> Path:
+    with open_store(team.store) as s:
+        s.import_file(write_jsonl(team.shared / "data.jsonl", rank_rows(n, k=3)), dataset="d", annotators_per_record=k)
+    return team.store
 
 
-def test_commands_use_the_service_while_it_runs(shared_dir):
-    store_path = seeded_store(shared_dir, 3, 1)
-    service = start_service(store_path)
-    try:
-        s = connect_store(store_path)
-        assert isinstance(s, ServiceClient)
-        assert s.whoami() == {"user": "root", "admin": True}
-        assert [d.records for d in s.list_datasets()] == [3]
-        s.close()
-    finally:
-        stop(service)
-    assert not isinstance(connect_store(store_path), ServiceClient)  # file in-process once it is gone
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def raw_request(sock: socket.socket, reader, op: str, **params) -> dict:
+    sock.sendall(json.dumps({"id": 1, "op": op, "params": params}).encode() + b"\n")
+    return json.loads(reader.readline())
 
 
 @needs_root
-def test_socket_and_store_are_for_the_group_only(shared_dir):
-    store_path = seeded_store(shared_dir, 1, 1)
-    service = start_service(store_path)
+def test_commands_use_the_service_while_it_runs_and_never_fall_back_to_the_file(team):
+    seeded_store(team, 3, 1)
+    service = start_service(team)
     try:
-        sock = store_path.with_name(store_path.name + ".sock")
-        for path in (sock, store_path):
-            info = path.stat()
-            assert (info.st_gid, info.st_mode & 0o777) == (GROUP_ID, 0o660), path
-        code = f"from store.client import ServiceClient\ntry:\n    ServiceClient({str(sock)!r})\nexcept Exception as e:\n    print('REFUSED', e)"
-        outsider = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import store.client, os\nos.setgroups([]); os.setgid(20099); os.setuid(20099)\n" + code,
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        for target in (team.store, team.sock):  # the owner may name the store; anyone the socket
+            s = connect_store(target)
+            assert isinstance(s, ServiceClient)
+            assert s.whoami() == {"user": "root", "admin": True}
+            assert [d.records for d in s.list_datasets()] == [3]
+            s.close()
+    finally:
+        stop(service)
+    with pytest.raises(
+        ServiceUnavailableError, match=r"is served by `rlhf-tui serve`, but its service .* is not answering"
+    ):
+        connect_store(team.store, reconnect_timeout=0.5)
+
+
+@needs_root
+def test_only_the_socket_is_shared_and_the_store_wal_and_exports_stay_private(team):
+    seeded_store(team, 4, 1)
+    service = start_service(team, "--admin", "uid-20002")
+    try:
+        member = as_user(
+            20001,
+            f"""
+from store.client import ServiceClient
+from store.types import AnnotationInput
+c = ServiceClient({str(team.sock)!r})
+r = c.next_records('d', c.user)[0]
+c.save_annotation(AnnotationInput(r.id, c.user, 'submitted', (1, 2, 3), comment='my secret comment'))
+from store import connect_store
+for target in ({str(team.store)!r},):
+    try:
+        connect_store(target)
+        print('OPENED')
+    except Exception as e:
+        print('REFUSED', type(e).__name__, e)
+try:
+    open({str(team.store)!r} + '.wal', 'rb').read()
+    print('READ WAL')
+except PermissionError:
+    print('WAL DENIED')
+""",
         )
-        assert "REFUSED" in outsider.stdout and "Permission denied" in outsider.stdout
+        assert member.returncode == 0, member.stderr
+        assert "REFUSED PermissionDeniedError cannot reach" in member.stdout and "socket" in member.stdout
+        assert "WAL DENIED" in member.stdout
+        for path in (team.store, team.store.with_name("team.duckdb.wal")):
+            info = path.stat()
+            assert (info.st_uid, info.st_mode & 0o777) == (0, 0o600), path
+        assert team.store.parent.stat().st_mode & 0o777 == 0o700
+        sock_info = team.sock.stat()
+        assert (sock_info.st_gid, sock_info.st_mode & 0o777) == (GROUP_ID, 0o660)
+
+        outsider = as_user(
+            20099,
+            f"from store.client import ServiceClient\ntry:\n    ServiceClient({str(team.sock)!r})\n"
+            "except Exception as e:\n    print('REFUSED', type(e).__name__, e)",
+            gid=20099,
+        )
+        assert "REFUSED PermissionDeniedError" in outsider.stdout and f"group {GROUP_ID}" not in outsider.stderr
+        assert "may use it" in outsider.stdout or "ask the admin" in outsider.stdout
+
+        home = team.shared / "home-20002"
+        home.mkdir(mode=0o700)
+        os.chown(home, 20002, GROUP_ID)
+        admin = as_user(
+            20002,
+            f"""
+import os
+os.umask(0o077)
+from store.client import ServiceClient
+c = ServiceClient({str(team.sock)!r})
+print(c.export('d', 'annotations', {str(home / "answers.parquet")!r}))
+""",
+        )
+        assert admin.stdout.split() == ["1"], admin.stderr
+        exported = (home / "answers.parquet").stat()
+        assert (exported.st_uid, exported.st_mode & 0o777) == (20002, 0o600)
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(home / "answers.parquet").column("comment").to_pylist() == ["my secret comment"]
     finally:
         stop(service)
 
 
 @needs_root
-def test_identity_comes_from_the_kernel_and_admin_rights_are_enforced(shared_dir):
-    store_path = seeded_store(shared_dir, 4, 1)
-    sock = str(store_path.with_name(store_path.name + ".sock"))
-    service = start_service(store_path, "--admin", "uid-20002")
+def test_serve_refuses_a_store_open_to_others_and_says_how_to_fix_it(team):
+    seeded_store(team, 1, 1)
+    team.store.chmod(0o660)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlhf_tui.cli",
+            "serve",
+            "--store",
+            str(team.store),
+            "--group",
+            str(GROUP_ID),
+            "--socket",
+            str(team.sock),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"chmod 600 {team.store}" in result.stderr and "Traceback" not in result.stderr
+    team.store.chmod(0o600)
+    team.store.parent.chmod(0o755)
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlhf_tui.cli",
+            "serve",
+            "--check",
+            "--store",
+            str(team.store),
+            "--group",
+            str(GROUP_ID),
+            "--socket",
+            str(team.sock),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 1 and f"chmod 700 {team.store.parent}" in check.stdout, check.stdout
+
+
+@needs_root
+def test_identity_comes_from_the_kernel_and_admin_rights_are_enforced(team):
+    seeded_store(team, 4, 1)
+    sock = str(team.sock)
+    service = start_service(team, "--admin", "uid-20002")
     try:
         impostor = as_user(
             20001,
@@ -112,8 +234,8 @@ record = c.next_records('d', me)[0]
 c.save_annotation(AnnotationInput(record.id, me, 'submitted', (1, 2, 3)))
 for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'submitted', (1, 2, 3))),
                 lambda: c.get_annotation(record.id, 'root'),
-                lambda: c.import_file({str(shared_dir / "data.jsonl")!r}, dataset='d'),
-                lambda: c.export('d', 'annotations', {str(shared_dir / "leak.parquet")!r}),
+                lambda: c.import_file({str(team.shared / "data.jsonl")!r}, dataset='d'),
+                lambda: c.export('d', 'annotations', {str(team.shared / "leak.parquet")!r}),
                 lambda: c.submitted_rankings('d')):
     try:
         attempt()
@@ -126,8 +248,8 @@ for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'su
         assert impostor.returncode == 0, impostor.stderr
         assert len(lines) == 5 and all(line.startswith("PermissionDeniedError |") for line in lines), lines
         assert "you are connected as uid-20001; you cannot act as root" in lines[0]
-        assert "import file is for admins; uid-20001 is not one" in lines[2]
-        assert not (shared_dir / "leak.parquet").exists()
+        assert "upload begin is for admins, and uid-20001 is not one" in lines[2]
+        assert not (team.shared / "leak.parquet").exists()
 
         admin = as_user(
             20002,
@@ -135,23 +257,181 @@ for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'su
 from store.client import ServiceClient
 c = ServiceClient({sock!r})
 print(c.whoami())
-print(c.export('d', 'annotations', {str(shared_dir / "answers.parquet")!r}))
+print(c.import_file({str(team.shared / "data.jsonl")!r}, dataset='d2').added)
 """,
         )
-        assert admin.stdout.splitlines() == ["{'user': 'uid-20002', 'admin': True}", "1"], admin.stderr
+        assert admin.stdout.splitlines() == ["{'user': 'uid-20002', 'admin': True}", "4"], admin.stderr
     finally:
         stop(service)
-    with open_store(store_path) as s:
+    with open_store(team.store) as s:
         assert [(c.annotator, c.count) for c in s.status_counts("d")] == [("uid-20001", 1)]
 
 
 @needs_root
-def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(shared_dir):
+def test_internal_arguments_and_unbounded_requests_are_refused(team):
+    seeded_store(team, 3, 1)
+    service = start_service(team)
+    try:
+        probe = as_user(
+            20001,
+            f"""
+import json, socket
+s = socket.socket(socket.AF_UNIX); s.connect({str(team.sock)!r}); r = s.makefile('rb')
+hello = json.loads(r.readline())['hello']
+def ask(op, **params):
+    s.sendall(json.dumps({{'id': 1, 'op': op, 'params': params}}).encode() + b'\\n')
+    reply = json.loads(r.readline())
+    print(op, reply.get('error', {{}}).get('type', 'OK'), reply.get('error', {{}}).get('message', ''))
+me = hello['user']
+ask('next_records', dataset='d', annotator=me, now='2999-01-01T00:00:00')
+ask('next_records', dataset='d', annotator=None)
+ask('next_records', dataset='d', annotator=me, limit=100000)
+ask('get_records', record_ids=[1] * 1000)
+ask('save_annotation', record_id=1, annotator=me, status='submitted', ranks=[True, 2, 3])
+ask('save_annotation', record_id=1, annotator=me, status='submitted', ranks=[1, 2, 3], seconds_spent=float('nan'))
+ask('save_annotation', record_id=1, annotator=me, status='submitted', ranks=[1, 2, 3], comment={{'a': 1}})
+ask('export_rows', dataset='d', fmt='preference')
+ask('__init__')
+ask('next_records', dataset='d', annotator=me)
+""",
+        )
+        lines = probe.stdout.splitlines()
+        assert probe.returncode == 0, probe.stderr
+        assert lines[0].startswith("next_records InvalidInputError next_records takes no parameter 'now'")
+        assert lines[1].startswith("next_records InvalidInputError next_records: annotator may not be null")
+        assert lines[2].startswith("next_records InvalidInputError next_records: limit must be between 1 and 20")
+        assert lines[3].startswith("get_records InvalidInputError get_records: record_ids lists 1,000 items")
+        assert lines[4].startswith("save_annotation InvalidInputError save_annotation: ranks must be a whole number")
+        assert lines[5].startswith("save_annotation InvalidInputError save_annotation: seconds_spent must be a finite")
+        assert lines[6].startswith("save_annotation InvalidInputError save_annotation: comment must be text")
+        assert lines[7].startswith("export_rows PermissionDeniedError export rows is for admins")
+        assert lines[8].startswith("__init__ InvalidInputError the store service has no operation")
+        assert lines[9] == "next_records OK "
+    finally:
+        stop(service)
+    with open_store(team.store) as s:
+        assert s.status_counts("d") == []
+
+
+@needs_root
+def test_huge_requests_leave_the_service_memory_bounded_and_others_served(team):
+    seeded_store(team, 3, 1)
+    service = start_service(team)
+    try:
+        before = rss_mib(service.pid)
+        flood = as_user(
+            20001,
+            f"""
+import json, socket
+s = socket.socket(socket.AF_UNIX); s.connect({str(team.sock)!r}); r = s.makefile('rb'); r.readline()
+s.sendall(json.dumps({{'id': 1, 'op': 'get_records', 'params': {{'record_ids': [1] * 1_000_000}}}}).encode() + b'\\n')
+print(json.loads(r.readline())['error']['message'][:60])
+t = socket.socket(socket.AF_UNIX); t.connect({str(team.sock)!r}); tr = t.makefile('rb'); tr.readline()
+chunk = b'x' * (1 << 20)
+sent = 0
+try:
+    while sent < 100 << 20:
+        t.sendall(chunk)
+        sent += len(chunk)
+except OSError:
+    pass
+print('sent MiB', sent >> 20, 'reply', tr.readline()[:80])
+""",
+        )
+        assert flood.returncode == 0, flood.stderr
+        assert "record_ids lists 1,000,000 items" in flood.stdout
+        assert "request over 4 MiB" in flood.stdout
+        grown = rss_mib(service.pid) - before
+        assert grown < 150, f"the service grew by {grown:.0f} MiB"
+        other = as_user(
+            20002,
+            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+            "print(len(c.next_records('d', c.user)))",
+        )
+        assert other.stdout.strip() == "1", other.stderr
+    finally:
+        stop(service)
+
+
+@needs_root
+def test_two_thousand_idle_connections_of_one_user_do_not_lock_out_another(team):
+    seeded_store(team, 20, 1)
+    service = start_service(team)
+    try:
+        hog = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"""
+import socket, sys, time
+from store.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+held, refused = [], 0
+for _ in range(2000):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect({str(team.sock)!r})
+        first = s.makefile('rb').readline()
+    except OSError:
+        refused += 1
+        s.close()
+        continue
+    if b'error' in first:
+        refused += 1
+        s.close()
+    else:
+        held.append(s)
+print('held', len(held), 'refused', refused, flush=True)
+time.sleep(60)
+""",
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = hog.stdout.readline().split()
+        assert line[0] == "held" and 0 < int(line[1]) <= 64 and int(line[3]) >= 1900, line
+        worker = as_user(
+            20002,
+            f"""
+from store.client import ServiceClient
+from store.types import AnnotationInput
+c = ServiceClient({str(team.sock)!r}, reconnect_timeout=5)
+for _ in range(10):
+    r = c.next_records('d', c.user)[0]
+    c.save_annotation(AnnotationInput(r.id, c.user, 'submitted', (1, 2, 3)))
+print('done', c.progress('d', c.user).submitted)
+""",
+        )
+        assert worker.stdout.strip() == "done 10", worker.stderr
+        hog.kill()
+        hog.wait()
+    finally:
+        stop(service)
+
+
+@needs_root
+def test_idle_connections_are_closed_and_the_client_reconnects(team):
+    seeded_store(team, 3, 1)
+    service = start_service(team, "--idle-timeout", "1")
+    try:
+        c = ServiceClient(team.sock)
+        assert len(c.list_datasets()) == 1
+        time.sleep(3)  # the service closes the idle connection; the next call reconnects
+        assert len(c.list_datasets()) == 1
+        c.close()
+    finally:
+        stop(service)
+
+
+@needs_root
+def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(team):
     """8 clients x 200 submissions, K = 2; clients SIGKILLed and restarted at random, and the
     service SIGKILLed and restarted once: every acknowledged submission is stored exactly once."""
     clients, per_client, k = 8, 200, 2
-    store_path = seeded_store(shared_dir, 1000, k)
-    sock = store_path.with_name(store_path.name + ".sock")
+    store_path = seeded_store(team, 1000, k)
+    sock = team.sock
+    shared_dir = team.shared
     rng = random.Random(7)
 
     def launch(i: int) -> subprocess.Popen:
@@ -185,7 +465,7 @@ def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(shared_dir
             text=True,
         )
 
-    service = start_service(store_path)
+    service = start_service(team)
     procs = {i: launch(i) for i in range(clients)}
     kills = service_restarted = 0
     deadline = time.monotonic() + 240
@@ -196,7 +476,7 @@ def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(shared_dir
             if not service_restarted and acked > clients * per_client // 3:
                 service.kill()
                 service.wait()
-                service = start_service(store_path)
+                service = start_service(team)
                 service_restarted = 1
             elif kills < 6 and rng.random() < 0.4:
                 i = rng.choice([i for i, p in procs.items() if p.poll() is None] or [0])
@@ -244,12 +524,13 @@ def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(shared_dir
     assert over == 0  # no holder outlived its lease here
 
 
-def test_client_waits_for_a_restarted_service_and_reports_it(shared_dir):
+@needs_root
+def test_client_waits_for_a_restarted_service_and_reports_it(team):
     import threading
 
-    store_path = seeded_store(shared_dir, 3, 1)
-    sock = store_path.with_name(store_path.name + ".sock")
-    service = start_service(store_path)
+    seeded_store(team, 3, 1)
+    sock = team.sock
+    service = start_service(team)
     client = ServiceClient(sock, reconnect_timeout=None)
     changes = []
     client.on_connection_change = changes.append
@@ -262,7 +543,7 @@ def test_client_waits_for_a_restarted_service_and_reports_it(shared_dir):
         call.start()
         time.sleep(1.0)
         assert call.is_alive() and changes == [False]  # waiting, not failing
-        service = start_service(store_path)
+        service = start_service(team)
         call.join(timeout=30)
         assert [d.name for d in result["datasets"]] == ["d"] and changes == [False, True]
     finally:

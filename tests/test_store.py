@@ -19,7 +19,7 @@ from store import (
     open_store,
     shown_order,
 )
-from store.duckdb_store import utcnow
+from store.clock import utcnow
 from store.migrations import SCHEMA_VERSION
 
 
