@@ -9,7 +9,9 @@ from store import PreferenceStore
 from .config import AppConfig, ConfigError, config_path, load_config
 
 
-def run_annotation_app(store: PreferenceStore, dataset: str | None, annotator: str, config: AppConfig | None = None) -> None:
+def run_annotation_app(
+    store: PreferenceStore, dataset: str | None, annotator: str, config: AppConfig | None = None
+) -> None:
     """Run the app on `store` until the annotator quits (blocks)."""
     from .app import AnnotationApp
 

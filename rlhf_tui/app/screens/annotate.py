@@ -4,8 +4,9 @@ Rank and pair mode subclass it (`rank.py`, `pair.py`) and add their keys.
 
 The screen receives its collaborators (`AnnotateContext`): the store and the store
 worker's job queue (every store call goes there), and the app it reports to. It owns
-the session (where the annotator is), the answer on screen (`AnswerController`) and
-the progress read for the status line (`ProgressTracker`)."""
+the session (where the annotator is), the store calls that feed it (`RecordFeed`),
+the answer on screen (`AnswerController`) and the progress on the status line
+(`ProgressTracker`)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from ..config import AppConfig
 from ..keymap import ANNOTATE_BINDINGS, first_key
 from ..messages import AnsweredIdsLoaded, AnswerSaved, PreviousLoaded, ProgressLoaded, RecordsFetched, StoreFailed
 from ..progress_tracker import ProgressTracker
-from ..session import AnnotationSession, Item, load_item
+from ..record_feed import RecordFeed
+from ..session import AnnotationSession, Item
 from ..store_jobs import StoreJobQueue
 from ..widgets import CandidateGrid, GuidelinesPanel, PromptView, StatusFacts, StatusLine
 from .text_prompt import TextPromptScreen
@@ -63,16 +65,23 @@ class AnnotateScreen(Screen[None]):
     def __init__(self, dataset: Dataset, context: AnnotateContext) -> None:
         super().__init__()
         self.dataset = dataset
-        self.store = context.store
-        self.jobs = context.jobs
         self.host = context.host
         self.annotator = context.annotator
         self.config = context.config
         self.clock = context.clock
         self.session = AnnotationSession(self.config.prefetch)
+        self.feed = RecordFeed(
+            store=context.store,
+            jobs=context.jobs,
+            owner=self,
+            session=self.session,
+            dataset=dataset.name,
+            annotator=self.annotator,
+            prefetch=self.config.prefetch,
+        )
         self.answer = AnswerController(
-            store=self.store,
-            jobs=self.jobs,
+            store=context.store,
+            jobs=context.jobs,
             owner=self,
             session=self.session,
             annotator=self.annotator,
@@ -81,7 +90,7 @@ class AnnotateScreen(Screen[None]):
             current_ranks=self.current_ranks,
         )
         self.progress = ProgressTracker(
-            store=self.store, jobs=self.jobs, owner=self, dataset=dataset.name, annotator=self.annotator
+            store=context.store, jobs=context.jobs, owner=self, dataset=dataset.name, annotator=self.annotator
         )
         self.expanded = False  # long texts shown in full
         self.session_started = self.clock()
@@ -99,14 +108,11 @@ class AnnotateScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(PromptView).styles.max_height = f"{self.config.prompt_height_percent}%"
         self.query_one(PromptView).show_message("Loading records…")
-        store, name, who = self.store, self.dataset.name, self.annotator
-        self.jobs.submit(
-            self, "reading your earlier answers", lambda: store.answered_record_ids(name, who), AnsweredIdsLoaded
-        )
-        self.request_records()
+        self.feed.load_earlier_answers()
+        self.feed.request_records()
         self.progress.request()
         self.set_interval(1.0, self.tick)
-        self.set_interval(RENEW_LEASES_EVERY_SECONDS, self.renew_leases)
+        self.set_interval(RENEW_LEASES_EVERY_SECONDS, self.feed.renew_leases)
 
     def ready_item(self) -> Item | None:
         """The record on screen, when nothing is loading in its place (keys act on it)."""
@@ -134,20 +140,7 @@ class AnnotateScreen(Screen[None]):
     def mode_note(self) -> str:
         return ""
 
-    # -- fetching --------------------------------------------------------------
-    def request_records(self) -> None:
-        if not self.session.wants_fetch():
-            return
-        self.session.fetch_in_flight = True
-        store, name, who, limit = self.store, self.dataset.name, self.annotator, self.config.prefetch
-        exclude = self.session.ids_to_exclude()
-
-        def fetch() -> list[Item]:
-            records = store.next_records(name, who, limit=limit, exclude=exclude)
-            return [load_item(store, record, who) for record in records]
-
-        self.jobs.submit(self, "fetching records", fetch, lambda items: RecordsFetched(items, limit), tag="fetch")
-
+    # -- store results -----------------------------------------------------------
     async def on_records_fetched(self, message: RecordsFetched) -> None:
         skipped_before = bool(self.session.skipped)
         if self.session.add_fetched(message.items):
@@ -156,7 +149,7 @@ class AnnotateScreen(Screen[None]):
             await self.show_nothing_left()
         recycled = skipped_before and not self.session.skipped
         if recycled or len(message.items) == message.requested:
-            self.request_records()
+            self.feed.request_records()
 
     def on_progress_loaded(self, message: ProgressLoaded) -> None:
         self.progress.loaded(message.progress)
@@ -177,19 +170,6 @@ class AnnotateScreen(Screen[None]):
             self.progress.failed()
         elif message.tag == "previous":
             self.session.loading_previous -= 1
-
-    def renew_leases(self) -> None:
-        ids = [item.record.id for item in self.session.ahead]
-        if self.session.current is not None and not self.session.current.answered:
-            ids.append(self.session.current.record.id)
-        store, who = self.store, self.annotator
-
-        def renew() -> None:
-            for record_id in ids:
-                store.renew_lease(record_id, who)
-
-        if ids:
-            self.jobs.submit(self, "renewing leases", renew)
 
     # -- showing a record --------------------------------------------------------
     async def show_item(self, item: Item | None) -> None:
@@ -285,7 +265,7 @@ class AnnotateScreen(Screen[None]):
 
     async def move_on(self, answered: bool) -> None:
         await self.show_item(self.session.leave_current(answered))
-        self.request_records()
+        self.feed.request_records()
 
     def save_before_quit(self) -> None:
         self.answer.save_draft_now()
@@ -297,8 +277,7 @@ class AnnotateScreen(Screen[None]):
             return
         self.answer.save_draft_now()
         if not item.answered:
-            store, who, record_id = self.store, self.annotator, item.record.id
-            self.jobs.submit(self, "releasing the record", lambda: store.release_lease(record_id, who))
+            self.feed.release(item.record.id)
         await self.move_on(answered=False)
 
     def action_discard(self) -> None:
@@ -346,14 +325,7 @@ class AnnotateScreen(Screen[None]):
         if record_id is None:
             self.notify("Nothing to go back to yet.", markup=False)
             return
-        store, who = self.store, self.annotator
-        self.jobs.submit(
-            self,
-            "loading the previous record",
-            lambda: load_item(store, store.get_record(record_id), who),
-            PreviousLoaded,
-            tag="previous",
-        )
+        self.feed.load_previous(record_id)
 
     async def on_previous_loaded(self, message: PreviousLoaded) -> None:
         self.session.previous_loaded(message.item)

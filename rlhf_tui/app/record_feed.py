@@ -1,0 +1,85 @@
+"""The store calls behind an annotation session: records fetched ahead, the answers of
+earlier sessions, a previous record to amend, leases renewed and released. Each is a
+job for the store worker, answered by a message to the screen (`owner`)."""
+
+from __future__ import annotations
+
+from textual.message_pump import MessagePump
+
+from store import PreferenceStore
+
+from .messages import AnsweredIdsLoaded, PreviousLoaded, RecordsFetched
+from .session import AnnotationSession, Item, load_item
+from .store_jobs import StoreJobQueue
+
+
+class RecordFeed:
+    def __init__(
+        self,
+        *,
+        store: PreferenceStore,
+        jobs: StoreJobQueue,
+        owner: MessagePump,
+        session: AnnotationSession,
+        dataset: str,
+        annotator: str,
+        prefetch: int,
+    ) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.owner = owner
+        self.session = session
+        self.dataset = dataset
+        self.annotator = annotator
+        self.prefetch = prefetch
+
+    def load_earlier_answers(self) -> None:
+        """AnsweredIdsLoaded: the records this annotator answered before, to go back to."""
+        store, name, who = self.store, self.dataset, self.annotator
+        self.jobs.submit(
+            self.owner, "reading your earlier answers", lambda: store.answered_record_ids(name, who), AnsweredIdsLoaded
+        )
+
+    def request_records(self) -> None:
+        """RecordsFetched (StoreFailed tag "fetch"), when the session wants more records ahead."""
+        if not self.session.wants_fetch():
+            return
+        self.session.fetch_in_flight = True
+        store, name, who, limit = self.store, self.dataset, self.annotator, self.prefetch
+        exclude = self.session.ids_to_exclude()
+
+        def fetch() -> list[Item]:
+            records = store.next_records(name, who, limit=limit, exclude=exclude)
+            return [load_item(store, record, who) for record in records]
+
+        self.jobs.submit(self.owner, "fetching records", fetch, lambda items: RecordsFetched(items, limit), tag="fetch")
+
+    def load_previous(self, record_id: int) -> None:
+        """PreviousLoaded (StoreFailed tag "previous"): an answered record, to amend."""
+        store, who = self.store, self.annotator
+        self.jobs.submit(
+            self.owner,
+            "loading the previous record",
+            lambda: load_item(store, store.get_record(record_id), who),
+            PreviousLoaded,
+            tag="previous",
+        )
+
+    def renew_leases(self) -> None:
+        """Keep the records fetched ahead and the unanswered one on screen leased to us."""
+        ids = [item.record.id for item in self.session.ahead]
+        if self.session.current is not None and not self.session.current.answered:
+            ids.append(self.session.current.record.id)
+        store, who = self.store, self.annotator
+
+        def renew() -> None:
+            for record_id in ids:
+                store.renew_lease(record_id, who)
+
+        if ids:
+            self.jobs.submit(self.owner, "renewing leases", renew)
+
+    def release(self, record_id: int) -> None:
+        """Let other annotators have a skipped record."""
+        store, who = self.store, self.annotator
+        self.jobs.submit(self.owner, "releasing the record", lambda: store.release_lease(record_id, who))
