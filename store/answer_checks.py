@@ -1,0 +1,114 @@
+"""The checks an answer passes before it is stored, whoever sends it (the app, the socket
+service, a script): the right types, sane sizes, and ranks that make sense for the record.
+
+Types are checked first, so that the rules after them never meet a value they cannot
+compare, and a value that would be stored as something else (a dict comment as its repr,
+NaN seconds that no JSON export can hold, `True` as rank 1) is refused instead."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import InvalidInputError
+from .types import AnnotationInput
+
+# The statuses an answer can have (types.AnnotationStatus); anything else is a typo or an attack.
+STATUSES: tuple[str, ...] = ("submitted", "discarded", "draft")
+# Annotator names are shown in tables and exports; a person's name or handle fits easily.
+MAX_ANNOTATOR_CHARS = 200
+# A comment is a note to the team, not a document: this is several pages of text.
+MAX_COMMENT_CHARS = 20_000
+# Why a record was discarded: a sentence or two.
+MAX_DISCARD_REASON_CHARS = 2_000
+# Time on one record; more than a week means a broken clock, not a slow annotator.
+MAX_SECONDS_SPENT = 7 * 24 * 3600
+# Client ids are UUIDs (36 characters); room for other schemes, not for payloads.
+MAX_CLIENT_ID_CHARS = 100
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _check_ints(values: object, field: str) -> None:
+    if not isinstance(values, (tuple, list)):
+        raise InvalidInputError(f"{field} must be a list of whole numbers, not {_type_name(values)}")
+    for value in values:
+        if not _is_int(value):
+            raise InvalidInputError(f"{field} must hold whole numbers only, not {_type_name(value)}")
+
+
+def _check_text(value: object, field: str, most: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field} must be text, not {_type_name(value)}")
+    if len(value) > most:
+        raise InvalidInputError(f"{field} is {len(value):,} characters long; the most allowed is {most:,}")
+
+
+def _check_fields(answer: AnnotationInput) -> None:
+    """Each field on its own: its type, and its size where that matters."""
+    if not _is_int(answer.record_id):
+        raise InvalidInputError(f"record_id must be a whole number, not {_type_name(answer.record_id)}")
+    if not isinstance(answer.annotator, str):
+        raise InvalidInputError(f"the annotator's name must be text, not {_type_name(answer.annotator)}")
+    if not answer.annotator.strip():
+        raise InvalidInputError("the annotator's name is empty")
+    if len(answer.annotator) > MAX_ANNOTATOR_CHARS:
+        raise InvalidInputError(f"the annotator's name is longer than {MAX_ANNOTATOR_CHARS} characters")
+    if not isinstance(answer.status, str) or answer.status not in STATUSES:
+        raise InvalidInputError(f"unknown status {answer.status!r}")
+    _check_ints(answer.ranks, "ranks")
+    _check_ints(answer.shown_order, "shown order")
+    _check_text(answer.comment, "the comment", MAX_COMMENT_CHARS)
+    _check_text(answer.discard_reason, "the discard reason", MAX_DISCARD_REASON_CHARS)
+    if not isinstance(answer.both_bad, bool):
+        raise InvalidInputError(f"'both bad' must be true or false, not {_type_name(answer.both_bad)}")
+    seconds = answer.seconds_spent
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        raise InvalidInputError(f"seconds spent must be a number, not {_type_name(seconds)}")
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SECONDS_SPENT:
+        raise InvalidInputError(f"seconds spent must be between 0 and {MAX_SECONDS_SPENT:,} (7 days), not {seconds}")
+    if answer.client_id is not None:
+        if not isinstance(answer.client_id, str):
+            raise InvalidInputError(f"the client id must be text, not {_type_name(answer.client_id)}")
+        if len(answer.client_id) > MAX_CLIENT_ID_CHARS:
+            raise InvalidInputError(f"the client id is longer than {MAX_CLIENT_ID_CHARS} characters")
+
+
+def check_answer(answer: AnnotationInput, n_candidates: int, task: str) -> None:
+    """Raise InvalidInputError (one sentence) unless `answer` may be stored for a record with
+    `n_candidates` candidates in a dataset of kind `task`."""
+    _check_fields(answer)
+    n = n_candidates
+    if answer.shown_order and sorted(answer.shown_order) != list(range(n)):
+        raise InvalidInputError(f"shown order must list candidates 0..{n - 1} once each")
+    if answer.status == "discarded":
+        # Ranks are optional when discarding (the store fills in zeros), but if given they must fit.
+        if answer.ranks and len(answer.ranks) != n:
+            raise InvalidInputError(
+                f"record {answer.record_id} has {n} candidates but {len(answer.ranks)} ranks were given"
+            )
+        if any(r < 0 or r > n for r in answer.ranks):
+            raise InvalidInputError(f"ranks must be between 1 and {n}")
+        return
+    if len(answer.ranks) != n:
+        raise InvalidInputError(
+            f"record {answer.record_id} has {n} candidates but {len(answer.ranks)} ranks were given"
+        )
+    if any(r < 0 or r > n for r in answer.ranks):
+        raise InvalidInputError(f"ranks must be between 1 and {n}")
+    if answer.status == "submitted":
+        if 0 in answer.ranks:
+            raise InvalidInputError("every candidate needs a rank before submitting")
+        used = sorted(set(answer.ranks))
+        # Ties share a rank and ranks are dense: for three candidates 1,1,2 and 1,2,2 but never 1,1,3.
+        if used != list(range(1, len(used) + 1)):
+            raise InvalidInputError(f"ranks must be dense from 1 (got {list(answer.ranks)})")
+    if answer.both_bad and task != "pair":
+        raise InvalidInputError("'both bad' applies to pair tasks only")
