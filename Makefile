@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo demo-model test test-slow bench bench-app bench-service bench-train bench-gpu install-core install-dev clean
+.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-train bench-gpu install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,20 @@ demo: install-core
 demo-model: install-dev
 	$(PY) scripts/fetch_demo_model.py --out models
 
-## make test: the whole suite (train and dev extras, CPU torch).
-test: install-dev
+## make check: lint and format (ruff), types (mypy), layer contracts (import-linter), the build check.
+check: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory check-build
+
+## make check-build: the wheel, installed without -e into a fresh venv, runs `demo --help` and `import`.
+check-build: install-dev
+	bash scripts/check_build.sh
+
+## make test: the checks, then the whole suite (train and dev extras, CPU torch).
+test: check
 	$(PY) -m pytest -q
 
 test-slow: install-dev
