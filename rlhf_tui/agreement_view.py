@@ -1,6 +1,6 @@
 """Rich tables of an agreement report, shared by `rlhf-tui stats --agreement` and the
-app's admin screen. Every string from the data (annotator names, notes) goes in as
-rich.text.Text, so nothing in it is read as markup."""
+app's admin screen. Every string from the data (annotator names, answers, notes) goes in
+through `terminal_text.plain`: never read as markup, escape sequences shown visibly."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from store.agreement import AgreementReport
+from store.stats.agreement import AgreementReport
+
+from .terminal_text import neutralise, plain
 
 PAIR_LABEL_NAMES = {"A": "A better", "B": "B better", "tie": "tie", "both_bad": "both bad"}
 
@@ -22,7 +24,7 @@ def agreement_renderables(report: AgreementReport) -> list[RenderableType]:
         out.append(_disputed_table(report))
     elif report.records_compared:
         out.append(Text("No record is disputed: the annotators agree on every compared record."))
-    out.extend(Text(f"note: {note}", style="dim") for note in report.notes)
+    out.extend(plain(f"note: {note}", style="dim") for note in report.notes)
     return out
 
 
@@ -35,7 +37,7 @@ def _percent(value: float | None) -> Text:
 
 
 def _summary_table(report: AgreementReport) -> Table:
-    table = Table(title="Agreement", show_header=True)
+    table = Table(title=Text("Agreement"), show_header=True)
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("about")
@@ -53,12 +55,12 @@ def _summary_table(report: AgreementReport) -> Table:
             _percent(p.percent_agreement),
             Text("mean share of agreeing annotator pairs per record"),
         )
-        table.add_row(Text("Cohen's kappa"), _figure(p.cohen_kappa), Text(p.cohen_kappa_note))
+        table.add_row(Text("Cohen's kappa"), _figure(p.cohen_kappa), plain(p.cohen_kappa_note))
         table.add_row(
             Text("Krippendorff's alpha (nominal)"), _figure(p.krippendorff_alpha), Text("any number of annotators")
         )
         labels = ", ".join(f"{PAIR_LABEL_NAMES.get(label, label)} {count:,}" for label, count in p.label_counts)
-        table.add_row(Text("answers by label"), Text(""), Text(labels))
+        table.add_row(Text("answers by label"), Text(""), plain(labels))
     if report.rank is not None:
         r = report.rank
         w_about = f"over {len(r.kendall_w):,} records"
@@ -79,14 +81,14 @@ def _summary_table(report: AgreementReport) -> Table:
 
 def _annotator_table(report: AgreementReport) -> Table:
     pair = report.task == "pair"
-    table = Table(title="Agreement with the majority (leave-one-out)")
+    table = Table(title=Text("Agreement with the majority (leave-one-out)"))
     table.add_column("annotator")
     table.add_column("answers", justify="right")
     table.add_column("compared", justify="right")
     table.add_column("agrees with others" if pair else "tau-b with consensus", justify="right")
     for a in report.by_annotator:
         table.add_row(
-            Text(a.annotator),
+            plain(a.annotator),
             Text(f"{a.answers:,}"),
             Text(f"{a.compared:,}"),
             _percent(a.agreement) if pair else _figure(a.agreement),
@@ -96,7 +98,7 @@ def _annotator_table(report: AgreementReport) -> Table:
 
 def _disputed_table(report: AgreementReport) -> Table:
     pair = report.task == "pair"
-    table = Table(title="Most disputed records")
+    table = Table(title=Text("Most disputed records"))
     table.add_column("record", justify="right")
     table.add_column("annotators", justify="right")
     table.add_column("disagreement" + (" (1 − agreement)" if pair else " (1 − W)"), justify="right")
@@ -106,7 +108,7 @@ def _disputed_table(report: AgreementReport) -> Table:
         for i, (annotator, answer) in enumerate(d.answers):
             if i:
                 answers.append("; ")
-            answers.append(annotator, style="bold")
-            answers.append(f" {PAIR_LABEL_NAMES.get(answer, answer) if pair else answer}")
+            answers.append(neutralise(annotator), style="bold")
+            answers.append(neutralise(f" {PAIR_LABEL_NAMES.get(answer, answer) if pair else answer}"))
         table.add_row(Text(str(d.record_id)), Text(str(d.annotators)), _figure(d.disagreement), answers)
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .cli_app import app, err_console
+from .terminal_text import plain
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except UserError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        # The message quotes names and column names from imported files: print it visibly, never as markup.
+        err_console.print(plain(f"error: {exc}", one_line=True), soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)

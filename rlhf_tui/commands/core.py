@@ -1,19 +1,26 @@
-"""Core commands: import, export, datasets, stats, demo. No SQL here: all through the store."""
+"""Core commands: import, export, datasets, stats, demo. No SQL here: all through the store.
+
+Names, column names and rows come from imported files: everything printed goes through
+`terminal_text.plain`, so no escape sequence reaches the terminal and nothing is read as markup."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import typer
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
 from store.types import AGGREGATIONS, EXPORT_FORMATS, IMPORT_FORMATS, TASK_KINDS
 
 from ..cli_app import StoreOption, app, console, err_console, open_client_store
+from ..terminal_text import plain
 
-SAMPLE_DATA_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+SAMPLE_DATA_PACKAGE = "rlhf_tui.sample_data"
 
 
 # Typer's choices, built from the store's one list of each kind of name.
@@ -23,7 +30,7 @@ ExportFormat = StrEnum("ExportFormat", {name: name for name in EXPORT_FORMATS}) 
 Aggregate = StrEnum("Aggregate", {name: name for name in AGGREGATIONS})  # type: ignore[misc]
 
 
-def _read_guidelines(path: Path | None) -> str | None:
+def _read_guidelines(path: Path | Traversable | None) -> str | None:
     from store.errors import InvalidInputError
 
     if path is None:
@@ -74,7 +81,7 @@ def import_command(
             keep_labels=keep_labels,
         )
     for line in report.rejected:
-        err_console.print(Text(f"skipped {line}"), soft_wrap=True)
+        err_console.print(plain(f"skipped {line}", one_line=True), soft_wrap=True)
     summary = (
         f"{report.file}: {report.rows_read} rows read as {report.format}; {report.added} new records in "
         f"{report.dataset!r}, {report.already_present} already present"
@@ -83,7 +90,7 @@ def import_command(
         summary += f", {len(report.rejected)} rejected"
     if report.labels_recorded:
         summary += f", {report.labels_recorded} existing labels recorded as {keep_labels!r}"
-    console.print(Text(summary + "."), soft_wrap=True)
+    console.print(plain(summary + ".", one_line=True), soft_wrap=True)
 
 
 @app.command("export")
@@ -106,30 +113,31 @@ def export_command(
     """Export annotations or training data to Parquet or JSONL."""
     with open_client_store(store) as s:
         count = s.export(dataset, fmt.value, out, aggregate.value)
-    console.print(Text(f"wrote {count} {fmt.value} rows to {out}"), soft_wrap=True)
+    console.print(plain(f"wrote {count} {fmt.value} rows to {out}", one_line=True), soft_wrap=True)
     if count == 0:
-        err_console.print(Text(f"warning: {dataset!r} has no submitted answers to export yet"))
+        err_console.print(plain(f"warning: {dataset!r} has no submitted answers to export yet", one_line=True))
 
 
 def datasets_table(summaries) -> Table:
-    table = Table(title="Datasets")
-    for column, justify in (
+    table = Table(title=Text("Datasets"))
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("name", "left"),
         ("task", "left"),
         ("records", "right"),
         ("per record", "right"),
         ("submitted", "right"),
         ("complete", "right"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for d in summaries:
         table.add_row(
-            Text(d.name),
-            d.task,
-            f"{d.records:,}",
-            str(d.annotators_per_record),
-            f"{d.submissions:,}",
-            f"{d.percent_complete:.1f}%",
+            plain(d.name),
+            plain(d.task),
+            Text(f"{d.records:,}"),
+            Text(str(d.annotators_per_record)),
+            Text(f"{d.submissions:,}"),
+            Text(f"{d.percent_complete:.1f}%"),
         )
     return table
 
@@ -140,9 +148,7 @@ def datasets_command(store: Path | None = StoreOption) -> None:
     with open_client_store(store) as s:
         summaries = s.list_datasets()
     if not summaries:
-        console.print(
-            "The store has no datasets yet; add one with `rlhf-tui import FILE --dataset NAME`.", markup=False
-        )
+        console.print(Text("The store has no datasets yet; add one with `rlhf-tui import FILE --dataset NAME`."))
         return
     console.print(datasets_table(summaries))
 
@@ -168,9 +174,9 @@ def stats_command(
     )
     if overfilled:
         line += f"; {overfilled} record(s) got more than {info.annotators_per_record} answers because a lease expired"
-    console.print(Text(line))
+    console.print(plain(line, one_line=True))
     statuses = ("submitted", "draft", "discarded")
-    table = Table(title=f"Answers in {dataset}")
+    table = Table(title=plain(f"Answers in {dataset}"))
     table.add_column("annotator")
     for status in statuses:
         table.add_column(status, justify="right")
@@ -178,15 +184,15 @@ def stats_command(
     for c in counts:
         by_annotator.setdefault(c.annotator, {})[c.status] = c.count
     for annotator, row in by_annotator.items():
-        table.add_row(Text(annotator), *(f"{row.get(s, 0):,}" for s in statuses))
+        table.add_row(plain(annotator), *(Text(f"{row.get(s, 0):,}") for s in statuses))
     if by_annotator:
         table.add_row(
             Text("total", style="bold"),
-            *(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}" for s in statuses),
+            *(Text(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}") for s in statuses),
         )
     console.print(table)
     if rankings is not None:
-        from store.agreement import compute_agreement
+        from store.stats.agreement import compute_agreement
 
         from ..agreement_view import agreement_renderables
 
@@ -194,20 +200,27 @@ def stats_command(
             console.print(renderable)
 
 
-def import_sample_data(s, sample_dir: Path) -> list[str]:
-    """Import the bundled sample datasets into an empty store; return what was imported."""
-    guidelines = _read_guidelines(sample_dir / "guidelines.md")
+def import_sample_data(s, sample_dir: Path | None = None) -> list[str]:
+    """Import the sample datasets into the store, from `sample_dir` or else the data bundled as the
+    package `rlhf_tui.sample_data`; return the names of the datasets imported."""
+    folder: Traversable = resources.files(SAMPLE_DATA_PACKAGE) if sample_dir is None else sample_dir
+    guidelines = _read_guidelines(folder / "guidelines.md")
     imported = []
     for name, file, task in (("sample-rank", "rank.jsonl", "rank"), ("sample-pairs", "pairs.jsonl", "pair")):
-        s.import_file(sample_dir / file, dataset=name, task=task, guidelines=guidelines)
+        # A real file for the store to read, extracted to a temporary file if the package is zipped.
+        with resources.as_file(folder / file) as path:
+            s.import_file(path, dataset=name, task=task, guidelines=guidelines)
         imported.append(name)
     return imported
 
 
 @app.command("demo")
 def demo_command(
-    sample_data: Path = typer.Option(
-        SAMPLE_DATA_DIR, "--sample-data", help="Folder with rank.jsonl, pairs.jsonl, guidelines.md."
+    sample_data: Path | None = typer.Option(
+        None,
+        "--sample-data",
+        help="Folder with rank.jsonl, pairs.jsonl, guidelines.md to use instead of the bundled sample data.",
+        show_default="bundled",
     ),
     annotator: str | None = typer.Option(None, "--annotator", help="Annotator name (default: your user name)."),
     no_app: bool = typer.Option(False, "--no-app", help="Only import the sample data and list the datasets."),
@@ -219,7 +232,7 @@ def demo_command(
     with open_client_store(store) as s:
         if not s.list_datasets():
             names = import_sample_data(s, sample_data)
-            console.print(Text(f"imported the sample datasets {', '.join(names)}"))
+            console.print(plain(f"imported the sample datasets {', '.join(names)}", one_line=True))
         if no_app:
             console.print(datasets_table(s.list_datasets()))
             return
@@ -228,6 +241,6 @@ def demo_command(
         try:
             config = load_config()
         except ConfigError as exc:
-            err_console.print(Text(f"error: {exc}"), soft_wrap=True)
+            err_console.print(plain(f"error: {exc}", one_line=True), soft_wrap=True)
             raise typer.Exit(1) from None
         run_annotation_app(s, None, annotator or getpass.getuser(), config)
