@@ -93,9 +93,23 @@ def test_demo_imports_the_sample_data_once(capsys, store_path):
     assert code == 0 and "imported" not in out
 
 
+HELP_THEN_HEAVY_IMPORTS = """
+import sys
+from rlhf_tui.cli import main
+code = main(["-h"])
+print("heavy imports:", *sorted({name.split(".")[0] for name in sys.modules} & {HEAVY}))
+sys.exit(code)
+"""
+
+
 def test_console_script_help_is_instant_and_clean():
-    out = subprocess.run([sys.executable, "-m", "rlhf_tui.cli", "-h"], capture_output=True, text=True)
+    # Instant: --help loads no UI or training library. Clean: nothing on stderr, even with every warning shown.
+    heavy = {"textual", "torch", "transformers", "trl", "peft", "datasets"}
+    script = HELP_THEN_HEAVY_IMPORTS.replace("{HEAVY}", repr(heavy))
+    out = subprocess.run([sys.executable, "-W", "default", "-c", script], capture_output=True, text=True)
     assert out.returncode == 0 and "import" in out.stdout and "export" in out.stdout
+    assert out.stdout.rstrip().splitlines()[-1] == "heavy imports:"
+    assert out.stderr == ""
 
 
 def test_stats_agreement_figures(capsys, jsonl, store_path):
