@@ -16,6 +16,7 @@ import duckdb
 
 from . import export as export_module
 from . import importer
+from .answer_checks import check_answer
 from .assignment import DatasetAssignment, load_assignment
 from .clock import utcnow
 from .connection import connect, first_row
@@ -447,30 +448,6 @@ class DuckDBStore:
             ).fetchall()
         return [self._annotation_from_row(r) for r in rows]
 
-    @staticmethod
-    def _validate(answer: AnnotationInput, n: int, task: str) -> None:
-        if answer.status not in ("submitted", "discarded", "draft"):
-            raise InvalidInputError(f"unknown status {answer.status!r}")
-        if answer.shown_order and sorted(answer.shown_order) != list(range(n)):
-            raise InvalidInputError(f"shown order must list candidates 0..{n - 1} once each")
-        if answer.status == "discarded":
-            return
-        if len(answer.ranks) != n:
-            raise InvalidInputError(
-                f"record {answer.record_id} has {n} candidates but {len(answer.ranks)} ranks were given"
-            )
-        if any(r < 0 or r > n for r in answer.ranks):
-            raise InvalidInputError(f"ranks must be between 1 and {n}")
-        if answer.status == "submitted":
-            if 0 in answer.ranks:
-                raise InvalidInputError("every candidate needs a rank before submitting")
-            used = sorted(set(answer.ranks))
-            # Ties share a rank and ranks are dense: for three candidates 1,1,2 and 1,2,2 but never 1,1,3.
-            if used != list(range(1, len(used) + 1)):
-                raise InvalidInputError(f"ranks must be dense from 1 (got {list(answer.ranks)})")
-        if answer.both_bad and task != "pair":
-            raise InvalidInputError("'both bad' applies to pair tasks only")
-
     def save_annotation(self, answer: AnnotationInput, now: datetime | None = None) -> Annotation:
         """Create or amend the annotator's answer for a record. The previous revision
         goes to history. A resend with the same client id changes nothing."""
@@ -478,7 +455,7 @@ class DuckDBStore:
         with self._lock:
             state, pos = self._assignment_of_record(answer.record_id)
             n = state.n_candidates[pos]
-            self._validate(answer, n, state.task)
+            check_answer(answer, n, state.task)
         ranks = list(answer.ranks) if answer.ranks else [0] * n
         shown = list(answer.shown_order) or list(range(n))
         fields = [answer.comment, answer.discard_reason, answer.both_bad, float(answer.seconds_spent), answer.client_id]

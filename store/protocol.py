@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .answer_checks import MAX_COMMENT_CHARS, MAX_SECONDS_SPENT
+from .answer_checks import MAX_DISCARD_REASON_CHARS as MAX_REASON_CHARS
 from .errors import InvalidInputError
 from .types import AGGREGATIONS, EXPORT_FORMATS, IMPORT_FORMATS, TASK_KINDS
 
@@ -29,10 +31,7 @@ MAX_EXCLUDE = 1_000
 MAX_PAGE = 10_000  # rows per page of the paged operations
 MAX_NAME_CHARS = 200  # dataset, annotator and scorer names
 MAX_GUIDELINES_CHARS = 1_000_000
-MAX_COMMENT_CHARS = 20_000
-MAX_REASON_CHARS = 2_000
 MAX_CHUNK_CHARS = 1_500_000  # base64 of a 1 MiB chunk of an uploaded file
-MAX_SECONDS_SPENT = 7 * 24 * 3600.0
 INT64 = (1 << 63) - 1
 
 
