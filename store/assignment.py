@@ -11,6 +11,11 @@ from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
 
 SATURATED = 255  # counts stop here; only "fewer than K" matters
 
@@ -103,7 +108,9 @@ class DatasetAssignment:
             self.release(record_id, annotator)
 
 
-def load_assignment(con, dataset_id: int, task: str, k: int, now: datetime) -> DatasetAssignment:
+def load_assignment(
+    con: duckdb.DuckDBPyConnection, dataset_id: int, task: str, k: int, now: datetime
+) -> DatasetAssignment:
     """Build a dataset's state with three queries (the only scans, once per process)."""
     # Fetched as Arrow and copied buffer-to-buffer: a million records load in well under a second.
     table = (
@@ -149,7 +156,7 @@ def load_assignment(con, dataset_id: int, task: str, k: int, now: datetime) -> D
     return state
 
 
-def _column_bytes(table, name: str, width: int) -> bytes:
+def _column_bytes(table: pa.Table, name: str, width: int) -> bytes:
     """The raw values of a non-null fixed-width Arrow column."""
     column = table.column(name)
     if not table.num_rows:

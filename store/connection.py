@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -47,7 +48,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"cannot open {path}: {str(exc).splitlines()[0]}") from None
 
 
-def first_row(cursor: duckdb.DuckDBPyConnection):
+def first_row(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """The first row of a result or None. Fetches everything: a half-read result
     (fetchone) blocks later relational queries on the connection in DuckDB 2."""
     rows = cursor.fetchall()

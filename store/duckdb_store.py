@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -34,6 +35,7 @@ from .types import (
     Dataset,
     DatasetSummary,
     ImportReport,
+    Prompt,
     Record,
     StatusCount,
 )
@@ -48,7 +50,7 @@ def _page(limit: int | None) -> int:
     return (1 << 62) if limit is None else int(limit)
 
 
-def _prompt_from_row(text: str | None, messages: list | None):
+def _prompt_from_row(text: str | None, messages: list | None) -> Prompt:
     if messages is not None:
         return tuple(ChatMessage(m["role"], m["content"]) for m in messages)
     return text or ""
@@ -67,7 +69,7 @@ class DuckDBStore:
         # (K > 1) ask for the same ones, so the owning process keeps the recent ones.
         self._record_cache: OrderedDict[int, Record] = OrderedDict()
         self._commit = GroupCommitter(lambda: self.connection, self._lock, on_rollback=self._assignments.clear)
-        self._con = connect(self.path)
+        self._con: duckdb.DuckDBPyConnection | None = connect(self.path)
         try:
             apply_migrations(self._con, str(self.path))
             self._con.execute("DELETE FROM leases WHERE expires_at <= ?", [utcnow()]).fetchall()
@@ -85,7 +87,7 @@ class DuckDBStore:
     def __enter__(self) -> DuckDBStore:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _q(self, sql: str, params: Sequence | dict | None = None) -> duckdb.DuckDBPyConnection:
@@ -94,7 +96,7 @@ class DuckDBStore:
         return self._con.execute(sql, params or [])
 
     # -- datasets ----------------------------------------------------------
-    def _dataset_row(self, name: str):
+    def _dataset_row(self, name: str) -> tuple[Any, ...]:
         cached = self._dataset_rows.get(name)
         if cached is not None:
             return cached
@@ -295,7 +297,7 @@ class DuckDBStore:
                 cache.move_to_end(i)
             return [cache[i] for i in wanted]
 
-    def _neighbours(self, ids: list[int], cache) -> list[int]:
+    def _neighbours(self, ids: list[int], cache: OrderedDict[int, Record]) -> list[int]:
         """Records just after a missed one in its dataset: annotators move through a
         dataset in order, so one query fetches what the next requests will need."""
         state = next((st for st in self._assignments.values() if st.position(ids[-1]) >= 0), None)
@@ -382,7 +384,7 @@ class DuckDBStore:
             return
         ids = [int(i) for i in record_ids]
 
-        def write(con):
+        def write(con: duckdb.DuckDBPyConnection) -> None:
             # Written through so that a restarted service still honours them. Append only (the
             # latest expiry wins when loading): a lease write is the most frequent write there is.
             con.execute(
@@ -422,7 +424,7 @@ class DuckDBStore:
     )
 
     @staticmethod
-    def _annotation_from_row(row) -> Annotation:
+    def _annotation_from_row(row: tuple[Any, ...]) -> Annotation:
         (aid, rid, who, status, ranks, shown, comment, reason, both_bad, secs, created, updated, rev) = row
         return Annotation(
             aid, rid, who, status, tuple(ranks), tuple(shown), comment, reason, both_bad, secs, created, updated, rev
@@ -460,7 +462,7 @@ class DuckDBStore:
         shown = list(answer.shown_order) or list(range(n))
         fields = [answer.comment, answer.discard_reason, answer.both_bad, float(answer.seconds_spent), answer.client_id]
 
-        def write(con):
+        def write(con: duckdb.DuckDBPyConnection) -> tuple[str | None, Annotation] | None:
             # Runs under the store lock. This process is the only writer, so memory knows
             # whether an answer exists; it is updated here and rebuilt if the batch rolls back.
             state, _ = self._assignment_of_record(answer.record_id)
@@ -535,11 +537,14 @@ class DuckDBStore:
 
         result = self._commit.run(write)
         if result is None:
-            return self.get_annotation(answer.record_id, answer.annotator)
+            stored = self.get_annotation(answer.record_id, answer.annotator)
+            if stored is None:
+                raise StoreError(f"the answer to record {answer.record_id} by {answer.annotator!r} is not stored")
+            return stored
         return result[1]
 
     @staticmethod
-    def _client_id_seen(con, annotation_id: int, client_id: str) -> bool:
+    def _client_id_seen(con: duckdb.DuckDBPyConnection, annotation_id: int, client_id: str) -> bool:
         return bool(
             con.execute(
                 "SELECT 1 FROM annotations WHERE id = $id AND client_id = $c "
@@ -626,7 +631,7 @@ class DuckDBStore:
             }
         )
         with self._lock:
-            self._con.register("incoming_scores", table)
+            self.connection.register("incoming_scores", table)
             try:
                 self._q("BEGIN TRANSACTION")
                 self._q(
@@ -643,7 +648,7 @@ class DuckDBStore:
                 self._q("ROLLBACK")
                 raise
             finally:
-                self._con.unregister("incoming_scores")
+                self.connection.unregister("incoming_scores")
         return len(scores)
 
     def scores(

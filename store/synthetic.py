@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import duckdb
+
     from .duckdb_store import DuckDBStore
 
 
-def write_native_jsonl(con, path: Path, n_records: int, n_candidates: int = 4) -> None:
+def write_native_jsonl(con: duckdb.DuckDBPyConnection, path: Path, n_records: int, n_candidates: int = 4) -> None:
     """A native-format JSONL file of `n_records` records, written by DuckDB itself."""
     target = "'" + str(path).replace("'", "''") + "'"
     con.execute(

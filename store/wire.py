@@ -8,6 +8,7 @@ import dataclasses
 import json
 from datetime import datetime
 from pathlib import PurePath
+from typing import Any
 
 from . import errors, types
 
@@ -19,7 +20,7 @@ _ERRORS = {
 }
 
 
-def to_wire(value):
+def to_wire(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {"__type__": type(value).__name__}
         for field in dataclasses.fields(value):
@@ -36,7 +37,7 @@ def to_wire(value):
     return value
 
 
-def from_wire(value, inside_dataclass: bool = False):
+def from_wire(value: Any, inside_dataclass: bool = False) -> Any:
     if isinstance(value, dict):
         if "__datetime__" in value:
             return datetime.fromisoformat(value["__datetime__"])
@@ -68,4 +69,4 @@ def error_to_wire(exc: BaseException) -> dict:
 
 
 def error_from_wire(error: dict) -> errors.StoreError:
-    return _ERRORS.get(error.get("type"), errors.StoreError)(error.get("message", "store service error"))
+    return _ERRORS.get(str(error.get("type")), errors.StoreError)(error.get("message", "store service error"))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 PAIR_LABELS = ("A", "B", "tie", "both_bad")
@@ -32,6 +32,9 @@ DEFAULT_DISPUTED = 10
 Submission = tuple[int, str, tuple[int, ...], bool]
 """(record_id, annotator, ranks by canonical candidate, both_bad), as from
 `PreferenceStore.submitted_rankings`."""
+
+Compared = dict[int, dict[str, tuple[tuple[int, ...], bool]]]
+"""record_id -> annotator -> (ranks, both_bad), for records with two or more submissions."""
 
 
 # -- report ---------------------------------------------------------------------------
@@ -226,12 +229,12 @@ def krippendorff_alpha(units: Iterable[Iterable[Hashable | None]], level: str = 
     return 1 - observed / expected
 
 
-def _ordinal_delta2(marginals: Counter):
+def _ordinal_delta2(marginals: Counter) -> Callable[[Hashable, Hashable], float]:
     ordered = sorted(marginals)
     index = {v: i for i, v in enumerate(ordered)}
     cumulative = list(itertools.accumulate((marginals[v] for v in ordered), initial=0))
 
-    def delta2(c, k) -> float:
+    def delta2(c: Hashable, k: Hashable) -> float:
         i, j = sorted((index[c], index[k]))
         between = cumulative[j + 1] - cumulative[i]
         return (between - (marginals[c] + marginals[k]) / 2) ** 2
@@ -351,7 +354,9 @@ def _alpha_note(units: list[list], notes: list[str]) -> None:
         )
 
 
-def _pair_agreement(compared, annotators, notes):
+def _pair_agreement(
+    compared: Compared, annotators: tuple[str, ...], notes: list[str]
+) -> tuple[PairAgreement, list[AnnotatorAgreement], list[DisputedRecord]]:
     labels = {
         rid: {a: _checked_pair_label(rid, a, ranks, bad) for a, (ranks, bad) in answers.items()}
         for rid, answers in compared.items()
@@ -413,7 +418,7 @@ def _pair_agreement(compared, annotators, notes):
     return pair, by_annotator, disputed
 
 
-def _checked_pair_label(record_id, annotator, ranks, both_bad) -> str:
+def _checked_pair_label(record_id: int, annotator: str, ranks: Sequence[int], both_bad: bool) -> str:
     try:
         return pair_label(ranks, both_bad)
     except ValueError as err:
@@ -427,7 +432,9 @@ def _strict_plurality(labels: Iterable[str]) -> str | None:
     return ranked[0][0]
 
 
-def _rank_agreement(compared, notes):
+def _rank_agreement(
+    compared: Compared, notes: list[str]
+) -> tuple[RankAgreement, list[AnnotatorAgreement], list[DisputedRecord]]:
     w_by_record: dict[int, float] = {}
     w_undefined = 0
     record_tau_means: list[float] = []
