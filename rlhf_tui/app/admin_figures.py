@@ -6,11 +6,15 @@ admins only (blind annotation): a refusal is kept as its one-line message."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 
-from store import DatasetSummary, PermissionDeniedError, StatusCount
+from store import DatasetSummary, PermissionDeniedError, PreferenceStore, StatusCount
+
+if TYPE_CHECKING:  # the agreement module is imported only once the figures are computed
+    from store.stats.agreement import Submission
 
 STATUSES = ("submitted", "draft", "discarded")
 
@@ -21,11 +25,11 @@ class AdminFigures:
     summary: DatasetSummary | None
     counts: list[StatusCount] = field(default_factory=list)
     overfilled: int = 0
-    rankings: list = field(default_factory=list)
+    rankings: list[Submission] = field(default_factory=list)
     refusal: str = ""  # the service's one-line refusal, when these figures are not ours to see
 
 
-def read_admin_figures(store, dataset: str) -> AdminFigures:
+def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
     """Every store read the admin screen needs (runs in the store worker)."""
     summary = next((d for d in store.list_datasets() if d.name == dataset), None)
     try:

@@ -15,7 +15,7 @@ def annotate(
     dataset: str | None = typer.Option(
         None, "--dataset", help="The dataset to annotate (default: choose from a list).", show_default=False
     ),
-    annotator: str = typer.Option(
+    annotator: str | None = typer.Option(
         None, "--annotator", help="Your annotator name (default: your OS user name).", show_default=False
     ),
     store: Path | None = StoreOption,

@@ -7,7 +7,7 @@ saves wait for them. Over the service a non-admin gets the service's refusal ins
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -25,6 +25,9 @@ from ..admin_figures import AdminFigures, completion_text, counts_table, read_ad
 from ..keymap import ADMIN_BINDINGS
 from ..messages import StoreFailed
 from ..store_jobs import StoreJobQueue
+
+if TYPE_CHECKING:
+    from store.stats.agreement import Submission
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +93,8 @@ class AdminScreen(ModalScreen[None]):
         self.compute_agreement(self.dataset.task, figures.rankings)
 
     @work(thread=True, exclusive=True, group="agreement", exit_on_error=False)
-    def compute_agreement(self, task: str, rankings: list) -> None:
-        from store.agreement import compute_agreement
+    def compute_agreement(self, task: str, rankings: list[Submission]) -> None:
+        from store.stats.agreement import compute_agreement
 
         from ...agreement_view import agreement_renderables
 
