@@ -188,31 +188,6 @@ def test_delete_dataset_removes_everything(store, jsonl):
     assert store.list_datasets()[0].submissions == 0
 
 
-def test_concurrent_writers_share_commits_and_a_bad_write_fails_alone(store, jsonl):
-    import threading
-
-    store.import_file(jsonl(rank_rows(40)), dataset="d", annotators_per_record=2)
-    ids = store.record_ids("d")
-    errors, barrier = [], threading.Barrier(8)
-
-    def annotate(worker: int) -> None:
-        barrier.wait()
-        for record_id in ids[worker * 5 : (worker + 1) * 5]:
-            ranks = (1, 2, 3, 4) if record_id != ids[13] else (1, 1, 1, 9)  # one invalid answer
-            try:
-                store.save_annotation(AnnotationInput(record_id, f"w{worker}", "submitted", ranks))
-            except InvalidInputError as exc:
-                errors.append(str(exc))
-
-    threads = [threading.Thread(target=annotate, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(errors) == 1 and "between 1 and 4" in errors[0]
-    assert store.list_datasets()[0].submissions == 39
-
-
 def test_assignment_state_survives_reopen(store_path, jsonl):
     with open_store(store_path) as s:
         s.import_file(jsonl(rank_rows(5)), dataset="d", annotators_per_record=2)
