@@ -26,7 +26,7 @@ def test_real_gguf_converts_once_and_loads_for_training_and_generation(tmp_path,
     monkeypatch.setenv("RLHF_TUI_MODEL_CACHE", str(tmp_path / "cache"))
     source = resolve_model_source(str(GGUF))
     folder = Path(source.path)
-    assert folder.parent == tmp_path / "cache" and source.gguf_file is None
+    assert folder.parent == tmp_path / "cache" and source.adapter is None
     config = json.loads((folder / "config.json").read_text())
     assert "quantization_config" not in config and config["model_type"] == "llama"
     stamp = (folder / "model.safetensors").stat().st_mtime_ns

@@ -116,11 +116,21 @@ def test_help_is_instant_and_imports_no_torch():
 
 def test_trainers_never_import_textual():
     code = (
-        "import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, "
-        "trainers.run, trainers.modeling, trainers.callbacks\nprint('textual' in sys.modules)"
+        "import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, trainers.quiet, "
+        "trainers.run, trainers.modeling, trainers.callbacks, trainers.generation, trainers.scoring, "
+        "trainers.evaluation\nprint('textual' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_light_trainer_modules_import_no_torch():
+    code = (
+        "import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, trainers.quiet\n"
+        "print([m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_memory_estimate_counts_from_first_principles():

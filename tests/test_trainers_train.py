@@ -33,8 +33,9 @@ def _finite_losses(metrics):
 
 
 def test_reward_4bit_saves_adapter_and_head_that_reload_to_the_same_scores(tiny_model_dir, pref_jsonl, tmp_path):
-    from trainers.modeling import load_trained, reward_scores
+    from trainers.modeling import load_trained
     from trainers.run import run_training
+    from trainers.scoring import score_answers
 
     out = tmp_path / "rm"
     result = run_training(
@@ -59,13 +60,14 @@ def test_reward_4bit_saves_adapter_and_head_that_reload_to_the_same_scores(tiny_
         keys = list(f.keys())
     assert any(k.endswith("score.weight") for k in keys) and any("lora_A" in k for k in keys)
 
-    texts = [r["prompt"] + r["chosen"] for r in preference_rows(n_prompts=3, pairs_per_prompt=1)]
+    # The model in memory has been through the final evaluation and the save: it must still be the one on disk.
+    pairs = [(r["prompt"], r["chosen"]) for r in preference_rows(n_prompts=3, pairs_per_prompt=1)]
     trained = result.trainer.model
     trained.eval()
-    before = reward_scores(trained, result.trainer.processing_class, texts)
+    before = score_answers(trained, result.trainer.processing_class, pairs, batch_size=1)
     reloaded, tok = load_trained(out, str(tiny_model_dir), "reward", load_in_4bit=True)
     assert tok.pad_token is not None  # the pad-token fix is saved with the tokenizer
-    after = reward_scores(reloaded, tok, texts)
+    after = score_answers(reloaded, tok, pairs, batch_size=1)
     assert after == pytest.approx(before, abs=1e-6)
     assert len(set(before)) > 1
 

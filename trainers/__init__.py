@@ -1,16 +1,21 @@
-"""Reward-model and DPO training with TRL, peft LoRA and bitsandbytes 4-bit (QLoRA).
+"""Reward-model and DPO training with TRL, peft LoRA and bitsandbytes 4-bit (QLoRA), and the loop after it.
 
-Light at import: torch, transformers, trl and peft are imported only inside the functions
-that train (`trainers.reward`, `trainers.dpo`, `trainers.modeling`). Never imports textual.
+Light at import: this package and `config`, `data`, `memory`, `metrics`, `quiet` and `errors` never import
+torch. `run` (one training run), `modeling` (loading, quantisation, LoRA, merging), `callbacks`,
+`generation`, `scoring` and `evaluation` do, and are imported only by the commands that need them.
+Never imports textual.
 """
 
-from .config import (  # noqa: F401
-    DataArgs,
-    DPOArgs,
-    ModelArgs,
-    RewardArgs,
-    TrainArgs,
-    TrainConfig,
-    load_config,
-)
-from .errors import TrainerError  # noqa: F401
+from .config import DataArgs, DPOArgs, ModelArgs, RewardArgs, TrainArgs, TrainConfig, load_config
+from .errors import TrainerError
+
+__all__ = [
+    "DPOArgs",
+    "DataArgs",
+    "ModelArgs",
+    "RewardArgs",
+    "TrainArgs",
+    "TrainConfig",
+    "TrainerError",
+    "load_config",
+]

@@ -5,10 +5,16 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import TrainerCallback
+
+# What signal.signal returns and accepts: a function, SIG_DFL/SIG_IGN, or None (not set from Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class RichProgressCallback(TrainerCallback):
@@ -18,7 +24,7 @@ class RichProgressCallback(TrainerCallback):
         self.pairs_per_step = pairs_per_step
         self.console = console or Console(stderr=True)
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.loss = float("nan")
         self.started = 0.0
         self.first_step = 0
@@ -47,14 +53,14 @@ class RichProgressCallback(TrainerCallback):
         self.started = time.monotonic()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.progress is None:
+        if self.progress is None or self.task is None:
             return
         elapsed = max(time.monotonic() - self.started, 1e-9)
         speed = (state.global_step - self.first_step) * self.pairs_per_step / elapsed
         self.progress.update(self.task, completed=state.global_step, speed=f"{speed:.2f} pairs/s")
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.progress is not None and logs and "loss" in logs:
+        if self.progress is not None and self.task is not None and logs and "loss" in logs:
             self.progress.update(self.task, loss=f"{logs['loss']:.4f}")
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -66,11 +72,11 @@ class RichProgressCallback(TrainerCallback):
 class InterruptCallback(TrainerCallback):
     """First Ctrl-C: finish the step, save a checkpoint, stop. A second Ctrl-C stops at once."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.interrupted = False
-        self._previous = None
+        self._previous: SignalHandler = None
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.interrupted:
             signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
             raise KeyboardInterrupt

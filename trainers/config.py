@@ -8,16 +8,19 @@ Pure Python: importing this module never imports torch.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from store.types import AGGREGATIONS
 
 from .errors import ConfigError
 
+T = TypeVar("T")
 
-def _help(text: str) -> dict:
+
+def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
 
@@ -39,7 +42,10 @@ class DataArgs:
     )
     aggregate: str = field(
         default="all",
-        metadata=_help("With --dataset: keep every annotator's pairs ('all') or aggregate them ('majority', 'borda')."),
+        metadata=_help(
+            "With --dataset: keep every annotator's pairs ('all') or aggregate them "
+            f"({', '.join(repr(a) for a in AGGREGATIONS if a != 'all')})."
+        ),
     )
     eval_split: float = field(
         default=0.1,
@@ -322,8 +328,8 @@ def validate(cfg: TrainConfig) -> None:
     if m.load_in_4bit and not t.bf16:
         # TRL casts QLoRA adapters to bf16 whatever the precision asked for; fp32 compute then fails mid-run.
         raise ConfigError("4-bit (QLoRA) training computes in bf16: drop --no-bf16, or add --no-4bit for plain LoRA")
-    if d.aggregate not in ("all", "majority", "borda"):
-        raise ConfigError(f"--aggregate must be all, majority or borda: {d.aggregate}")
+    if d.aggregate not in AGGREGATIONS:
+        raise ConfigError(f"--aggregate must be {', '.join(AGGREGATIONS)}: {d.aggregate}")
     if t.gpu_memory is not None:
         parse_size(t.gpu_memory)
 
@@ -341,5 +347,8 @@ def parse_size(text: str) -> int:
     return int(number * {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[unit])
 
 
-def dumps(cfg: TrainConfig) -> str:
-    return json.dumps(cfg.to_dict(), indent=2)
+def required(value: T | None, flag: str) -> T:
+    """An option `validate` requires (--model, --output, ...), for code that may be called without it."""
+    if value is None or value == "":
+        raise ConfigError(f"{flag} is required")
+    return value

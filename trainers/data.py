@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ def load_preference_rows(args: DataArgs) -> list[dict[str, Any]]:
         finally:
             store.close()
         source = f"dataset '{args.dataset}'"
-    else:
+    elif args.data:
         rows = _read_file(Path(args.data))
-        source = str(args.data)
+        source = args.data
+    else:
+        raise TrainerError("give exactly one of --data FILE or --dataset NAME")
     if not rows:
         raise TrainerError(f"no preference pairs in {source} (annotate some records first, or check the file)")
     missing = [c for c in REQUIRED if c not in rows[0]]
@@ -89,7 +92,7 @@ def _normalise(row: dict[str, Any], keep_margin: bool) -> dict[str, Any]:
     return out
 
 
-def to_dataset(rows: list[dict[str, Any]], keep_margin: bool = False, with_group: bool = False):
+def to_dataset(rows: list[dict[str, Any]], keep_margin: bool = False, with_group: bool = False) -> Any:
     """A `datasets.Dataset` with the TRL columns (and `group_id`, the prompt group, when asked)."""
     from datasets import Dataset
 
@@ -127,7 +130,7 @@ def group_batches(group_ids: list[int], batch_size: int, seed: int) -> list[list
 class PromptGroupBatchSampler:
     """A batch sampler over `group_batches`, reshuffled each epoch (torch-free, duck-typed for DataLoader)."""
 
-    def __init__(self, group_ids: list[int], batch_size: int, seed: int):
+    def __init__(self, group_ids: list[int], batch_size: int, seed: int) -> None:
         self.group_ids = list(group_ids)
         self.batch_size = batch_size
         self.seed = seed
@@ -137,7 +140,7 @@ class PromptGroupBatchSampler:
     def set_epoch(self, epoch: int) -> None:
         self.epoch, self._epoch_set = epoch, True
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[int]]:
         batches = group_batches(self.group_ids, self.batch_size, self.seed + self.epoch)
         if not self._epoch_set:  # nobody tells us the epoch: move on by ourselves
             self.epoch += 1

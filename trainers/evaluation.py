@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .generation import GenerationSettings, PromptItem, sample_answers
+from .generation import GenerationSettings, ProgressFn, PromptItem, sample_answers
 from .scoring import TIE_TOLERANCE, score_answers
 
 
@@ -81,7 +81,11 @@ def summarise(
 
 
 def _answers(
-    model_spec: str, items: Sequence[PromptItem], settings: GenerationSettings, load_in_4bit, on_progress
+    model_spec: str,
+    items: Sequence[PromptItem],
+    settings: GenerationSettings,
+    load_in_4bit: bool | None,
+    on_progress: ProgressFn | None,
 ) -> list[str]:
     from .modeling import load_for_inference
 
@@ -102,14 +106,14 @@ def evaluate(
     settings: GenerationSettings,
     max_length: int = 1024,
     load_in_4bit: bool | None = None,
-    on_stage: Callable[[str, int], Callable[[int], None]] | None = None,
+    on_stage: Callable[[str, int], ProgressFn] | None = None,
 ) -> EvalResult:
     """Both models answer every prompt (same settings and seed), the reward model scores the answers.
 
     `on_stage(name, total)` returns a progress callback for that stage (or the caller passes None)."""
     from .modeling import load_for_inference
 
-    def stage(name: str, total: int):
+    def stage(name: str, total: int) -> ProgressFn | None:
         return on_stage(name, total) if on_stage else None
 
     policy_answers = _answers(policy, items, settings, load_in_4bit, stage("policy answers", len(items)))

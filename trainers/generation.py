@@ -9,11 +9,15 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .errors import TrainerError
+from .modeling import Model, Tokenizer
+
+if TYPE_CHECKING:
+    from store import PreferenceStore
 
 Prompt = Any  # a string, or a list of chat messages {role, content}
 ProgressFn = Callable[[int], None]  # called with the number of prompts just finished
@@ -31,7 +35,7 @@ class GenerationSettings:
     use_chat_template: bool = True  # when the tokenizer has one
 
 
-def prompt_messages(prompt: Prompt) -> list[dict]:
+def prompt_messages(prompt: Prompt) -> list[dict[str, str]]:
     """A prompt as chat messages (a plain string is one user turn)."""
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
@@ -41,7 +45,7 @@ def prompt_messages(prompt: Prompt) -> list[dict]:
     ]
 
 
-def prompt_for_generation(tokenizer, prompt: Prompt, use_chat_template: bool = True) -> str:
+def prompt_for_generation(tokenizer: Tokenizer, prompt: Prompt, use_chat_template: bool = True) -> str:
     """The text the model continues: the chat template with the assistant turn opened, for chat models."""
     if use_chat_template and getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(prompt_messages(prompt), tokenize=False, add_generation_prompt=True)
@@ -52,8 +56,8 @@ def prompt_for_generation(tokenizer, prompt: Prompt, use_chat_template: bool = T
 
 @torch.no_grad()
 def sample_answers(
-    model,
-    tokenizer,
+    model: Model,
+    tokenizer: Tokenizer,
     prompts: Sequence[Prompt],
     n: int,
     settings: GenerationSettings,
@@ -105,7 +109,7 @@ class PromptItem:
 
     id: str
     prompt: Prompt
-    metadata: dict
+    metadata: dict[str, Any]
     record_id: int | None = None  # the store record, when the prompt came from a dataset
 
 
@@ -138,15 +142,9 @@ def read_prompts_file(path: str | Path) -> list[PromptItem]:
     return items
 
 
-def dataset_prompts(store, dataset: str, limit: int | None = None) -> list[PromptItem]:
-    """The prompts of a store dataset, in import order."""
-    try:
-        ids = store.record_ids(dataset)
-    except AttributeError:  # the socket service does not offer record_ids (yet)
-        raise TrainerError(
-            "listing a dataset's records through `rlhf-tui serve` is not supported yet: "
-            "run this command where the store file can be opened directly"
-        ) from None
+def dataset_prompts(store: PreferenceStore, dataset: str, limit: int | None = None) -> list[PromptItem]:
+    """The prompts of a store dataset, in import order (the store file or `rlhf-tui serve`)."""
+    ids = store.record_ids(dataset)
     if limit:
         ids = ids[:limit]
     items = []

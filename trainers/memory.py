@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig, parse_size
+from .config import TrainConfig, parse_size, required
 from .errors import TrainerError
 
 GiB = 2**30
@@ -114,7 +114,7 @@ def read_model_config(model: str) -> dict[str, Any]:
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(source.path, **source.kwargs()).to_dict()
+        return AutoConfig.from_pretrained(source.path).to_dict()
     except OSError as exc:
         raise TrainerError(f"cannot read the config of {model}: {str(exc).splitlines()[0]}") from None
 
@@ -219,8 +219,10 @@ def fmt(n: int) -> str:
 
 def dry_run_report(cfg: TrainConfig) -> tuple[list[str], bool | None]:
     """Lines to print, and whether it fits (None: no GPU to check against)."""
-    shape = ArchShape.from_config(read_model_config(cfg.model.model))
+    shape = ArchShape.from_config(read_model_config(required(cfg.model.model, "--model")))
     parts = estimate(cfg, shape, "gpu")
+    available: int | None
+    name: str | None
     if cfg.training.gpu_memory:
         available, name = parse_size(cfg.training.gpu_memory), f"--gpu-memory {cfg.training.gpu_memory}"
     else:

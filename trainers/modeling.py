@@ -14,12 +14,20 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .config import ModelArgs
+from .config import ModelArgs, required
 from .errors import TrainerError
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
+    from transformers import BitsAndBytesConfig
+
+# transformers, peft and bitsandbytes objects are typed loosely upstream; ours pass them on as Any.
+Model = Any
+Tokenizer = Any
 
 _HEAD_NAMES = {"score", "lm_head", "classifier", "output"}
 
@@ -32,12 +40,8 @@ class ModelSource:
     """Where from_pretrained should look (a folder or hub id), and the adapter to apply on top, if any."""
 
     path: str
-    gguf_file: str | None = None  # kept for callers that pass it on; .gguf files are converted instead
     adapter: str | None = None  # a peft adapter folder applied over `path`
     adapter_task: str | None = None  # the adapter's peft task type: SEQ_CLS (reward) or CAUSAL_LM (policy)
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
 
     @property
     def tokenizer_path(self) -> str:
@@ -84,7 +88,7 @@ def convert_gguf(path: str | Path, target: str | Path | None = None) -> Path:
     # The weights are already dequantised in memory; drop the GGUF marker so the folder is a plain model.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # set by from_pretrained, undeclared on PreTrainedModel
     model.config.name_or_path = str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -106,9 +110,8 @@ def _adapter_base(folder: Path) -> str:
     """The base model of an adapter: adapter_config.json, or the --model its training run recorded."""
     config = json.loads((folder / "adapter_config.json").read_text())
     base = config.get("base_model_name_or_path")
-    base_path = Path(base).expanduser() if base else None
-    if base and (base_path.exists() or not _looks_like_path(base)):
-        return base
+    if base and (Path(base).expanduser().exists() or not _looks_like_path(base)):
+        return str(base)
     recorded = folder / "train_config.yaml"
     if recorded.is_file():
         import yaml
@@ -145,14 +148,12 @@ def resolve_model_source(model: str) -> ModelSource:
     return ModelSource(model)  # a hub id: works where the machine is online
 
 
-def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
+def load_tokenizer(source: ModelSource, trust_remote_code: bool = False) -> Tokenizer:
     """The tokenizer, with a pad token (Llama tokenizers have none: use eos, never a new token)."""
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(
-            source.tokenizer_path, trust_remote_code=trust_remote_code, **source.kwargs()
-        )
+        tok = AutoTokenizer.from_pretrained(source.tokenizer_path, trust_remote_code=trust_remote_code)
     except OSError as exc:
         raise TrainerError(
             f"cannot load the tokenizer of {source.tokenizer_path}: {str(exc).splitlines()[0]}"
@@ -168,7 +169,7 @@ def compute_dtype(bf16: bool) -> torch.dtype:
     return torch.bfloat16 if bf16 else torch.float32
 
 
-def quantization_config(bf16: bool):
+def quantization_config(bf16: bool) -> BitsAndBytesConfig:
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
@@ -180,7 +181,7 @@ def quantization_config(bf16: bool):
     )
 
 
-def device_map() -> Any:
+def device_map() -> dict[str, int] | None:
     """One whole model per process: this process's GPU under accelerate, the CPU otherwise."""
     if torch.cuda.is_available():
         from accelerate import PartialState
@@ -189,71 +190,85 @@ def device_map() -> Any:
     return None
 
 
-def load_model(args: ModelArgs, kind: str, bf16: bool, quantize: bool | None = None, on_cpu: bool = False):
+def keep_4bit_weights_as_loaded(model: Model) -> None:
+    """Turn off bitsandbytes' repacking of 4-bit weights for its AVX512-BF16 CPU kernel.
+
+    bnb repacks a Linear4bit on its first eval-mode forward (rounding the block scales to bf16) and
+    undoes it, lossily, whenever the state dict is read: saving a checkpoint or the adapter after an
+    evaluation left the frozen base different from the checkpoint it came from, so a trained model and
+    the same adapter reloaded gave different rewards. GPUs never take this path."""
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
+def load_model(args: ModelArgs, kind: str, bf16: bool, quantize: bool | None = None, on_cpu: bool = False) -> Model:
     """The model for `kind` ('reward': one-output sequence classifier; 'dpo': causal LM).
 
     When `args.model` is an adapter folder its base is loaded and the adapter applied: merged into the
     weights over a 16-bit base, kept as a peft model over a 4-bit one (never merge into 4-bit weights)."""
-    import logging
-
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    source = resolve_model_source(args.model)
+    name = required(args.model, "--model")
+    source = resolve_model_source(name)
     quantize = args.load_in_4bit if quantize is None else quantize
     kwargs: dict[str, Any] = dict(
         dtype=compute_dtype(bf16),
         trust_remote_code=args.trust_remote_code,
         device_map=None if on_cpu else device_map(),
-        **source.kwargs(),
     )
     if quantize:
         kwargs["quantization_config"] = quantization_config(bf16)
-    if kind == "reward":
-        cls = AutoModelForSequenceClassification
-        kwargs["num_labels"] = 1
-    else:
-        cls = AutoModelForCausalLM
+    model: Model
     try:
         if kind == "reward":
             from trl.trainer.reward_trainer import suppress_seqcls_warning
 
             with suppress_seqcls_warning():
-                model = cls.from_pretrained(source.path, **kwargs)
+                model = AutoModelForSequenceClassification.from_pretrained(source.path, num_labels=1, **kwargs)
         else:
-            model = cls.from_pretrained(source.path, **kwargs)
-    except OSError as exc:
-        raise TrainerError(f"cannot load model {args.model}: {str(exc).splitlines()[0]}") from None
-    except ValueError as exc:
-        raise TrainerError(f"cannot load model {args.model}: {str(exc).splitlines()[0]}") from None
-    logging.getLogger("transformers").setLevel(logging.ERROR)
+            model = AutoModelForCausalLM.from_pretrained(source.path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise TrainerError(f"cannot load model {name}: {str(exc).splitlines()[0]}") from None
+    if quantize:
+        keep_4bit_weights_as_loaded(model)
     if source.adapter:
-        model = _apply_adapter(model, source, kind, quantized=bool(quantize), bf16=bf16)
+        model = _apply_adapter(model, source.adapter, source.adapter_task, kind, quantized=bool(quantize), bf16=bf16)
     return model
 
 
-def _apply_adapter(model, source: ModelSource, kind: str, quantized: bool, bf16: bool):
+def _adapters_in_bf16(model: Model) -> None:
+    """TRL trains QLoRA adapters (and the saved head) in bf16; compute with them the same way."""
+    for name, param in model.named_parameters():
+        if "lora_" in name or "modules_to_save" in name:
+            param.data = param.data.to(torch.bfloat16)
+
+
+def _apply_adapter(
+    model: Model, adapter: str, adapter_task: str | None, kind: str, quantized: bool, bf16: bool
+) -> Model:
     from peft import PeftModel
 
-    if source.adapter_task == "SEQ_CLS" and kind != "reward":
-        raise TrainerError(f"{source.adapter} is a reward-model adapter; it cannot generate text")
-    if source.adapter_task == "CAUSAL_LM" and kind == "reward" and quantized:
-        raise TrainerError(f"{source.adapter} is a policy adapter; a reward model on it needs --no-4bit")
+    if adapter_task == "SEQ_CLS" and kind != "reward":
+        raise TrainerError(f"{adapter} is a reward-model adapter; it cannot generate text")
+    if adapter_task == "CAUSAL_LM" and kind == "reward" and quantized:
+        raise TrainerError(f"{adapter} is a policy adapter; a reward model on it needs --no-4bit")
     try:
-        model = PeftModel.from_pretrained(model, source.adapter)
+        model = PeftModel.from_pretrained(model, adapter)
     except (OSError, ValueError, RuntimeError) as exc:
-        raise TrainerError(f"cannot apply adapter {source.adapter}: {str(exc).splitlines()[0]}") from None
+        raise TrainerError(f"cannot apply adapter {adapter}: {str(exc).splitlines()[0]}") from None
     if quantized:
-        if bf16:  # TRL trains QLoRA adapters (and the saved head) in bf16; compute with them the same way
-            for name, param in model.named_parameters():
-                if "lora_" in name or "modules_to_save" in name:
-                    param.data = param.data.to(torch.bfloat16)
+        if bf16:
+            _adapters_in_bf16(model)
         return model
     return model.merge_and_unload()
 
 
 def load_for_inference(
     model: str, kind: str, load_in_4bit: bool | None = None, bf16: bool | None = None, trust_remote_code: bool = False
-):
+) -> tuple[Model, Tokenizer]:
     """(model, tokenizer) ready to generate ('dpo'/'policy') or score ('reward'), in eval mode.
 
     Defaults: on a GPU a 4-bit base computing in bf16 (as trained); on the CPU a float32 base, where
@@ -277,7 +292,7 @@ def load_for_inference(
     return loaded, tokenizer
 
 
-def lora_target_modules(model, spec: str) -> list[str]:
+def lora_target_modules(model: Model, spec: str) -> list[str]:
     """'all-linear' → the names of every linear layer but the output heads; else the comma list."""
     if spec != "all-linear":
         return [s.strip() for s in spec.split(",") if s.strip()]
@@ -292,7 +307,7 @@ def lora_target_modules(model, spec: str) -> list[str]:
     return sorted(names)
 
 
-def lora_config(model, args: ModelArgs, kind: str):
+def lora_config(model: Model, args: ModelArgs, kind: str) -> LoraConfig:
     from peft import LoraConfig
 
     return LoraConfig(
@@ -307,8 +322,10 @@ def lora_config(model, args: ModelArgs, kind: str):
     )
 
 
-def load_trained(output_dir: str | Path, base_model: str, kind: str, load_in_4bit: bool = True, bf16: bool = True):
-    """The base with the saved adapter (and reward head) applied, for scoring or generation."""
+def load_trained(
+    output_dir: str | Path, base_model: str, kind: str, load_in_4bit: bool = True, bf16: bool = True
+) -> tuple[Model, Tokenizer]:
+    """The base with the saved adapter (and reward head) applied as a peft model, for scoring or generation."""
     from peft import PeftModel
 
     base = load_model(ModelArgs(model=base_model, load_in_4bit=load_in_4bit), kind, bf16)
@@ -316,23 +333,9 @@ def load_trained(output_dir: str | Path, base_model: str, kind: str, load_in_4bi
     base.config.pad_token_id = tok.pad_token_id
     model = PeftModel.from_pretrained(base, str(output_dir))
     if load_in_4bit and bf16:
-        # TRL trains QLoRA adapters (and the saved head) in bf16; compute with them the same way.
-        for name, param in model.named_parameters():
-            if "lora_" in name or "modules_to_save" in name:
-                param.data = param.data.to(torch.bfloat16)
+        _adapters_in_bf16(model)
     model.eval()
     return model, tok
-
-
-@torch.no_grad()
-def reward_scores(model, tokenizer, texts: list[str], max_length: int = 1024) -> list[float]:
-    """One scalar per text from a reward model."""
-    scores = []
-    for text in texts:
-        enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)
-        enc = {k: v.to(model.device) for k, v in enc.items()}
-        scores.append(float(model(**enc).logits.float().squeeze()))
-    return scores
 
 
 def merge_and_save(output_dir: Path, base_model: str, kind: str, trust_remote_code: bool = False) -> Path:

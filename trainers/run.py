@@ -5,21 +5,27 @@ Imported only by `rlhf-tui train ...`: it imports torch, transformers, trl and p
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import json
 import os
 import time
-import warnings
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .config import TrainConfig
+from .config import TrainConfig, required
 from .data import PromptGroupBatchSampler, load_preference_rows, prompt_key, split_by_prompt, to_dataset
 from .errors import TrainerError, TrainingOOMError
 from .metrics import plot_curves, summarise, write_metrics
-from .modeling import load_model, load_tokenizer, lora_config, merge_and_save, resolve_model_source
+from .modeling import Model, Tokenizer, load_model, load_tokenizer, lora_config, merge_and_save, resolve_model_source
+from .quiet import quiet_libraries
+
+if TYPE_CHECKING:
+    from transformers import Trainer, TrainerCallback
+    from trl import RewardTrainer
 
 
 @dataclass
@@ -33,17 +39,13 @@ class RunResult:
     trainer: Any = field(default=None, repr=False)
 
 
-def quiet_libraries() -> None:
-    """Our progress bar and one-line errors only: no tqdm bars, no per-step log dicts."""
-    import datasets
-    import transformers
+def _checkpointing_names() -> tuple[str, str]:
+    """transformers 5 renamed gradient_checkpointing(_kwargs) to activation_checkpointing(_kwargs)."""
+    from transformers import TrainingArguments
 
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    logging.getLogger("accelerate").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    if "activation_checkpointing" in {f.name for f in dataclasses.fields(TrainingArguments)}:
+        return "activation_checkpointing", "activation_checkpointing_kwargs"
+    return "gradient_checkpointing", "gradient_checkpointing_kwargs"
 
 
 def trl_arguments(cfg: TrainConfig, has_eval: bool) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def trl_arguments(cfg: TrainConfig, has_eval: bool) -> dict[str, Any]:
     on_gpu = torch.cuda.is_available()
     optim = t.optim if t.optim != "auto" else ("paged_adamw_8bit" if on_gpu else "adamw_torch")
     evaluate_during = has_eval and t.eval_steps > 0
+    checkpointing, checkpointing_kwargs = _checkpointing_names()
     return dict(
         output_dir=t.output,
         num_train_epochs=t.epochs,
@@ -64,8 +67,7 @@ def trl_arguments(cfg: TrainConfig, has_eval: bool) -> dict[str, Any]:
         lr_scheduler_type=t.lr_scheduler,
         weight_decay=t.weight_decay,
         optim=optim,
-        gradient_checkpointing=t.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
+        **{checkpointing: t.gradient_checkpointing, checkpointing_kwargs: {"use_reentrant": False}},
         bf16=t.bf16,
         fp16=False,
         logging_steps=t.logging_steps,
@@ -111,18 +113,20 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def _reward_trainer_class():
+def _reward_trainer_class() -> type[RewardTrainer]:
+    from datasets import Dataset
     from torch.utils.data import DataLoader
     from trl import RewardTrainer
 
     class PromptGroupedRewardTrainer(RewardTrainer):
         """RewardTrainer whose batches keep every pair of a prompt together (when the data has `group_id`)."""
 
-        def get_train_dataloader(self):
-            if "group_id" not in self.train_dataset.column_names:
+        def get_train_dataloader(self) -> DataLoader:
+            train = self.train_dataset
+            if not isinstance(train, Dataset) or "group_id" not in train.column_names:
                 return super().get_train_dataloader()
-            sampler = PromptGroupBatchSampler(self.train_dataset["group_id"], self._train_batch_size, self.args.seed)
-            dataset = self._remove_unused_columns(self.train_dataset, description="Training")
+            sampler = PromptGroupBatchSampler(train["group_id"], self._train_batch_size, self.args.seed)
+            dataset = self._remove_unused_columns(train, description="Training")
             loader = DataLoader(
                 dataset,
                 batch_sampler=sampler,
@@ -135,17 +139,26 @@ def _reward_trainer_class():
     return PromptGroupedRewardTrainer
 
 
-def build_trainer(cfg: TrainConfig, model, tokenizer, train_ds, eval_ds, callbacks=()):
+def build_trainer(
+    cfg: TrainConfig,
+    model: Model,
+    tokenizer: Tokenizer,
+    train_ds: Any,
+    eval_ds: Any | None,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> Trainer:
+    """The TRL trainer for `cfg.kind` (a `datasets.Dataset` for each split), without transformers' printers."""
     base_args = trl_arguments(cfg, eval_ds is not None)
     peft_config = lora_config(model, cfg.model, cfg.kind)
+    trainer: Trainer
     if cfg.kind == "reward":
         from trl import RewardConfig
 
-        args = RewardConfig(**base_args, center_rewards_coefficient=cfg.reward.center_rewards)
+        reward_args = RewardConfig(**base_args, center_rewards_coefficient=cfg.reward.center_rewards)
         trainer_cls = _reward_trainer_class()
         trainer = trainer_cls(
             model=model,
-            args=args,
+            args=reward_args,
             train_dataset=train_ds,
             eval_dataset=eval_ds,
             processing_class=tokenizer,
@@ -155,7 +168,7 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_ds, eval_ds, callbac
     else:
         from trl import DPOConfig, DPOTrainer
 
-        args = DPOConfig(
+        dpo_args = DPOConfig(
             **base_args,
             beta=cfg.dpo.beta,
             loss_type=[cfg.dpo.loss_type],
@@ -164,7 +177,7 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_ds, eval_ds, callbac
         # No ref_model: with a peft adapter the reference is the base with the adapter disabled.
         trainer = DPOTrainer(
             model=model,
-            args=args,
+            args=dpo_args,
             train_dataset=train_ds,
             eval_dataset=eval_ds,
             processing_class=tokenizer,
@@ -178,7 +191,8 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_ds, eval_ds, callbac
     return trainer
 
 
-def prepare_data(cfg: TrainConfig):
+def prepare_data(cfg: TrainConfig) -> tuple[Any, Any | None, dict[str, int]]:
+    """The train and eval `datasets.Dataset` (eval None when nothing is held out), and the pair/prompt counts."""
     rows = load_preference_rows(cfg.data)
     train_rows, eval_rows = split_by_prompt(rows, cfg.data.eval_split, cfg.data.seed)
     keep_margin = cfg.kind == "reward" and cfg.reward.use_margin
@@ -194,38 +208,40 @@ def prepare_data(cfg: TrainConfig):
     return train_ds, eval_ds, counts
 
 
-def run_training(cfg: TrainConfig, extra_callbacks=(), progress: bool = True) -> RunResult:
+def run_training(cfg: TrainConfig, extra_callbacks: Sequence[TrainerCallback] = (), progress: bool = True) -> RunResult:
     """Train, evaluate, save; Ctrl-C saves a checkpoint and returns with `interrupted`."""
+    from transformers import set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
     from .callbacks import InterruptCallback, RichProgressCallback
 
     quiet_libraries()
-    output = Path(cfg.training.output)
+    output = Path(required(cfg.training.output, "--output"))
+    model_name = required(cfg.model.model, "--model")
     resume_from = None
     if cfg.training.resume:
         resume_from = get_last_checkpoint(str(output)) if output.is_dir() else None
         if resume_from is None:
             raise TrainerError(f"--resume: no checkpoint in {output}; run without --resume to start")
-    resolve_model_source(cfg.model.model)  # a missing model fails before the data is read
+    source = resolve_model_source(model_name)  # a missing model fails before the data is read
     train_ds, eval_ds, counts = prepare_data(cfg)
-    tokenizer = load_tokenizer(resolve_model_source(cfg.model.model), cfg.model.trust_remote_code)
+    tokenizer = load_tokenizer(source, cfg.model.trust_remote_code)
+    set_seed(cfg.data.seed)  # the reward head and the LoRA weights are initialised before the trainer seeds
     model = load_model(cfg.model, cfg.kind, cfg.training.bf16)
     model.config.pad_token_id = tokenizer.pad_token_id
 
     interrupt = InterruptCallback()
-    callbacks = [interrupt, *extra_callbacks]
+    callbacks: list[TrainerCallback] = [interrupt, *extra_callbacks]
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if progress:
         callbacks.append(RichProgressCallback(cfg.training.batch_size * cfg.training.grad_accum * world))
     try:
         trainer = build_trainer(cfg, model, tokenizer, train_ds, eval_ds, callbacks)
-        if len(trainer.train_dataset) == 0:
+        kept = trainer.train_dataset  # TRL drops reward pairs longer than --max-length
+        if isinstance(kept, Sized) and len(kept) == 0:
             raise TrainerError(f"no training pair fits --max-length {cfg.data.max_length}; raise it")
         start_step = 0
         if resume_from:
-            import json
-
             start_step = json.loads((Path(resume_from) / "trainer_state.json").read_text())["global_step"]
         started = time.monotonic()
         trainer.train(resume_from_checkpoint=resume_from)
@@ -247,7 +263,7 @@ def run_training(cfg: TrainConfig, extra_callbacks=(), progress: bool = True) ->
         "interrupted": interrupt.interrupted,
         "world_size": trainer.args.world_size,
         "train_seconds": round(train_seconds, 3),
-        "base_model": cfg.model.model,
+        "base_model": model_name,
         "load_in_4bit": cfg.model.load_in_4bit,
     }
     metrics = summarise(cfg.kind, state.log_history, final_eval, extra)
@@ -268,5 +284,5 @@ def run_training(cfg: TrainConfig, extra_callbacks=(), progress: bool = True) ->
         plot_curves(output / "curves.png", cfg.kind, metrics)
     trainer.accelerator.wait_for_everyone()
     if cfg.training.merge and is_main:
-        result.merged = merge_and_save(output, cfg.model.model, cfg.kind, cfg.model.trust_remote_code)
+        result.merged = merge_and_save(output, model_name, cfg.kind, cfg.model.trust_remote_code)
     return result

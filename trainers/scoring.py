@@ -13,11 +13,12 @@ from typing import Any
 import torch
 
 from .generation import prompt_messages
+from .modeling import Model, Tokenizer
 
 TIE_TOLERANCE = 1e-6
 
 
-def reward_input_ids(tokenizer, prompt: Any, answer: str) -> list[int]:
+def reward_input_ids(tokenizer: Tokenizer, prompt: Any, answer: str) -> list[int]:
     """Token ids exactly as TRL's RewardTrainer builds them for training.
 
     A chat prompt (a list of messages) goes through the chat template with the answer as the assistant
@@ -33,8 +34,8 @@ def reward_input_ids(tokenizer, prompt: Any, answer: str) -> list[int]:
 
 @torch.no_grad()
 def score_answers(
-    model,
-    tokenizer,
+    model: Model,
+    tokenizer: Tokenizer,
     pairs: Sequence[tuple[Any, str]],
     batch_size: int = 8,
     max_length: int = 1024,

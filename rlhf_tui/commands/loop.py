@@ -7,16 +7,24 @@ torch and transformers are imported only inside the commands.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from trainers.quiet import quiet_libraries
+
 from ..cli_app import StoreOption, app, console, err_console, open_client_store
 from .core import Task
+
+if TYPE_CHECKING:
+    from trainers.generation import ProgressFn, PromptItem
 
 FourBitOption = typer.Option(
     None,
@@ -26,22 +34,9 @@ FourBitOption = typer.Option(
 )
 
 
-def _quiet() -> None:
-    import logging
-    import warnings
-
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    logging.getLogger("accelerate").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-
-
 @contextmanager
-def _progress() -> Iterator:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _progress() -> Iterator[Progress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"),
@@ -54,23 +49,27 @@ def _progress() -> Iterator:
         yield progress
 
 
-def _stage(progress):
-    def start(name: str, total: int):
-        task = progress.add_task(name, total=total)
-        return lambda done: progress.advance(task, done)
+def _stage(progress: Progress) -> Callable[[str, int], ProgressFn]:
+    """A progress bar per stage: `start(name, total)` adds one and returns its advance callback."""
+
+    def start(name: str, total: int) -> ProgressFn:
+        return partial(progress.advance, progress.add_task(name, total=total))
 
     return start
 
 
-def _prompts(store_path: Path | None, dataset: str | None, prompts: Path | None, limit: int | None):
+def _prompts(
+    store_path: Path | None, dataset: str | None, prompts: Path | None, limit: int | None
+) -> tuple[list[PromptItem], str | None]:
+    """The prompts to answer, and the guidelines of their dataset (None for a prompts file)."""
     from store.errors import InvalidInputError
     from trainers.generation import dataset_prompts, read_prompts_file
 
-    if bool(dataset) == bool(prompts):
-        raise InvalidInputError("give exactly one of --dataset NAME or --prompts FILE")
-    if prompts:
+    if prompts is not None and not dataset:
         items = read_prompts_file(prompts)
         return (items[:limit] if limit else items), None
+    if not dataset or prompts is not None:
+        raise InvalidInputError("give exactly one of --dataset NAME or --prompts FILE")
     with open_client_store(store_path) as s:
         items = dataset_prompts(s, dataset, limit)
         guidelines = s.get_dataset(dataset).guidelines
@@ -127,10 +126,10 @@ def generate_command(
         raise InvalidInputError(f"--n must be between {MIN_CANDIDATES} and {MAX_CANDIDATES}")
     if len(model) > n:
         raise InvalidInputError(f"{len(model)} models but only --n {n} answers per prompt: raise --n")
-    if task is Task.pair and n != 2:
+    if task == "pair" and n != 2:
         raise InvalidInputError("--task pair needs --n 2")
     items, guidelines = _prompts(store, dataset, prompts, limit)
-    _quiet()
+    quiet_libraries()
     from trainers.modeling import load_for_inference
 
     settings = GenerationSettings(
@@ -152,7 +151,7 @@ def generate_command(
                 [i.prompt for i in items],
                 count,
                 settings,
-                lambda done, t=task_id: progress.advance(t, done),
+                partial(progress.advance, task_id),
             )
             answers_by_model.append((spec, answers))
             del loaded
@@ -210,7 +209,7 @@ def score_command(
     with open_client_store(store) as s:
         items = dataset_prompts(s, dataset)
         records = s.get_records([i.record_id for i in items])
-    _quiet()
+    quiet_libraries()
     from trainers.modeling import load_for_inference
 
     model, tokenizer = load_for_inference(reward_model, "reward", load_in_4bit=load_in_4bit)
@@ -221,9 +220,7 @@ def score_command(
             pairs.append((item.prompt, candidate.text))
     with _progress() as progress:
         task_id = progress.add_task("scoring", total=len(pairs))
-        values = score_answers(
-            model, tokenizer, pairs, batch_size, max_length, lambda done: progress.advance(task_id, done)
-        )
+        values = score_answers(model, tokenizer, pairs, batch_size, max_length, partial(progress.advance, task_id))
     with open_client_store(store) as s:
         s.save_scores(name, [(rid, idx, v) for (rid, idx), v in zip(keys, values)])
         rankings = s.submitted_rankings(dataset)
@@ -275,7 +272,7 @@ def eval_command(
     from trainers.generation import GenerationSettings
 
     items, _ = _prompts(store, dataset, prompts, limit)
-    _quiet()
+    quiet_libraries()
     settings = GenerationSettings(
         max_new_tokens=max_new_tokens,
         temperature=temperature,

@@ -85,7 +85,8 @@ def _make_command(kind: str) -> Callable[..., None]:
     for _, f in fields:
         default, annotation = _option(f)
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
-    command.__signature__ = inspect.Signature(params)
+    # typer reads the options from the signature; typeshed does not declare __signature__ on functions
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__name__ = kind
     command.__doc__ = _DOCS[kind]
