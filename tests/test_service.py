@@ -549,3 +549,25 @@ def test_client_waits_for_a_restarted_service_and_reports_it(team):
     finally:
         client.close()
         stop(service)
+
+
+@needs_root
+def test_annotating_as_someone_else_is_refused_in_one_line_with_a_non_zero_exit(team):
+    seeded_store(team, 2, 1)
+    service = start_service(team)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "rlhf_tui.cli", "annotate", "--store", str(team.sock), "--annotator", "bob"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            "error: you are connected to the store service as root; you cannot annotate as bob "
+            "(the service takes your name from the operating system)"
+        ]
+    finally:
+        stop(service)

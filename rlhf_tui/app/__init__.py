@@ -11,11 +11,14 @@ from .config import AppConfig, ConfigError, config_path, load_config
 
 def run_annotation_app(
     store: PreferenceStore, dataset: str | None, annotator: str, config: AppConfig | None = None
-) -> None:
-    """Run the app on `store` until the annotator quits (blocks)."""
+) -> int:
+    """Run the app on `store` until the annotator quits (blocks); the exit status (non-zero
+    when the app stopped on an error, whose one line Textual prints on exit)."""
     from .app import AnnotationApp
 
-    AnnotationApp(store, annotator, dataset, config or load_config()).run()
+    app = AnnotationApp(store, annotator, dataset, config or load_config())
+    app.run()
+    return app.return_code or 0
 
 
 __all__ = ["AppConfig", "ConfigError", "config_path", "load_config", "run_annotation_app"]

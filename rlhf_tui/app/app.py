@@ -133,7 +133,8 @@ class AnnotationApp(App[None]):
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.notify(message.text, severity="error", markup=False, timeout=8)
-        if message.text.startswith("error while opening dataset") and not self.screen_stack[1:]:
+        # A refusal (the store will not serve this user) or a dataset that cannot open: say why, stop, non-zero.
+        if message.refused or (message.text.startswith("error while opening dataset") and not self.screen_stack[1:]):
             self.exit(return_code=1, message=message.text)
 
     # -- rendering hooks ----------------------------------------------------------------

@@ -11,12 +11,14 @@ from .session import Item
 
 
 class StoreFailed(Message):
-    """A store call failed; `text` is one line for the user, `tag` names the kind of job."""
+    """A store call failed; `text` is one line for the user, `tag` names the kind of job.
+    `refused`: the store refused this user (impersonation, not in the group): the app cannot go on."""
 
-    def __init__(self, text: str, tag: str = "") -> None:
+    def __init__(self, text: str, tag: str = "", refused: bool = False) -> None:
         super().__init__()
         self.text = text
         self.tag = tag
+        self.refused = refused
 
 
 class DatasetsLoaded(Message):

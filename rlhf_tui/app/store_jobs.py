@@ -14,7 +14,7 @@ from typing import Any
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from store import StoreError
+from store import PermissionDeniedError, StoreError
 
 from .messages import StoreFailed
 
@@ -73,7 +73,8 @@ class StoreJobQueue:
         try:
             result = job.call()
         except StoreError as exc:
-            job.target.post_message(StoreFailed(f"error while {job.what}: {exc}", job.tag))
+            refused = isinstance(exc, PermissionDeniedError)
+            job.target.post_message(StoreFailed(f"error while {job.what}: {exc}", job.tag, refused))
             return
         except Exception as exc:  # a store bug must not kill the app: say so in one line, log the rest
             log.exception("store job failed: %s", job.what)

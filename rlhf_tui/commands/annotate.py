@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from rlhf_tui.cli_app import StoreOption, app, err_console, open_client_store
+from rlhf_tui.cli_app import StoreOption, app, open_client_store
 
 
 @app.command()
@@ -24,18 +24,26 @@ def annotate(
 
     Press ? in the app for every key. Keys are remapped by binding id in the config
     file: $RLHF_TUI_CONFIG, else ~/.config/rlhf-tui/config.toml ([keymap] table)."""
-    from rlhf_tui.app import ConfigError, load_config, run_annotation_app
+    from rlhf_tui.app import load_config, run_annotation_app
+    from store.client import ServiceClient
+    from store.errors import PermissionDeniedError
 
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    who = annotator or getpass.getuser()
+    config = load_config()  # a ConfigError is a UserError: one line from the CLI, exit 1
     opened = open_client_store(store)
     try:
+        if isinstance(opened, ServiceClient):
+            who = annotator or opened.user
+            if who != opened.user:
+                raise PermissionDeniedError(
+                    f"you are connected to the store service as {opened.user}; you cannot annotate as {who} "
+                    "(the service takes your name from the operating system)"
+                )
+        else:
+            who = annotator or getpass.getuser()
         if dataset is not None:
             opened.get_dataset(dataset)  # an unknown name is a one-line error, before the screen switches
-        run_annotation_app(opened, dataset, who, config)
+        status = run_annotation_app(opened, dataset, who, config)
     finally:
         opened.close()
+    if status:
+        raise typer.Exit(status)

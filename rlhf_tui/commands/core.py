@@ -243,4 +243,6 @@ def demo_command(
         except ConfigError as exc:
             err_console.print(plain(f"error: {exc}", one_line=True), soft_wrap=True)
             raise typer.Exit(1) from None
-        run_annotation_app(s, None, annotator or getpass.getuser(), config)
+        status = run_annotation_app(s, None, annotator or getpass.getuser(), config)
+    if status:
+        raise typer.Exit(status)
