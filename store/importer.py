@@ -158,32 +158,53 @@ def _insert(
             if k is not None:
                 con.execute("UPDATE datasets SET annotators_per_record = ? WHERE id = ?", [k, dataset_id])
         base = con.execute("SELECT coalesce(max(id), 0) FROM records").fetchall()[0][0]
+        auto_base = con.execute(
+            "SELECT count(*) FROM records WHERE dataset_id = ? AND content_key IS NOT NULL", [dataset_id]
+        ).fetchall()[0][0]
         # Records without an id are keyed by a hash of their content, so a re-import adds nothing.
         # Only (row_no, id) is materialised; the texts stay in `checked` and are joined in.
         new_ids = con.sql(
             """
             WITH keyed AS (
-                SELECT row_no, CASE WHEN ext_id IS NOT NULL THEN ext_id
-                       ELSE 'sha256:' || left(sha256(to_json(struct_pack(
+                SELECT row_no, ext_id,
+                       CASE WHEN ext_id IS NULL THEN 'sha256:' || left(sha256(to_json(struct_pack(
                            p := prompt_text, m := prompt_messages, r := list_transform(responses, lambda x: x.text)))), 32)
-                       END AS record_key
+                       END AS content_key
                 FROM checked WHERE problem IS NULL
             ),
             fresh AS (
                 SELECT * FROM keyed
-                WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.dataset_id = $d AND r.external_id = keyed.record_key)
-                QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY row_no) = 1
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM records r WHERE r.dataset_id = $d
+                    AND (r.external_id = keyed.ext_id OR r.content_key = keyed.content_key)
+                )
+                QUALIFY row_number() OVER (PARTITION BY coalesce(ext_id, content_key) ORDER BY row_no) = 1
+            ),
+            numbered AS (
+                -- Records without an id of their own get a short readable one: #1, #2, ... per dataset.
+                SELECT *, CASE WHEN ext_id IS NULL THEN '#' || ($auto_base + row_number() OVER (
+                              PARTITION BY ext_id IS NULL ORDER BY row_no)) END AS auto_id
+                FROM fresh
             )
-            SELECT row_no, $base + row_number() OVER (ORDER BY row_no) AS id, record_key FROM fresh
+            SELECT row_no, $base + row_number() OVER (ORDER BY row_no) AS id,
+                   CASE WHEN ext_id IS NOT NULL THEN ext_id
+                        -- a file's own id that looks like ours wins; ours falls back to the content key
+                        WHEN auto_id IN (SELECT ext_id FROM fresh WHERE ext_id IS NOT NULL)
+                          OR EXISTS (SELECT 1 FROM records r WHERE r.dataset_id = $d AND r.external_id = auto_id)
+                        THEN content_key
+                        ELSE auto_id END AS record_key,
+                   content_key
+            FROM numbered
             """,
-            params={"d": dataset_id, "base": base},
+            params={"d": dataset_id, "base": base, "auto_base": auto_base},
         ).to_arrow_table()
         con.register("new_ids", new_ids)
         try:
             con.execute(
                 """
                 INSERT INTO records
-                SELECT n.id, $d, n.record_key, c.prompt_text, c.prompt_messages, c.metadata::JSON, len(c.responses), $now
+                SELECT n.id, $d, n.record_key, c.prompt_text, c.prompt_messages, c.metadata::JSON, len(c.responses),
+                       $now, n.content_key
                 FROM new_ids n JOIN checked c USING (row_no) ORDER BY n.id
                 """,
                 {"d": dataset_id, "now": now},

@@ -109,9 +109,59 @@ def _v2_candidate_scores(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _v3_skips_reviews_content_keys(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- What makes a re-import idempotent for records without an id of their own: a hash of
+        -- their content. Their external_id is then a short readable one.
+        ALTER TABLE records ADD COLUMN content_key VARCHAR;
+        UPDATE records SET content_key = external_id WHERE external_id LIKE 'sha256:%';
+        -- A skipped record comes back to that annotator after the others, also after a restart.
+        CREATE TABLE skips (
+            record_id BIGINT NOT NULL,
+            dataset_id INTEGER NOT NULL,
+            annotator VARCHAR NOT NULL,
+            skipped_at TIMESTAMP NOT NULL
+        );
+        -- A reviewer's final answer for a record (adjudication); amendments keep the history.
+        CREATE SEQUENCE review_ids START 1;
+        CREATE TABLE reviews (
+            id BIGINT PRIMARY KEY DEFAULT nextval('review_ids'),
+            record_id BIGINT NOT NULL UNIQUE,
+            dataset_id INTEGER NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            ranks SMALLINT[] NOT NULL,
+            both_bad BOOLEAN NOT NULL DEFAULT false,
+            accepted_from VARCHAR,
+            note VARCHAR NOT NULL DEFAULT '',
+            gold BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            revision INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE review_history (
+            review_id BIGINT NOT NULL,
+            record_id BIGINT NOT NULL,
+            dataset_id INTEGER NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            ranks SMALLINT[] NOT NULL,
+            both_bad BOOLEAN NOT NULL,
+            accepted_from VARCHAR,
+            note VARCHAR NOT NULL,
+            gold BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            revision INTEGER NOT NULL,
+            replaced_at TIMESTAMP NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _v1_initial_schema,
     _v2_candidate_scores,
+    _v3_skips_reviews_content_keys,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
