@@ -39,6 +39,7 @@ def test_config_file_then_flags(tmp_path):
         ("[training]\nbogus = 1\n", "unknown key 'bogus'"),
         ('batch_size = "many"\n', "bad value for batch-size"),
         ("eval_split = 1.5\n", "--eval-split"),
+        ('aggregate = "mean"\n', "--aggregate must be all, majority, borda"),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path, body, message):
@@ -77,7 +78,7 @@ def test_group_batches_keep_every_prompt_together():
     group_ids = [g for g in range(10) for _ in range(1 + g % 4)]
     batches = group_batches(group_ids, batch_size=4, seed=1)
     assert sorted(i for b in batches for i in b) == list(range(len(group_ids)))
-    where = {}
+    where: dict[int, set[int]] = {}
     for n, batch in enumerate(batches):
         for i in batch:
             where.setdefault(group_ids[i], set()).add(n)
@@ -182,3 +183,26 @@ def test_4bit_without_bf16_is_refused_before_training():
         "reward", None, dict(model="m", data="d.jsonl", output="out", load_in_4bit=False, bf16=False)
     )
     assert not plain_lora.training.bf16
+
+
+def test_quiet_libraries_hides_known_library_noise_but_not_other_warnings():
+    import warnings
+
+    from trainers.quiet import quiet_libraries
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_libraries()
+        warnings.warn_explicit(
+            "`is_gradient_checkpointing` is deprecated and will be removed in v6. Use `is_activation_checkpointing`.",
+            FutureWarning,
+            "modeling_utils.py",
+            3312,
+            module="transformers.modeling_utils",
+        )
+        warnings.warn("a user's own warning", UserWarning, stacklevel=1)
+        warnings.warn("`gradient_checkpointing` is deprecated in my code too", FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == [
+        "a user's own warning",
+        "`gradient_checkpointing` is deprecated in my code too",
+    ]

@@ -72,7 +72,23 @@ def test_reward_4bit_saves_adapter_and_head_that_reload_to_the_same_scores(tiny_
     assert len(set(before)) > 1
 
 
+def test_the_same_seed_trains_the_same_adapter_and_head(tiny_model_dir, pref_jsonl, tmp_path):
+    from safetensors.torch import load_file
+
+    from trainers.run import run_training
+
+    common = dict(data=str(pref_jsonl), model=str(tiny_model_dir), max_steps=1, load_in_4bit=False, eval_split=0.0)
+    weights = []
+    for name in ("a", "b"):
+        run_training(_cfg("reward", output=str(tmp_path / name), **common), progress=False)
+        weights.append(load_file(tmp_path / name / "adapter_model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(weights[0][k].equal(weights[1][k]) for k in weights[0])
+
+
 def test_group_by_prompt_batches_hold_whole_prompts(tiny_model_dir, pref_jsonl, tmp_path):
+    from datasets import Dataset
+
     from trainers.modeling import load_model, load_tokenizer, resolve_model_source
     from trainers.run import build_trainer, prepare_data
 
@@ -89,11 +105,13 @@ def test_group_by_prompt_batches_hold_whole_prompts(tiny_model_dir, pref_jsonl, 
     tok = load_tokenizer(resolve_model_source(cfg.model.model))
     trainer = build_trainer(cfg, load_model(cfg.model, "reward", True), tok, train_ds, eval_ds)
     loader = trainer.get_train_dataloader()
-    groups = trainer.train_dataset["group_id"]
-    order = [i for batch in loader.batch_sampler for i in batch]
+    sampler, kept = loader.batch_sampler, trainer.train_dataset
+    assert sampler is not None and isinstance(kept, Dataset)
+    groups = kept["group_id"]
+    order = [i for batch in sampler for i in batch]
     assert sorted(order) == list(range(len(groups)))
-    seen = {}
-    for n, batch in enumerate(loader.batch_sampler):
+    seen: dict[int, set[int]] = {}
+    for n, batch in enumerate(sampler):
         for i in batch:
             seen.setdefault(groups[i], set()).add(n)
     assert all(len(v) == 1 for v in seen.values())
@@ -150,7 +168,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tiny_model_dir, pref_jso
     out = tmp_path / "rm"
     common = dict(data=str(pref_jsonl), model=str(tiny_model_dir), output=str(out), load_in_4bit=False)
     first = run_training(_cfg("reward", max_steps=5, **common), extra_callbacks=[CtrlCAtStep2()], progress=False)
-    assert first.interrupted and first.checkpoint == out / "checkpoint-2" and first.checkpoint.is_dir()
+    assert first.interrupted and first.checkpoint == out / "checkpoint-2" and (out / "checkpoint-2").is_dir()
     assert not (out / "adapter_model.safetensors").exists()
 
     second = run_training(_cfg("reward", max_steps=4, resume=True, **common), progress=False)
