@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SATURATED = 255  # counts stop here; only "fewer than K" matters
+STRATEGIES = ("fill", "spread")
 
 
 @dataclass
@@ -31,6 +32,11 @@ class DatasetAssignment:
     done: dict[str, set[int]] = field(default_factory=dict)  # submitted or discarded, per annotator
     drafts: dict[str, set[int]] = field(default_factory=dict)
     leases: dict[int, dict[str, datetime]] = field(default_factory=dict)  # record -> annotator -> expiry
+    skipped: dict[str, set[int]] = field(default_factory=dict)  # per annotator: offered after the others
+    # "fill": records that have some answers and need more come first, so overlap completes early;
+    # "spread": the fewest answers first.
+    strategy: str = "spread"
+    calibration: int = 0  # the first M records go to every annotator, before the others
 
     def position(self, record_id: int) -> int:
         pos = bisect_left(self.ids, record_id)
@@ -45,33 +51,51 @@ class DatasetAssignment:
         return sum(1 for who, expires in held.items() if who != annotator and expires > now)
 
     def pick(self, annotator: str, limit: int, exclude: set[int], now: datetime) -> list[int]:
-        """This annotator's drafts first, then the fewest submissions, then import order."""
+        """This annotator's drafts first, then the calibration records, then by the strategy
+        (fill: most answers still under K first; spread: fewest first) in import order, and
+        last the records this annotator skipped."""
         done = self.done.get(annotator, set())
+        skipped = self.skipped.get(annotator, set())
         picked: list[int] = []
 
-        def fits(record_id: int, count: int) -> bool:
+        def fits(record_id: int, count: int, bounded: bool = True) -> bool:
             return (
                 record_id not in done
                 and record_id not in exclude
                 and record_id not in picked
-                and count + self.live_leases_of_others(record_id, annotator, now) < self.k
+                and (not bounded or count + self.live_leases_of_others(record_id, annotator, now) < self.k)
             )
 
         for record_id in sorted(self.drafts.get(annotator, ())):
             pos = self.position(record_id)
             if len(picked) < limit and pos >= 0 and fits(record_id, self.counts[pos]):
                 picked.append(record_id)
-        for count in range(min(self.k, SATURATED)):
-            pos = 0
+        calibration = min(self.calibration, len(self.ids))
+        for pos in range(calibration):
+            if len(picked) >= limit:
+                return picked
+            if self.ids[pos] not in skipped and fits(self.ids[pos], self.counts[pos], bounded=False):
+                picked.append(self.ids[pos])
+        top = min(self.k, SATURATED)
+        order = range(top - 1, -1, -1) if self.strategy == "fill" else range(top)
+        for count in order:
+            pos = calibration
             while len(picked) < limit:
                 pos = self.counts.find(count, pos)
                 if pos < 0:
                     break
-                if fits(self.ids[pos], count):
-                    picked.append(self.ids[pos])
+                record_id = self.ids[pos]
+                if record_id not in skipped and fits(record_id, count):
+                    picked.append(record_id)
                 pos += 1
             if len(picked) >= limit:
+                return picked
+        for record_id in sorted(skipped):
+            pos = self.position(record_id)
+            if len(picked) >= limit:
                 break
+            if pos >= 0 and fits(record_id, self.counts[pos], bounded=pos >= calibration):
+                picked.append(record_id)
         return picked
 
     def lease(self, record_ids: list[int], annotator: str, expires: datetime) -> None:
@@ -109,7 +133,13 @@ class DatasetAssignment:
 
 
 def load_assignment(
-    con: duckdb.DuckDBPyConnection, dataset_id: int, task: str, k: int, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    dataset_id: int,
+    task: str,
+    k: int,
+    now: datetime,
+    strategy: str = "spread",
+    calibration: int = 0,
 ) -> DatasetAssignment:
     """Build a dataset's state with three queries (the only scans, once per process)."""
     # Fetched as Arrow and copied buffer-to-buffer: a million records load in well under a second.
@@ -136,7 +166,13 @@ def load_assignment(
         ids,
         bytearray(_column_bytes(table, "n", 1)),
         bytearray(_column_bytes(table, "c", 1)),
+        strategy=strategy,
+        calibration=calibration,
     )
+    for annotator, record_id in con.execute(
+        "SELECT DISTINCT annotator, record_id FROM skips WHERE dataset_id = ?", [dataset_id]
+    ).fetchall():
+        state.skipped.setdefault(annotator, set()).add(record_id)
     for annotator, status, record_id in con.execute(
         "SELECT annotator, status, record_id FROM annotations WHERE dataset_id = ?", [dataset_id]
     ).fetchall():

@@ -210,10 +210,18 @@ class ServiceClient:
         )
 
     def update_dataset(
-        self, name: str, guidelines: str | None = None, annotators_per_record: int | None = None
+        self,
+        name: str,
+        guidelines: str | None = None,
+        annotators_per_record: int | None = None,
+        settings: dict | None = None,
     ) -> Dataset:
         return self._call(
-            "update_dataset", name=name, guidelines=guidelines, annotators_per_record=annotators_per_record
+            "update_dataset",
+            name=name,
+            guidelines=guidelines,
+            annotators_per_record=annotators_per_record,
+            settings=settings,
         )
 
     def delete_dataset(self, name: str) -> None:
@@ -317,6 +325,9 @@ class ServiceClient:
 
     def release_lease(self, record_id: int, annotator: str) -> None:
         self._call("release_lease", record_id=record_id, annotator=annotator)
+
+    def skip_record(self, record_id: int, annotator: str) -> None:
+        self._call("skip_record", record_id=record_id, annotator=annotator)
 
     def release_all_leases(self, annotator: str) -> None:
         self._call("release_all_leases", annotator=annotator)

@@ -22,6 +22,7 @@ from .assignment import DatasetAssignment, load_assignment
 from .clock import utcnow
 from .connection import connect, first_row
 from .dataset_rows import insert_dataset
+from .dataset_settings import assignment_of, check_settings
 from .errors import InvalidInputError, StoreError, UnknownDatasetError
 from .group_commit import GroupCommitter
 from .migrations import apply_migrations
@@ -123,10 +124,12 @@ class DuckDBStore:
             self._assignments.pop(row[0], None)
 
     def _assignment(self, dataset: str) -> DatasetAssignment:
-        dataset_id, _, task, _, k, _, _ = self._dataset_row(dataset)
+        dataset_id, _, task, _, k, settings, _ = self._dataset_row(dataset)
         state = self._assignments.get(dataset_id)
         if state is None:
-            state = self._assignments[dataset_id] = load_assignment(self.connection, dataset_id, task, k, utcnow())
+            strategy, calibration = assignment_of(json.loads(settings or "{}"), k)
+            state = load_assignment(self.connection, dataset_id, task, k, utcnow(), strategy, calibration)
+            self._assignments[dataset_id] = state
         return state
 
     def _assignment_of_record(self, record_id: int) -> tuple[DatasetAssignment, int]:
@@ -165,6 +168,7 @@ class DuckDBStore:
             raise InvalidInputError("annotators per record must be at least 1")
         if not name.strip():
             raise InvalidInputError("a dataset needs a name")
+        check_settings(settings or {})
         with self._lock:
             if self._q("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():
                 raise InvalidInputError(f"a dataset named {name!r} already exists")
@@ -172,11 +176,19 @@ class DuckDBStore:
         return self.get_dataset(name)
 
     def update_dataset(
-        self, name: str, guidelines: str | None = None, annotators_per_record: int | None = None
+        self,
+        name: str,
+        guidelines: str | None = None,
+        annotators_per_record: int | None = None,
+        settings: dict | None = None,
     ) -> Dataset:
+        """Change a dataset's guidelines, K, or settings (merged into the current ones)."""
         with self._lock:
-            dataset_id = self._dataset_id(name)
+            dataset_id, _, _, _, _, current, _ = self._dataset_row(name)
             self._forget(name)
+            if settings is not None:
+                merged = check_settings({**json.loads(current or "{}"), **settings})
+                self._q("UPDATE datasets SET settings = ? WHERE id = ?", [json.dumps(merged), dataset_id])
             if guidelines is not None:
                 self._q("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, dataset_id])
             if annotators_per_record is not None:
@@ -410,6 +422,23 @@ class DuckDBStore:
                 "DELETE FROM leases WHERE record_id = ? AND annotator = ?", [record_id, annotator]
             ).fetchall()
         )
+
+    def skip_record(self, record_id: int, annotator: str) -> None:
+        """The annotator passes on a record for now: it comes back to them after the others
+        (also after a restart), and others may take it at once."""
+        now = utcnow()
+        with self._lock:
+            state, _ = self._assignment_of_record(record_id)
+            state.release(record_id, annotator)
+            state.skipped.setdefault(annotator, set()).add(record_id)
+            dataset_id = state.dataset_id
+
+        def write(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute("DELETE FROM leases WHERE record_id = ? AND annotator = ?", [record_id, annotator]).fetchall()
+            con.execute("DELETE FROM skips WHERE record_id = ? AND annotator = ?", [record_id, annotator]).fetchall()
+            con.execute("INSERT INTO skips VALUES (?, ?, ?, ?)", [record_id, dataset_id, annotator, now]).fetchall()
+
+        self._commit.run(write)
 
     def release_all_leases(self, annotator: str) -> None:
         with self._lock:

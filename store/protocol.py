@@ -104,6 +104,7 @@ _OPERATIONS = (
     Operation("renew_lease", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
     Operation("release_lease", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
     Operation("release_all_leases", (ANNOTATOR,), acts_for_caller=True),
+    Operation("skip_record", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
     Operation("get_annotation", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
     Operation("annotation_history", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
     Operation(
@@ -146,6 +147,7 @@ _OPERATIONS = (
             _name("name"),
             Param("guidelines", "str", required=False, nullable=True, max_len=MAX_GUIDELINES_CHARS),
             _int("annotators_per_record", 1, 1000, required=False, nullable=True),
+            Param("settings", "json", required=False, nullable=True, max_len=65_536),
         ),
         admin=True,
     ),

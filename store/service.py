@@ -137,6 +137,10 @@ class StoreService:
         self.store.release_lease(record_id, conn.user)
         conn.leased.discard(record_id)
 
+    def _op_skip_record(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
+        self.store.skip_record(record_id, conn.user)
+        conn.leased.discard(record_id)
+
     def _op_release_all_leases(self, conn: ConnectionState, annotator: str) -> None:
         self.store.release_all_leases(conn.user)
         conn.leased.clear()

@@ -72,12 +72,74 @@ def test_unknown_dataset_lists_the_known_ones(store, jsonl):
         store.get_dataset("beta")
 
 
-def test_next_records_fewest_submissions_first_then_import_order(store, jsonl):
+def test_spread_gives_the_fewest_submissions_first_then_import_order(store, jsonl):
     store.import_file(jsonl(rank_rows(4)), dataset="d", annotators_per_record=2)
+    store.update_dataset("d", settings={"assignment": "spread"})
     r0, r1, r2, r3 = store.get_records(store.record_ids("d"))
     submit(store, r0, "ann", [1, 2, 3, 4])
     got = store.next_records("d", "bob", limit=4)
     assert [r.id for r in got] == [r1.id, r2.id, r3.id, r0.id]
+
+
+def test_fill_is_the_default_with_overlap_and_completes_started_records_first(store, jsonl):
+    store.import_file(jsonl(rank_rows(6)), dataset="d", annotators_per_record=3)
+    ids = store.record_ids("d")
+    r = store.get_records(ids)
+    submit(store, r[2], "ann", [1, 2, 3, 4])
+    submit(store, r[4], "ann", [1, 2, 3, 4])
+    submit(store, r[4], "bob", [1, 2, 3, 4])
+    got = [x.id for x in store.next_records("d", "carol", limit=6)]
+    assert got == [ids[4], ids[2], ids[0], ids[1], ids[3], ids[5]]  # 2 answers, then 1, then untouched
+
+
+def test_two_annotators_with_k2_overlap_on_their_first_records(store, jsonl):
+    """The README's tour with -k 2: the second annotator starts where the first one did."""
+    store.import_file(jsonl(rank_rows(10)), dataset="d", annotators_per_record=2)
+    for _ in range(3):
+        (record,) = store.next_records("d", "ann")
+        submit(store, record, "ann", [1, 2, 3, 4])
+    firsts = []
+    for _ in range(3):
+        (record,) = store.next_records("d", "bob")
+        firsts.append(record.id)
+        submit(store, record, "bob", [2, 1, 3, 4])
+    assert firsts == store.record_ids("d")[:3]
+    both = {rid for rid, who, _, _ in store.submitted_rankings("d") if who == "bob"}
+    assert both == set(firsts) and store.overfilled_records("d") == 0
+
+
+def test_calibration_records_go_to_every_annotator_first(store, jsonl):
+    store.import_file(jsonl(rank_rows(5)), dataset="d")  # K = 1
+    store.update_dataset("d", settings={"calibration": 2})
+    ids = store.record_ids("d")
+    for who in ("ann", "bob", "carol"):
+        got = [r.id for r in store.next_records("d", who, limit=2)]
+        assert got == ids[:2], who
+        for record in store.get_records(got):
+            submit(store, record, who, [1, 2, 3, 4])
+    assert [r.id for r in store.next_records("d", "ann", limit=5)] == ids[2:]
+
+
+def test_a_skipped_record_comes_back_after_the_others_also_after_a_restart(tmp_path, jsonl):
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as s:
+        s.import_file(jsonl(rank_rows(3)), dataset="d")
+        ids = s.record_ids("d")
+        (first,) = s.next_records("d", "ann")
+        s.skip_record(first.id, "ann")
+        assert [r.id for r in s.next_records("d", "bob")] == [ids[0]]  # skipping frees it for others
+        s.release_all_leases("bob")
+    with open_store(path) as s:
+        assert [r.id for r in s.next_records("d", "ann", limit=3)] == [ids[1], ids[2], ids[0]]
+
+
+def test_dataset_settings_are_checked(store, jsonl):
+    store.import_file(jsonl(rank_rows(1)), dataset="d")
+    with pytest.raises(InvalidInputError, match="assignment must be one of fill, spread"):
+        store.update_dataset("d", settings={"assignment": "random"})
+    with pytest.raises(InvalidInputError, match="unknown dataset setting 'colour'"):
+        store.update_dataset("d", settings={"colour": 1})
+    assert store.update_dataset("d", settings={"calibration": 3}).settings == {"calibration": 3}
 
 
 def test_next_records_skips_answered_full_and_leased_records(store, jsonl):
