@@ -12,11 +12,16 @@ from typing import Protocol, runtime_checkable
 from .types import (
     Annotation,
     AnnotationInput,
+    AnnotatorActivity,
     AnnotatorProgress,
     Dataset,
     DatasetSummary,
     ImportReport,
+    LeaseInfo,
     Record,
+    Review,
+    ReviewInput,
+    ReviewItem,
     StatusCount,
 )
 
@@ -54,10 +59,18 @@ class PreferenceStore(Protocol):
         skip_invalid: bool = False,
         keep_labels: str | None = None,
     ) -> ImportReport: ...
-    def export(self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all") -> int: ...
-    def preference_rows(self, dataset: str, aggregate: str = "all") -> list[dict]: ...
+    def export(
+        self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all", fallback: str = "majority"
+    ) -> int: ...
+    def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]: ...
     def export_rows(
-        self, dataset: str, fmt: str, aggregate: str = "all", offset: int = 0, limit: int | None = None
+        self,
+        dataset: str,
+        fmt: str,
+        aggregate: str = "all",
+        offset: int = 0,
+        limit: int | None = None,
+        fallback: str = "majority",
     ) -> list[dict]: ...
 
     # records and assignment
@@ -85,6 +98,30 @@ class PreferenceStore(Protocol):
     def submitted_rankings(
         self, dataset: str, offset: int = 0, limit: int | None = None
     ) -> list[tuple[int, str, tuple[int, ...], bool]]: ...
+
+    # review and the team (admins)
+    def review_queue(
+        self,
+        dataset: str,
+        order: str = "disputed",
+        annotator: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[ReviewItem]: ...
+    def record_answers(self, record_id: int) -> list[Annotation]: ...
+    def get_review(self, record_id: int) -> Review | None: ...
+    def review_history(self, record_id: int) -> list[Review]: ...
+    def save_review(self, review: ReviewInput) -> Review: ...
+    def reviews(self, dataset: str) -> list[tuple[int, tuple[int, ...], bool, bool]]: ...
+    def active_leases(self, dataset: str) -> list[LeaseInfo]: ...
+    def team_activity(self, dataset: str) -> list[AnnotatorActivity]: ...
+    def release_leases_of(self, dataset: str, annotator: str) -> int: ...
+    def reopen_record(self, record_id: int, annotator: str) -> None: ...
+
+    # finding records
+    def find_record(self, dataset: str, external_id: str) -> int | None: ...
+    def external_ids(self, record_ids: Sequence[int]) -> dict[int, str]: ...
+    def submission_counts(self, record_ids: Sequence[int]) -> list[int]: ...
 
     # reward-model scores (never shown while annotating)
     def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int: ...

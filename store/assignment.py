@@ -111,6 +111,21 @@ class DatasetAssignment:
         for record_id in [r for r, held in self.leases.items() if annotator in held]:
             self.release(record_id, annotator)
 
+    def forget_answer(self, record_id: int, annotator: str, old_status: str) -> None:
+        """An admin reopened the annotator's answer: the record is theirs to answer again."""
+        pos = self.position(record_id)
+        if pos < 0:
+            return
+        if old_status == "submitted" and self.counts[pos] < SATURATED:
+            self.counts[pos] = max(0, self.counts[pos] - 1)
+        self.done.get(annotator, set()).discard(record_id)
+        self.drafts.get(annotator, set()).discard(record_id)
+        self.skipped.get(annotator, set()).discard(record_id)
+
+    def submissions(self, record_id: int) -> int:
+        pos = self.position(record_id)
+        return self.counts[pos] if pos >= 0 else 0
+
     def record_answer(self, record_id: int, annotator: str, old_status: str | None, new_status: str) -> None:
         """Keep counts and sets in step with an annotation that went from old to new status."""
         pos = self.position(record_id)

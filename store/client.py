@@ -21,17 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from . import protocol, wire
+from .api import PreferenceStore
 from .errors import InvalidInputError, PermissionDeniedError, StoreError
 from .export import output_file_format, write_atomically
 from .import_readers import file_type_of
 from .types import (
     Annotation,
     AnnotationInput,
+    AnnotatorActivity,
     AnnotatorProgress,
     Dataset,
     DatasetSummary,
     ImportReport,
+    LeaseInfo,
     Record,
+    Review,
+    ReviewInput,
+    ReviewItem,
     StatusCount,
 )
 
@@ -266,10 +272,14 @@ class ServiceClient:
             keep_labels=keep_labels,
         )
 
-    def export(self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all") -> int:
+    def export(
+        self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all", fallback: str = "majority"
+    ) -> int:
         target = Path(out)
         file_format = output_file_format(target)
-        started = self._call("export_begin", dataset=dataset, fmt=fmt, aggregate=aggregate, file_format=file_format)
+        started = self._call(
+            "export_begin", dataset=dataset, fmt=fmt, aggregate=aggregate, file_format=file_format, fallback=fallback
+        )
         transfer, size = started["transfer"], int(started["size"])
 
         def receive(tmp: Path) -> int:
@@ -286,17 +296,22 @@ class ServiceClient:
         finally:
             self._call("transfer_close", transfer=transfer)
 
-    def preference_rows(self, dataset: str, aggregate: str = "all") -> list[dict]:
-        return self.export_rows(dataset, "preference", aggregate)
+    def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]:
+        return self.export_rows(dataset, "preference", aggregate, fallback=fallback)
 
     def export_rows(
-        self, dataset: str, fmt: str, aggregate: str = "all", offset: int = 0, limit: int | None = None
+        self,
+        dataset: str,
+        fmt: str,
+        aggregate: str = "all",
+        offset: int = 0,
+        limit: int | None = None,
+        fallback: str = "majority",
     ) -> list[dict]:
+        query = {"dataset": dataset, "fmt": fmt, "aggregate": aggregate, "fallback": fallback}
         if limit is not None:
-            return list(
-                self._call("export_rows", dataset=dataset, fmt=fmt, aggregate=aggregate, offset=offset, limit=limit)
-            )
-        rows = self._pages("export_rows", dataset=dataset, fmt=fmt, aggregate=aggregate)
+            return list(self._call("export_rows", offset=offset, limit=limit, **query))
+        rows = self._pages("export_rows", **query)
         return rows[offset:] if offset else rows
 
     # -- records and assignment ---------------------------------------------------------
@@ -367,6 +382,67 @@ class ServiceClient:
             rows = self._pages("submitted_rankings", dataset=dataset)[offset:]
         return [(int(r), str(a), tuple(k), bool(b)) for r, a, k, b in rows]
 
+    # -- review and the team (admins) ------------------------------------------------------
+    def review_queue(
+        self,
+        dataset: str,
+        order: str = "disputed",
+        annotator: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[ReviewItem]:
+        query = {"dataset": dataset, "order": order, "annotator": annotator}
+        if limit is not None:
+            return list(self._call("review_queue", offset=offset, limit=limit, **query))
+        return self._pages("review_queue", **query)[offset:]
+
+    def record_answers(self, record_id: int) -> list[Annotation]:
+        return list(self._call("record_answers", record_id=record_id))
+
+    def get_review(self, record_id: int) -> Review | None:
+        return self._call("get_review", record_id=record_id)
+
+    def review_history(self, record_id: int) -> list[Review]:
+        return list(self._call("review_history", record_id=record_id))
+
+    def save_review(self, review: ReviewInput) -> Review:
+        fields = {f.name: getattr(review, f.name) for f in dataclasses.fields(review) if f.name != "reviewer"}
+        return self._call("save_review", **fields)
+
+    def reviews(self, dataset: str) -> list[tuple[int, tuple[int, ...], bool, bool]]:
+        return [(int(r), tuple(k), bool(b), bool(g)) for r, k, b, g in self._call("reviews", dataset=dataset)]
+
+    def active_leases(self, dataset: str) -> list[LeaseInfo]:
+        return list(self._call("active_leases", dataset=dataset))
+
+    def team_activity(self, dataset: str) -> list[AnnotatorActivity]:
+        return list(self._call("team_activity", dataset=dataset))
+
+    def release_leases_of(self, dataset: str, annotator: str) -> int:
+        return int(self._call("release_leases_of", dataset=dataset, annotator=annotator))
+
+    def reopen_record(self, record_id: int, annotator: str) -> None:
+        self._call("reopen_record", record_id=record_id, annotator=annotator)
+
+    def find_record(self, dataset: str, external_id: str) -> int | None:
+        found = self._call("find_record", dataset=dataset, external_id=external_id)
+        return int(found) if found is not None else None
+
+    def external_ids(self, record_ids: Sequence[int]) -> dict[int, str]:
+        ids = [int(i) for i in record_ids]
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), protocol.MAX_PAGE):
+            page = self._call("external_ids", record_ids=ids[start : start + protocol.MAX_PAGE])
+            out.update({int(k): str(v) for k, v in page.items()})
+        return out
+
+    def submission_counts(self, record_ids: Sequence[int]) -> list[int]:
+        ids = [int(i) for i in record_ids]
+        out: list[int] = []
+        for start in range(0, len(ids), protocol.MAX_IDS_PER_REQUEST):
+            out.extend(self._call("submission_counts", record_ids=ids[start : start + protocol.MAX_IDS_PER_REQUEST]))
+        return out
+
     # -- scores ------------------------------------------------------------------------------
     def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int:
         rows = [[int(r), int(i), float(s)] for r, i, s in scores]
@@ -387,6 +463,4 @@ class ServiceClient:
 
 def _conforms(client: ServiceClient) -> None:
     """Checked by mypy: the client offers the whole store interface."""
-    from .api import PreferenceStore
-
     _: PreferenceStore = client

@@ -4,6 +4,7 @@ worker threads can share it. The CLI, the app and the trainers all go through he
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -16,8 +17,8 @@ from typing import Any
 import duckdb
 
 from . import export as export_module
-from . import importer
-from .answer_checks import check_answer
+from . import importer, review_queries
+from .answer_checks import MAX_COMMENT_CHARS, check_answer
 from .assignment import DatasetAssignment, load_assignment
 from .clock import utcnow
 from .connection import connect, first_row
@@ -30,14 +31,19 @@ from .types import (
     TASK_KINDS,
     Annotation,
     AnnotationInput,
+    AnnotatorActivity,
     AnnotatorProgress,
     Candidate,
     ChatMessage,
     Dataset,
     DatasetSummary,
     ImportReport,
+    LeaseInfo,
     Prompt,
     Record,
+    Review,
+    ReviewInput,
+    ReviewItem,
     StatusCount,
 )
 
@@ -267,30 +273,42 @@ class DuckDBStore:
                 keep_labels=keep_labels,
             )
 
-    def export(self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all") -> int:
+    def export(
+        self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all", fallback: str = "majority"
+    ) -> int:
         target = Path(out)
         file_format = export_module.output_file_format(target)
         return export_module.write_atomically(
-            target, lambda tmp: self.export_to_path(dataset, fmt, aggregate, file_format, tmp)
+            target, lambda tmp: self.export_to_path(dataset, fmt, aggregate, file_format, tmp, fallback)
         )
 
-    def export_to_path(self, dataset: str, fmt: str, aggregate: str, file_format: str, path: Path) -> int:
+    def export_to_path(
+        self, dataset: str, fmt: str, aggregate: str, file_format: str, path: Path, fallback: str = "majority"
+    ) -> int:
         """Write the export to `path` as it is (the caller makes it atomic); return the row count."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return export_module.copy_to(self.connection, dataset_id, dataset, fmt, aggregate, file_format, path)
+            return export_module.copy_to(
+                self.connection, dataset_id, dataset, fmt, aggregate, file_format, path, fallback
+            )
 
-    def preference_rows(self, dataset: str, aggregate: str = "all") -> list[dict]:
-        """TRL preference rows (prompt, chosen, rejected, record_id, annotator, margin)."""
-        return self.export_rows(dataset, "preference", aggregate)
+    def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]:
+        """TRL preference rows (prompt, chosen, rejected, record_id, external_id, annotator, margin)."""
+        return self.export_rows(dataset, "preference", aggregate, fallback=fallback)
 
     def export_rows(
-        self, dataset: str, fmt: str, aggregate: str = "all", offset: int = 0, limit: int | None = None
+        self,
+        dataset: str,
+        fmt: str,
+        aggregate: str = "all",
+        offset: int = 0,
+        limit: int | None = None,
+        fallback: str = "majority",
     ) -> list[dict]:
         """Export rows as dicts, in the export's order; `offset`/`limit` page through them."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return export_module.rows(self.connection, dataset_id, dataset, fmt, aggregate, offset, limit)
+            return export_module.rows(self.connection, dataset_id, dataset, fmt, aggregate, offset, limit, fallback)
 
     # -- records -------------------------------------------------------------
     def get_records(self, record_ids: Sequence[int]) -> list[Record]:
@@ -646,6 +664,142 @@ class DuckDBStore:
                 [dataset_id],
             ).fetchall()
         return [StatusCount(a, s, int(n)) for a, s, n in rows]
+
+    # -- review and the team (admins) -------------------------------------------
+    def review_queue(
+        self,
+        dataset: str,
+        order: str = "disputed",
+        annotator: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[ReviewItem]:
+        """Records with two or more answers, most disputed first (or one annotator's, or commented)."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            return review_queries.review_queue(self.connection, dataset_id, order, annotator, offset, _page(limit))
+
+    def record_answers(self, record_id: int) -> list[Annotation]:
+        """Every annotator's submitted or discarded answer on a record, by annotator."""
+        with self._lock:
+            rows = self._q(
+                f"SELECT {self._ANNOTATION_COLUMNS} FROM annotations WHERE record_id = ? "
+                "AND status IN ('submitted', 'discarded') ORDER BY annotator",
+                [record_id],
+            ).fetchall()
+        return [self._annotation_from_row(r) for r in rows]
+
+    def get_review(self, record_id: int) -> Review | None:
+        with self._lock:
+            return review_queries.get_review(self.connection, record_id)
+
+    def review_history(self, record_id: int) -> list[Review]:
+        with self._lock:
+            return review_queries.review_history(self.connection, record_id)
+
+    def save_review(self, review: ReviewInput) -> Review:
+        """Set (or amend) a record's final answer. `accepted_from` with no ranks takes that
+        annotator's submitted answer as it is."""
+        with self._lock:
+            state, pos = self._assignment_of_record(review.record_id)
+            if review.accepted_from and not review.ranks:
+                taken = self.get_annotation(review.record_id, review.accepted_from)
+                if taken is None or taken.status != "submitted":
+                    raise InvalidInputError(
+                        f"{review.accepted_from} has no submitted answer on record {review.record_id} to accept"
+                    )
+                review = dataclasses.replace(review, ranks=taken.ranks, both_bad=taken.both_bad)
+            check_answer(
+                AnnotationInput(review.record_id, review.reviewer, "submitted", review.ranks, both_bad=review.both_bad),
+                state.n_candidates[pos],
+                state.task,
+            )
+            if len(review.note) > MAX_COMMENT_CHARS:
+                raise InvalidInputError(f"a review note is at most {MAX_COMMENT_CHARS:,} characters")
+            dataset_id = state.dataset_id
+        return self._commit.run(lambda con: review_queries.save_review(con, dataset_id, review, utcnow()))
+
+    def reviews(self, dataset: str) -> list[tuple[int, tuple[int, ...], bool, bool]]:
+        """(record_id, ranks, both_bad, gold) of every review in the dataset."""
+        with self._lock:
+            return review_queries.reviews_of(self.connection, self._dataset_id(dataset))
+
+    def active_leases(self, dataset: str) -> list[LeaseInfo]:
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            return review_queries.active_leases(self.connection, dataset_id, utcnow(), self.lease_seconds)
+
+    def team_activity(self, dataset: str) -> list[AnnotatorActivity]:
+        """Per annotator: totals, drafts pending, today's submissions and pace, records held now."""
+        now = utcnow()
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            leases = review_queries.active_leases(self.connection, dataset_id, now, self.lease_seconds)
+            return review_queries.team_activity(self.connection, dataset_id, today, leases)
+
+    def release_leases_of(self, dataset: str, annotator: str) -> int:
+        """An admin frees every record `annotator` holds in the dataset; returns how many."""
+        with self._lock:
+            state = self._assignment(dataset)
+            held = [rid for rid, who in state.leases.items() if annotator in who]
+            for record_id in held:
+                state.release(record_id, annotator)
+        if held:
+            self._commit.run(
+                lambda con: con.execute(
+                    "DELETE FROM leases WHERE annotator = ? AND list_contains(?, record_id)", [annotator, held]
+                ).fetchall()
+            )
+        return len(held)
+
+    def reopen_record(self, record_id: int, annotator: str) -> None:
+        """An admin sends a record back to one annotator: their answer goes to history and the
+        record is theirs to answer again."""
+        now = utcnow()
+
+        def write(con: duckdb.DuckDBPyConnection) -> None:
+            state, _ = self._assignment_of_record(record_id)
+            row = first_row(
+                con.execute(
+                    "SELECT id, status FROM annotations WHERE record_id = ? AND annotator = ?", [record_id, annotator]
+                )
+            )
+            if row is None:
+                raise InvalidInputError(f"{annotator} has no answer on record {record_id} to reopen")
+            annotation_id, old_status = row
+            con.execute(
+                """
+                INSERT INTO annotation_history
+                SELECT id, record_id, dataset_id, annotator, status, ranks, shown_order, comment,
+                       discard_reason, both_bad, seconds_spent, created_at, updated_at, revision, client_id, ?
+                FROM annotations WHERE id = ?
+                """,
+                [now, annotation_id],
+            ).fetchall()
+            con.execute("DELETE FROM annotations WHERE id = ?", [annotation_id]).fetchall()
+            con.execute("DELETE FROM skips WHERE record_id = ? AND annotator = ?", [record_id, annotator]).fetchall()
+            state.forget_answer(record_id, annotator, old_status)
+
+        self._commit.run(write)
+
+    def find_record(self, dataset: str, external_id: str) -> int | None:
+        """The record id of the dataset's record with that external id, if any."""
+        with self._lock:
+            return review_queries.find_record(self.connection, self._dataset_id(dataset), external_id)
+
+    def external_ids(self, record_ids: Sequence[int]) -> dict[int, str]:
+        with self._lock:
+            return review_queries.external_ids(self.connection, [int(i) for i in record_ids])
+
+    def submission_counts(self, record_ids: Sequence[int]) -> list[int]:
+        """Submitted answers per record (from memory), in the order asked."""
+        with self._lock:
+            out = []
+            for record_id in record_ids:
+                state, _ = self._assignment_of_record(int(record_id))
+                out.append(state.submissions(int(record_id)))
+            return out
 
     # -- scores (reward model) ---------------------------------------------
     def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int:

@@ -14,7 +14,7 @@ import duckdb
 
 from .errors import InvalidInputError
 from .sql_names import quote_literal
-from .types import AGGREGATIONS, EXPORT_FORMATS
+from .types import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS
 
 FILE_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 
@@ -75,6 +75,27 @@ def _pairs_sql(aggregate: str) -> str:
     raise InvalidInputError(f"unknown aggregation {aggregate!r}; use {', '.join(AGGREGATIONS)}")
 
 
+def _adjudicated_pairs_sql(fallback: str) -> str:
+    """The reviewer's answer where a record has one, else the pairs of `fallback`."""
+    if fallback not in FALLBACKS:
+        raise InvalidInputError(f"unknown fallback {fallback!r}; use {', '.join(FALLBACKS)}")
+    return f"""
+        WITH reviewed AS (
+            SELECT record_id, unnest(ranks) AS rank, generate_subscripts(ranks, 1) - 1 AS idx
+            FROM reviews WHERE dataset_id = $dataset AND NOT both_bad
+        )
+        SELECT x.record_id, 'adjudicated' AS annotator, x.idx AS chosen_idx, y.idx AS rejected_idx,
+               (y.rank - x.rank)::DOUBLE AS margin
+        FROM reviewed x JOIN reviewed y ON x.record_id = y.record_id AND x.rank < y.rank
+        UNION ALL
+        SELECT * FROM ({_pairs_sql(fallback)}) f
+        WHERE f.record_id NOT IN (SELECT record_id FROM reviews WHERE dataset_id = $dataset)"""
+
+
+def _any_pairs_sql(aggregate: str, fallback: str) -> str:
+    return _adjudicated_pairs_sql(fallback) if aggregate == "adjudicated" else _pairs_sql(aggregate)
+
+
 def _prompt_expr(chat: bool) -> str:
     if chat:
         return "coalesce(r.prompt_messages, [{'role': 'user', 'content': r.prompt_text}])"
@@ -86,7 +107,7 @@ def _completion_expr(alias: str, chat: bool) -> str:
 
 
 def export_query(
-    con: duckdb.DuckDBPyConnection, dataset_id: int, dataset: str, fmt: str, aggregate: str
+    con: duckdb.DuckDBPyConnection, dataset_id: int, dataset: str, fmt: str, aggregate: str, fallback: str = "majority"
 ) -> tuple[str, dict]:
     """(SQL, parameters) of an export of one dataset; every query has a total ORDER BY."""
     params: dict[str, object] = {"dataset": dataset_id}
@@ -127,10 +148,10 @@ def export_query(
     if fmt == "preference":
         return (
             f"""
-            WITH pairs AS ({_pairs_sql(aggregate)})
+            WITH pairs AS ({_any_pairs_sql(aggregate, fallback)})
             SELECT {prompt} AS prompt, {_completion_expr("ch", chat)} AS chosen,
                    {_completion_expr("rj", chat)} AS rejected,
-                   p.record_id, p.annotator, p.margin
+                   p.record_id, r.external_id, p.annotator, p.margin
             FROM pairs p
             JOIN records r ON r.id = p.record_id
             JOIN candidates ch ON ch.record_id = p.record_id AND ch.idx = p.chosen_idx
@@ -153,7 +174,7 @@ def export_query(
                 FROM exploded
             )
             SELECT {prompt} AS prompt, {_completion_expr("c", chat)} AS completion, l.label,
-                   l.record_id, l.annotator
+                   l.record_id, r.external_id, l.annotator
             FROM labelled l
             JOIN records r ON r.id = l.record_id
             JOIN candidates c ON c.record_id = l.record_id AND c.idx = l.idx
@@ -163,14 +184,27 @@ def export_query(
             params,
         )
     if fmt == "sft":
-        # One row per record: the best candidate of the Borda consensus (lowest index on a tie).
+        # One row per record: the best candidate of the Borda consensus (lowest index on a tie),
+        # or with "adjudicated" the reviewer's best where there is a review.
+        if aggregate == "adjudicated":
+            best = """
+            reviewed AS (
+                SELECT record_id, unnest(ranks) AS rank, generate_subscripts(ranks, 1) - 1 AS idx
+                FROM reviews WHERE dataset_id = $dataset AND NOT both_bad
+            ),
+            best AS (
+                SELECT record_id, min(idx) AS idx FROM reviewed WHERE rank = 1 GROUP BY record_id
+                UNION ALL
+                SELECT record_id, min(idx) AS idx FROM borda WHERE rank = 1
+                  AND record_id NOT IN (SELECT record_id FROM reviews WHERE dataset_id = $dataset)
+                GROUP BY record_id
+            )"""
+        else:
+            best = "best AS (SELECT record_id, min(idx) AS idx FROM borda WHERE rank = 1 GROUP BY record_id)"
         return (
             f"""
-            WITH {_EXPLODED}, {_BORDA},
-            best AS (
-                SELECT record_id, min(idx) AS idx FROM borda WHERE rank = 1 GROUP BY record_id
-            )
-            SELECT {prompt} AS prompt, {_completion_expr("c", chat)} AS completion, b.record_id
+            WITH {_EXPLODED}, {_BORDA}, {best}
+            SELECT {prompt} AS prompt, {_completion_expr("c", chat)} AS completion, b.record_id, r.external_id
             FROM best b
             JOIN records r ON r.id = b.record_id
             JOIN candidates c ON c.record_id = b.record_id AND c.idx = b.idx
@@ -189,8 +223,9 @@ def rows(
     aggregate: str = "all",
     offset: int = 0,
     limit: int | None = None,
+    fallback: str = "majority",
 ) -> list[dict]:
-    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate)
+    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate, fallback)
     if limit is not None:
         sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)} OFFSET {int(offset)}"
     return con.sql(sql, params=params).to_arrow_table().to_pylist()
@@ -216,9 +251,10 @@ def copy_to(
     aggregate: str,
     file_format: str,
     path: Path,
+    fallback: str = "majority",
 ) -> int:
     """COPY the export into `path` (created with this process's umask); return the row count."""
-    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate)
+    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate, fallback)
     options = "FORMAT parquet, COMPRESSION zstd" if file_format == "parquet" else "FORMAT json"
     return int(con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})", params).fetchall()[0][0])
 

@@ -18,7 +18,8 @@ from typing import Any
 from .answer_checks import MAX_COMMENT_CHARS, MAX_SECONDS_SPENT
 from .answer_checks import MAX_DISCARD_REASON_CHARS as MAX_REASON_CHARS
 from .errors import InvalidInputError
-from .types import AGGREGATIONS, EXPORT_FORMATS, IMPORT_FORMATS, TASK_KINDS
+from .review_queries import REVIEW_ORDERS
+from .types import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
 
 PROTOCOL_VERSION = 1
 
@@ -81,6 +82,7 @@ OFFSET = _int("offset", required=False, default=0)
 LIMIT = _int("limit", 1, MAX_PAGE, required=False, default=MAX_PAGE)
 FMT = Param("fmt", "choice", choices=EXPORT_FORMATS)
 AGGREGATE = Param("aggregate", "choice", required=False, default="all", choices=AGGREGATIONS)
+FALLBACK = Param("fallback", "choice", required=False, default="majority", choices=FALLBACKS)
 TRANSFER = Param("transfer", "str", max_len=64)
 
 _OPERATIONS = (
@@ -129,6 +131,9 @@ _OPERATIONS = (
         acts_for_caller=True,
     ),
     Operation("progress", (DATASET, ANNOTATOR), acts_for_caller=True),
+    # An annotator finds records they answered; an admin finds any.
+    Operation("find_record", (DATASET, Param("external_id", "str", max_len=1000))),
+    Operation("submission_counts", (Param("record_ids", "ints", max_len=MAX_IDS_PER_REQUEST),)),
     # Admins: datasets, import and export, team-wide figures, scores.
     Operation(
         "create_dataset",
@@ -175,12 +180,12 @@ _OPERATIONS = (
     ),
     Operation(
         "export_begin",
-        (DATASET, FMT, AGGREGATE, Param("file_format", "choice", choices=("parquet", "json"))),
+        (DATASET, FMT, AGGREGATE, Param("file_format", "choice", choices=("parquet", "json")), FALLBACK),
         admin=True,
     ),
     Operation("transfer_read", (TRANSFER, _int("offset")), admin=True),
     Operation("transfer_close", (TRANSFER,), admin=True),
-    Operation("export_rows", (DATASET, FMT, AGGREGATE, OFFSET, LIMIT), admin=True, paged=True),
+    Operation("export_rows", (DATASET, FMT, AGGREGATE, OFFSET, LIMIT, FALLBACK), admin=True, paged=True),
     Operation("status_counts", (DATASET,), admin=True),
     Operation("overfilled_records", (DATASET,), admin=True),
     Operation("submitted_rankings", (DATASET, OFFSET, LIMIT), admin=True, paged=True),
@@ -192,7 +197,72 @@ _OPERATIONS = (
         paged=True,
     ),
 )
-OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}
+_REVIEW_OPERATIONS = (
+    Operation(
+        "review_queue",
+        (
+            DATASET,
+            Param("order", "choice", required=False, default="disputed", choices=REVIEW_ORDERS),
+            Param("annotator", "str", required=False, nullable=True),
+            OFFSET,
+            LIMIT,
+        ),
+        admin=True,
+        paged=True,
+    ),
+    Operation("record_answers", (RECORD_ID,), admin=True),
+    Operation("get_review", (RECORD_ID,), admin=True),
+    Operation("review_history", (RECORD_ID,), admin=True),
+    Operation(
+        "save_review",
+        (
+            RECORD_ID,
+            Param("ranks", "ints", required=False, default=(), max_len=16),
+            Param("both_bad", "bool", required=False, default=False),
+            Param("accepted_from", "str", required=False, nullable=True),
+            Param("note", "str", required=False, default="", max_len=MAX_COMMENT_CHARS),
+            Param("gold", "bool", required=False, default=False),
+        ),
+        admin=True,
+    ),
+    Operation("reviews", (DATASET,), admin=True),
+    Operation("active_leases", (DATASET,), admin=True),
+    Operation("team_activity", (DATASET,), admin=True),
+    Operation("release_leases_of", (DATASET, ANNOTATOR), admin=True),
+    Operation("reopen_record", (RECORD_ID, ANNOTATOR), admin=True),
+    Operation("external_ids", (Param("record_ids", "ints", max_len=MAX_PAGE),), admin=True),
+)
+OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS + _REVIEW_OPERATIONS}
+
+# What a refused admin operation is, in the words of the command that asks for it.
+ADMIN_WHAT = {
+    "create_dataset": "creating datasets",
+    "update_dataset": "changing dataset settings",
+    "delete_dataset": "deleting datasets",
+    "upload_begin": "import",
+    "upload_chunk": "import",
+    "import_upload": "import",
+    "export_begin": "export",
+    "transfer_read": "export",
+    "transfer_close": "export",
+    "export_rows": "reading training data (export, train --dataset)",
+    "status_counts": "stats",
+    "overfilled_records": "stats",
+    "submitted_rankings": "stats --agreement",
+    "save_scores": "score",
+    "scores": "reading reward-model scores",
+    "review_queue": "review",
+    "record_answers": "review",
+    "get_review": "review",
+    "review_history": "review",
+    "save_review": "review",
+    "reviews": "review",
+    "active_leases": "the team view of the admin screen",
+    "team_activity": "the team view of the admin screen",
+    "release_leases_of": "releasing someone's records",
+    "reopen_record": "reopening someone's answer",
+    "external_ids": "stats --agreement",
+}
 
 
 def _is_int(value: object) -> bool:

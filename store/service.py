@@ -43,7 +43,7 @@ from . import protocol, wire
 from .duckdb_store import DuckDBStore
 from .errors import InvalidInputError, PermissionDeniedError, StoreError
 from .location import ServiceMarker, default_socket_path, marker_path, wal_path
-from .types import AnnotationInput
+from .types import AnnotationInput, ReviewInput
 
 MAX_CONNECTIONS = 512  # in all; each costs a file descriptor and a few kB
 MAX_CONNECTIONS_PER_USER = 32
@@ -113,8 +113,9 @@ class StoreService:
     def call(self, conn: ConnectionState, op_name: object, raw_params: object) -> object:
         op = protocol.lookup(op_name)
         if op.admin and not conn.is_admin:
+            what = protocol.ADMIN_WHAT.get(op.name, op.name.replace("_", " "))
             raise PermissionDeniedError(
-                f"{op.name.replace('_', ' ')} is for admins, and {conn.user} is not one; ask the service's "
+                f"{what} is for admins, and {conn.user} is not one; ask the service's "
                 "owner to add you with `rlhf-tui serve --admin USER`"
             )
         params = protocol.parse_params(op, raw_params)
@@ -136,6 +137,15 @@ class StoreService:
     def _op_release_lease(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
         self.store.release_lease(record_id, conn.user)
         conn.leased.discard(record_id)
+
+    def _op_find_record(self, conn: ConnectionState, dataset: str, external_id: str) -> int | None:
+        record_id = self.store.find_record(dataset, external_id)
+        if record_id is None or conn.is_admin or self.store.get_annotation(record_id, conn.user) is not None:
+            return record_id
+        return None  # annotators jump only to records they answered
+
+    def _op_save_review(self, conn: ConnectionState, **fields: Any) -> object:
+        return self.store.save_review(ReviewInput(reviewer=conn.user, **fields))
 
     def _op_skip_record(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
         self.store.skip_record(record_id, conn.user)
@@ -203,11 +213,13 @@ class StoreService:
             path.unlink(missing_ok=True)
 
     # -- export: the service writes its own temporary file and streams it back ---------
-    def _op_export_begin(self, conn: ConnectionState, dataset: str, fmt: str, aggregate: str, file_format: str) -> dict:
+    def _op_export_begin(
+        self, conn: ConnectionState, dataset: str, fmt: str, aggregate: str, file_format: str, fallback: str
+    ) -> dict:
         transfer = uuid.uuid4().hex
         path = self.spool / f"export-{transfer}"
         try:
-            rows = self.store.export_to_path(dataset, fmt, aggregate, file_format, path)
+            rows = self.store.export_to_path(dataset, fmt, aggregate, file_format, path, fallback)
         except BaseException:
             path.unlink(missing_ok=True)
             raise

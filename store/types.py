@@ -17,7 +17,8 @@ TASK_KINDS: tuple[str, ...] = ("rank", "pair")
 # The one list of each kind of name; the CLI's choices and the trainers' config checks use these.
 IMPORT_FORMATS: tuple[str, ...] = ("native", "trl", "hh", "ultrafeedback")
 EXPORT_FORMATS: tuple[str, ...] = ("annotations", "preference", "kto", "sft")
-AGGREGATIONS: tuple[str, ...] = ("all", "majority", "borda")
+AGGREGATIONS: tuple[str, ...] = ("all", "majority", "borda", "adjudicated")
+FALLBACKS: tuple[str, ...] = ("majority", "borda")  # for records without a review, with "adjudicated"
 MIN_CANDIDATES = 2
 MAX_CANDIDATES = 9
 MAX_TEXT_BYTES = 1_000_000
@@ -144,3 +145,76 @@ class ImportReport:
     already_present: int
     rejected: tuple[str, ...] = ()  # one line per rejected row (with --skip-invalid)
     labels_recorded: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    """A reviewer's final answer for a record: ranks by canonical index (pairs: [1, 2] or
+    [2, 1], or equal for a tie), `accepted_from` when it is one annotator's answer taken as
+    it is, and `gold` when the record should score annotators' accuracy."""
+
+    record_id: int
+    reviewer: str
+    ranks: tuple[int, ...]
+    both_bad: bool = False
+    accepted_from: str | None = None
+    note: str = ""
+    gold: bool = False
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    record_id: int
+    reviewer: str
+    ranks: tuple[int, ...]
+    both_bad: bool
+    accepted_from: str | None
+    note: str
+    gold: bool
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One record of the review queue: it has two or more submitted answers."""
+
+    record_id: int
+    external_id: str
+    answers: int
+    distinct_answers: int  # how many different rankings or choices were given
+    spread: float  # summed variance of the ranks per candidate: 0 when everyone agrees
+    commented: int  # answers with a comment
+    reviewed: bool
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """Who holds which record right now, and since when (the first hand-out of this lease)."""
+
+    record_id: int
+    external_id: str
+    annotator: str
+    since: datetime
+    expires: datetime
+
+
+@dataclass(frozen=True)
+class AnnotatorActivity:
+    annotator: str
+    submitted: int
+    drafts: int
+    submitted_today: int
+    first_today: datetime | None
+    last_today: datetime | None
+    leases: int
+
+    @property
+    def per_hour_today(self) -> float | None:
+        """Submissions per hour between today's first and last answer (None below two answers)."""
+        if self.submitted_today < 2 or self.first_today is None or self.last_today is None:
+            return None
+        hours = (self.last_today - self.first_today).total_seconds() / 3600
+        return self.submitted_today / hours if hours > 0 else None

@@ -248,7 +248,7 @@ for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'su
         assert impostor.returncode == 0, impostor.stderr
         assert len(lines) == 5 and all(line.startswith("PermissionDeniedError |") for line in lines), lines
         assert "you are connected as uid-20001; you cannot act as root" in lines[0]
-        assert "upload begin is for admins, and uid-20001 is not one" in lines[2]
+        assert "import is for admins, and uid-20001 is not one" in lines[2]
         assert not (team.shared / "leak.parquet").exists()
 
         admin = as_user(
@@ -304,7 +304,7 @@ ask('next_records', dataset='d', annotator=me)
         assert lines[4].startswith("save_annotation InvalidInputError save_annotation: ranks must be a whole number")
         assert lines[5].startswith("save_annotation InvalidInputError save_annotation: seconds_spent must be a finite")
         assert lines[6].startswith("save_annotation InvalidInputError save_annotation: comment must be text")
-        assert lines[7].startswith("export_rows PermissionDeniedError export rows is for admins")
+        assert lines[7].startswith("export_rows PermissionDeniedError reading training data (export, train --dataset) is for admins")
         assert lines[8].startswith("__init__ InvalidInputError the store service has no operation")
         assert lines[9] == "next_records OK "
     finally:
