@@ -4,24 +4,36 @@ through `terminal_text.plain`: never read as markup, escape sequences shown visi
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from store.stats.agreement import AgreementReport
+from store.stats.agreement import AgreementReport, ReferenceAgreement
 
 from .terminal_text import neutralise, plain
 
 PAIR_LABEL_NAMES = {"A": "A better", "B": "B better", "tie": "tie", "both_bad": "both bad"}
 
 
-def agreement_renderables(report: AgreementReport) -> list[RenderableType]:
-    """Summary, per-annotator and disputed-records tables, then the notes."""
-    out: list[RenderableType] = [_summary_table(report)]
+def agreement_renderables(
+    report: AgreementReport, record_labels: Mapping[int, str] | None = None, title: str = "Agreement"
+) -> list[RenderableType]:
+    """Summary, per-annotator and disputed-records tables, agreement with the adjudicated
+    answers and gold accuracy, then the notes. `record_labels` names records by the id from
+    the imported file."""
+    out: list[RenderableType] = [_summary_table(report, title)]
     if report.by_annotator:
         out.append(_annotator_table(report))
+    for name, rows in (
+        ("Agreement with the adjudicated answers", report.adjudicated),
+        ("Accuracy on gold records", report.gold),
+    ):
+        if rows:
+            out.append(_reference_table(name, rows, report.task))
     if report.disputed:
-        out.append(_disputed_table(report))
+        out.append(_disputed_table(report, record_labels or {}))
     elif report.records_compared:
         out.append(Text("No record is disputed: the annotators agree on every compared record."))
     out.extend(plain(f"note: {note}", style="dim") for note in report.notes)
@@ -36,8 +48,8 @@ def _percent(value: float | None) -> Text:
     return Text("—" if value is None else f"{value:.1%}", justify="right")
 
 
-def _summary_table(report: AgreementReport) -> Table:
-    table = Table(title=Text("Agreement"), show_header=True)
+def _summary_table(report: AgreementReport, title: str = "Agreement") -> Table:
+    table = Table(title=plain(title), show_header=True)
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("about")
@@ -96,7 +108,17 @@ def _annotator_table(report: AgreementReport) -> Table:
     return table
 
 
-def _disputed_table(report: AgreementReport) -> Table:
+def _reference_table(title: str, rows: Sequence[ReferenceAgreement], task: str) -> Table:
+    table = Table(title=Text(title))
+    table.add_column("annotator")
+    table.add_column("records", justify="right")
+    table.add_column("same label" if task == "pair" else "pairwise accuracy", justify="right")
+    for row in rows:
+        table.add_row(plain(row.annotator), Text(f"{row.compared:,}"), _percent(row.agreement))
+    return table
+
+
+def _disputed_table(report: AgreementReport, record_labels: Mapping[int, str]) -> Table:
     pair = report.task == "pair"
     table = Table(title=Text("Most disputed records"))
     table.add_column("record", justify="right")
@@ -110,5 +132,6 @@ def _disputed_table(report: AgreementReport) -> Table:
                 answers.append("; ")
             answers.append(neutralise(annotator), style="bold")
             answers.append(neutralise(f" {PAIR_LABEL_NAMES.get(answer, answer) if pair else answer}"))
-        table.add_row(Text(str(d.record_id)), Text(str(d.annotators)), _figure(d.disagreement), answers)
+        label = record_labels.get(d.record_id, str(d.record_id))
+        table.add_row(plain(label, one_line=True), Text(str(d.annotators)), _figure(d.disagreement), answers)
     return table

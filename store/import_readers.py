@@ -2,14 +2,24 @@
 
 JSONL, JSON arrays, Parquet and CSV all end up as the same shape: `row_no` (1-based
 position in the file) plus the file's columns typed JSON, so format detection and
-validation work the same whatever the file type."""
+validation work the same whatever the file type.
+
+A JSONL file with bad lines (not UTF-8, blank, not one JSON object) fails fast with the
+first one named; `--skip-invalid` then reads a private copy holding only the good lines
+(`jsonl_good_lines`), and rows keep the line numbers of the original file."""
 
 from __future__ import annotations
 
 import codecs
 import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -17,6 +27,21 @@ from .errors import InvalidInputError
 from .sql_names import quote_identifier, quote_literal
 
 FILE_TYPES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+KIND_NAMES = {"jsonl": "JSON Lines", "json": "JSON", "parquet": "Parquet", "csv": "CSV"}
+
+
+class BadLineError(InvalidInputError):
+    """A JSONL line that is not one JSON object (invalid UTF-8, blank, not JSON): the kind
+    of problem --skip-invalid can skip by leaving the line out."""
+
+
+@dataclass(frozen=True)
+class GoodLines:
+    """A private copy of a JSONL file holding only its good lines."""
+
+    path: Path
+    line_numbers: tuple[int, ...]  # the original line of each line kept, in order
+    skipped: tuple[tuple[int, str], ...]  # (line, "line N: why") for each line left out
 
 
 @dataclass(frozen=True)
@@ -24,11 +49,16 @@ class RawInput:
     path: Path
     file_type: str
     columns: tuple[str, ...]
+    line_numbers: tuple[int, ...] | None = None  # JSONL read from GoodLines: row_no -> original line
+
+    def line_of(self, row_no: int) -> int:
+        """The original line of JSONL row `row_no`; rows are renumbered when lines were left out."""
+        return self.line_numbers[row_no - 1] if self.line_numbers is not None else row_no
 
     def location(self, row_no: int) -> str:
         """How a person finds row `row_no` in the file."""
         if self.file_type == "jsonl":
-            return f"line {row_no}"
+            return f"line {self.line_of(row_no)}"
         if self.file_type == "csv":
             return f"line {row_no + 1}"  # the header is line 1
         if self.file_type == "json":
@@ -65,18 +95,78 @@ def check_utf8(path: Path) -> None:
             ) from None
 
 
-def _first_bad_json_line(path: Path) -> str:
-    with path.open(encoding="utf-8") as fh:
-        for number, text in enumerate(fh, start=1):
-            if not text.strip():
-                return f"line {number}: empty line"
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                return f"line {number}: not valid JSON ({exc.msg})"
-            if not isinstance(value, dict):
-                return f"line {number}: expected a JSON object, got {type(value).__name__}"
-    return "not valid JSON"
+_LONE_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true/false"
+    return "null" if value is None else "a number"
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def jsonl_line_problem(number: int, line: bytes) -> str | None:
+    """What is wrong with one line of a JSONL file, as "line N: ...", or None if it is one JSON object."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"line {number}: invalid UTF-8 (byte 0x{line[exc.start]:02x})"
+    text = text.rstrip("\r\n")
+    if not text.strip():
+        return f"line {number}: empty line"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"line {number}: not valid JSON ({_sentence_case(exc.msg)} at column {exc.colno})"
+    except RecursionError:
+        return f"line {number}: not valid JSON (nested too deeply)"
+    if not isinstance(value, dict):
+        return f"line {number}: expected a JSON object, got {_json_kind(value)}"
+    if "" in value:
+        return f'line {number}: the JSON object has an empty key ""; every key must be a field name'
+    if _LONE_SURROGATE_HINT.search(line):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return f"line {number}: not valid text (a \\u escape is half of a surrogate pair)"
+    return None
+
+
+def _first_bad_jsonl_line(path: Path) -> BadLineError | None:
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if problem := jsonl_line_problem(number, line):
+                return BadLineError(f"{path}: {problem}")
+    return None
+
+
+@contextmanager
+def jsonl_good_lines(path: Path) -> Iterator[GoodLines]:
+    """A private temporary copy of `path` with only its good lines; removed on exit."""
+    fd, name = tempfile.mkstemp(prefix="rlhf-tui-import-", suffix=".jsonl")  # mode 0600
+    copy = Path(name)
+    try:
+        kept: list[int] = []
+        skipped: list[tuple[int, str]] = []
+        with os.fdopen(fd, "wb", buffering=1 << 20) as out, path.open("rb") as src:
+            for number, line in enumerate(src, start=1):
+                if problem := jsonl_line_problem(number, line):
+                    skipped.append((number, problem))
+                    continue
+                out.write(line if line.endswith(b"\n") else line + b"\n")
+                kept.append(number)
+        yield GoodLines(copy, tuple(kept), tuple(skipped))
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _jsonl_has_blank_lines(path: Path) -> int:
@@ -105,26 +195,52 @@ def _csv_cell_as_json(column: str) -> str:
                 ELSE to_json({column}) END AS {column}"""
 
 
-def raw_relation_sql(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[RawInput, str]:
-    """(what was read, a SQL query over the file yielding row_no + JSON columns)."""
+def _check_jsonl_text(path: Path) -> None:
+    """Valid UTF-8 and no blank line, else the first bad line (which may come before either)."""
+    try:
+        check_utf8(path)
+        clean = not _jsonl_has_blank_lines(path)
+    except InvalidInputError:
+        clean = False
+    if not clean:
+        raise _first_bad_jsonl_line(path) or InvalidInputError(f"{path}: cannot be read as JSON Lines")
+
+
+def raw_relation_sql(
+    con: duckdb.DuckDBPyConnection, path: Path, good_lines: GoodLines | None = None
+) -> tuple[RawInput, str]:
+    """(what was read, a SQL query over the file yielding row_no + JSON columns).
+    With `good_lines` (JSONL only) the query reads that filtered copy instead of `path`."""
     if not path.exists():
         raise InvalidInputError(f"{path}: no such file")
     if path.is_dir():
         raise InvalidInputError(f"{path}: is a folder, not a file")
     kind = file_type_of(path)
-    if kind in ("jsonl", "json", "csv"):
-        check_utf8(path)
     if path.stat().st_size == 0:
         raise InvalidInputError(f"{path}: the file is empty")
-    p = quote_literal(str(path))
+    if good_lines is not None:
+        if not good_lines.line_numbers:
+            skipped = good_lines.skipped
+            raise InvalidInputError(
+                f"{path}: no line is a JSON object ({len(skipped)} skipped; the first: {skipped[0][1]})"
+            )
+        source_path = good_lines.path
+    elif kind == "jsonl":
+        _check_jsonl_text(path)
+        source_path = path
+    else:
+        if kind in ("json", "csv"):
+            check_utf8(path)
+        source_path = path
+    p = quote_literal(str(source_path))
     try:
         if kind in ("jsonl", "json"):
             fmt = "newline_delimited" if kind == "jsonl" else "array"
-            if kind == "jsonl" and (blank := _jsonl_has_blank_lines(path)):
-                raise InvalidInputError(f"{path}: line {blank}: empty line (one JSON object per line expected)")
             columns = _describe(con, path, f"read_json({p}, format='{fmt}')")
             if len(columns) == 1 and columns[0][0] == "json" and columns[0][1].startswith("MAP("):
                 # DuckDB reads objects as one MAP when a key cannot be a column; the empty key is the one seen.
+                if kind == "jsonl" and good_lines is None and (bad := _first_bad_jsonl_line(path)):
+                    raise bad
                 raise InvalidInputError(f'{path}: a JSON object has an empty key ""; every key must be a field name')
             spec = "{" + ", ".join(f"{quote_literal(c)}: 'JSON'" for c, _ in columns) + "}"
             select = ", ".join(quote_identifier(c) for c, _ in columns)
@@ -140,17 +256,47 @@ def raw_relation_sql(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[RawInp
     except InvalidInputError:
         raise
     except duckdb.Error as exc:
-        raise read_error(path, kind, exc) from None
+        raise read_error(path, kind, exc, good_lines) from None
     names = tuple(c for c, _ in columns)
     # DuckDB matches names case-insensitively, so "ROW_NO" would stand in for our row_no.
     if any(n.lower() == "row_no" for n in names):
         raise InvalidInputError(f"{path}: a column named 'row_no' is reserved")
-    return RawInput(path, kind, names), f"SELECT row_number() OVER () AS row_no, {select} FROM {source}"
+    line_numbers = good_lines.line_numbers if good_lines is not None else None
+    return RawInput(path, kind, names, line_numbers), f"SELECT row_number() OVER () AS row_no, {select} FROM {source}"
 
 
-def read_error(path: Path, kind: str, exc: Exception) -> InvalidInputError:
-    """A DuckDB read failure as one line naming the file and, for JSONL, the line."""
-    if kind == "jsonl":
-        return InvalidInputError(f"{path}: {_first_bad_json_line(path)}")
-    first = str(exc).splitlines()[0]
-    return InvalidInputError(f"{path}: cannot read as {kind.upper()}: {first}")
+def _duckdb_reason(exc: Exception, *paths: Path) -> str:
+    """DuckDB's message without its error class and the file's path, for inside parentheses."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = re.sub(r"^[A-Za-z ]*Error: ", "", text)
+    for path in paths:
+        for quoted in (f'"{path}"', f"'{path}'"):
+            text = text.replace(f" in file {quoted},", "").replace(f" {quoted}", "").replace(quoted, "")
+    return _sentence_case(text.strip().rstrip(".").strip())
+
+
+def _json_file_problem(path: Path) -> str | None:
+    """Where Python's parser finds a JSON file bad: "line L, column C: ..." or a shape problem."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            value = json.load(fh)
+    except json.JSONDecodeError as exc:
+        return f"line {exc.lineno}, column {exc.colno}: not valid JSON ({_sentence_case(exc.msg)})"
+    except (RecursionError, MemoryError, UnicodeDecodeError):
+        return None
+    if not isinstance(value, list):
+        return f"expected a JSON array of objects, got {_json_kind(value)}"
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, dict):
+            return f"item {number}: expected a JSON object, got {_json_kind(item)}"
+    return None
+
+
+def read_error(path: Path, kind: str, exc: Exception, good_lines: GoodLines | None = None) -> InvalidInputError:
+    """A DuckDB read failure as one line naming the file and, where Python can find it, the line."""
+    if kind == "jsonl" and good_lines is None and (bad := _first_bad_jsonl_line(path)):
+        return bad
+    if kind == "json" and (problem := _json_file_problem(path)):
+        return InvalidInputError(f"{path}: {problem}")
+    paths = (path,) if good_lines is None else (path, good_lines.path)
+    return InvalidInputError(f"{path}: cannot be read as {KIND_NAMES[kind]} ({_duckdb_reason(exc, *paths)})")

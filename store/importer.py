@@ -3,25 +3,33 @@ bulk-insert the new records and candidates in one transaction (all or nothing)."
 
 from __future__ import annotations
 
+import heapq
 import re
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from .clock import utcnow
 from .connection import first_row
 from .dataset_rows import insert_dataset
 from .errors import InvalidInputError
 from .import_formats import RESPONSE_FIELD, RESPONSES_FIELD, detect_format, normalise_python, normalise_sql
-from .import_readers import RawInput, raw_relation_sql, read_error
+from .import_readers import BadLineError, GoodLines, RawInput, jsonl_good_lines, raw_relation_sql, read_error
 from .types import IMPORT_FORMATS, MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
 
 MAX_LISTED_REJECTIONS = 1000
 
 
-def _validation_sql(source: str, min_n: int, max_n: int) -> str:
+# An empty reply is a real candidate in chosen/rejected data (the model said nothing); a
+# list of responses with an empty one is a broken row.
+EMPTY_RESPONSE_ALLOWED = frozenset({"trl", "hh"})
+
+
+def _validation_sql(source: str, min_n: int, max_n: int, empty_allowed: bool) -> str:
     """Adds the checks every format shares to the normalised rows of `source`."""
-    empty_at = "list_position(list_transform(n.responses, lambda r: r.text IS NULL OR trim(r.text) = ''), true)"
+    empty = "r.text IS NULL" if empty_allowed else "r.text IS NULL OR trim(r.text) = ''"
+    empty_at = f"list_position(list_transform(n.responses, lambda r: {empty}), true)"
     too_long_at = f"list_position(list_transform(n.responses, lambda r: strlen(r.text) > {MAX_TEXT_BYTES}), true)"
     message_too_long = (
         f"list_bool_or(list_transform(n.prompt_messages, lambda m: strlen(m.content) > {MAX_TEXT_BYTES}))"
@@ -85,12 +93,60 @@ def import_file(
     if existing and task and existing[1] != task:
         raise InvalidInputError(f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task}")
 
-    raw, raw_sql = raw_relation_sql(con, path)
+    try:
+        raw, checked, fmt, task = _read_and_check(con, path, None, fmt, task, existing, keep_labels)
+        skipped: tuple[tuple[int, str], ...] = ()
+    except BadLineError as exc:
+        if not skip_invalid:
+            raise InvalidInputError(f"{exc} (--skip-invalid skips such lines); nothing was imported") from None
+        # Only now is the file copied line by line: the clean path stays in DuckDB.
+        with jsonl_good_lines(path) as good:
+            raw, checked, fmt, task = _read_and_check(con, path, good, fmt, task, existing, keep_labels)
+        skipped = good.skipped
+
+    con.register("checked", checked)
+    try:
+        problems = con.execute(
+            "SELECT row_no, problem FROM checked WHERE problem IS NOT NULL ORDER BY row_no"
+        ).fetchall()
+        rows = [(raw.line_of(r), _describe_problem(raw, r, p, fmt)) for r, p in problems]
+        if rows and not skip_invalid:
+            more = f" (and {len(rows) - 1} more problem rows; --skip-invalid imports the rest)" if len(rows) > 1 else ""
+            raise InvalidInputError(rows[0][1] + more + "; nothing was imported")
+        lines = [(number, f"{raw.path}: {why}") for number, why in skipped]
+        rejected = tuple(text for _, text in heapq.merge(lines, rows, key=lambda item: item[0]))
+        return _insert(
+            con,
+            raw,
+            fmt,
+            dataset,
+            task,
+            guidelines,
+            annotators_per_record,
+            keep_labels,
+            rejected,
+            len(checked) + len(skipped),
+        )
+    finally:
+        _unregister(con, "checked")
+
+
+def _read_and_check(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    good_lines: GoodLines | None,
+    fmt: str,
+    task: str | None,
+    existing: tuple[object, ...] | None,
+    keep_labels: str | None,
+) -> tuple[RawInput, pa.Table, str, str]:
+    """(what was read, the normalised rows with a `problem` column each, the format, the task)."""
+    raw, raw_sql = raw_relation_sql(con, path, good_lines)
     try:
         fmt = detect_format(raw, con, raw_sql) if fmt == "auto" else fmt
         if keep_labels and fmt not in ("trl", "hh"):
             raise InvalidInputError(f"--keep-labels needs chosen/rejected data (trl or hh), not {fmt}")
-        task = task or (existing[1] if existing else ("pair" if fmt in ("trl", "hh") else "rank"))
+        task = task or (str(existing[1]) if existing else ("pair" if fmt in ("trl", "hh") else "rank"))
         min_n, max_n = (2, 2) if task == "pair" else (MIN_CANDIDATES, MAX_CANDIDATES)
         if fmt in ("trl", "hh"):
             con.register("norm", normalise_python(con, raw, raw_sql, fmt))
@@ -98,32 +154,14 @@ def import_file(
         else:
             source = f"({normalise_sql(raw, raw_sql, fmt)})"
         # One materialisation: the file is parsed, normalised and checked in a single pass.
-        checked = con.sql(_validation_sql(source, min_n, max_n)).to_arrow_table()
+        checked = con.sql(_validation_sql(source, min_n, max_n, fmt in EMPTY_RESPONSE_ALLOWED)).to_arrow_table()
     except InvalidInputError:
         raise
     except duckdb.Error as exc:
-        raise read_error(path, raw.file_type, exc) from None
+        raise read_error(path, raw.file_type, exc, good_lines) from None
     finally:
         _unregister(con, "norm")
-
-    con.register("checked", checked)
-    try:
-        problems = con.execute(
-            "SELECT row_no, problem FROM checked WHERE problem IS NOT NULL ORDER BY row_no"
-        ).fetchall()
-        rejected = tuple(_describe_problem(raw, r, p, fmt) for r, p in problems)
-        if rejected and not skip_invalid:
-            more = (
-                f" (and {len(rejected) - 1} more problem rows; --skip-invalid imports the rest)"
-                if len(rejected) > 1
-                else ""
-            )
-            raise InvalidInputError(rejected[0] + more + "; nothing was imported")
-        return _insert(
-            con, raw, fmt, dataset, task, guidelines, annotators_per_record, keep_labels, rejected, len(checked)
-        )
-    finally:
-        _unregister(con, "checked")
+    return raw, checked, fmt, task
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:

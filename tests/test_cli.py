@@ -127,7 +127,7 @@ def test_stats_agreement_figures(capsys, jsonl, store_path):
     assert "mean Kendall's W" in out and "Krippendorff's alpha (ordinal)" in out
     disputed = out[out.index("Most disputed records") :]
     rows = [line for line in disputed.splitlines() if line.startswith("│")]
-    assert len(rows) == 1 and rows[0].split("│")[1].strip() == "3"  # record r2 (id 3), reversed by bob
+    assert len(rows) == 1 and rows[0].split("│")[1].strip() == "r2"  # named by its id in the file; bob reversed it
     assert "ann 1,2,3; bob 3,2,1" in rows[0]
 
 

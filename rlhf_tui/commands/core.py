@@ -15,7 +15,8 @@ from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from store.types import AGGREGATIONS, EXPORT_FORMATS, IMPORT_FORMATS, TASK_KINDS
+from store.dataset_settings import check_settings
+from store.types import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
 
 from ..cli_app import StoreOption, app, console, err_console, open_client_store
 from ..terminal_text import plain
@@ -28,6 +29,8 @@ Task = StrEnum("Task", {name: name for name in TASK_KINDS})  # type: ignore[misc
 ImportFormat = StrEnum("ImportFormat", {name: name for name in ("auto", *IMPORT_FORMATS)})  # type: ignore[misc]
 ExportFormat = StrEnum("ExportFormat", {name: name for name in EXPORT_FORMATS})  # type: ignore[misc]
 Aggregate = StrEnum("Aggregate", {name: name for name in AGGREGATIONS})  # type: ignore[misc]
+Fallback = StrEnum("Fallback", {name: name for name in FALLBACKS})  # type: ignore[misc]
+Strategy = StrEnum("Strategy", {name: name for name in ("fill", "spread")})  # type: ignore[misc]
 
 
 def _read_guidelines(path: Path | Traversable | None) -> str | None:
@@ -65,10 +68,21 @@ def import_command(
         "--keep-labels",
         help="trl/hh data: also record the existing choice as a submitted answer by this annotator.",
     ),
+    strategy: Strategy | None = typer.Option(
+        None,
+        "--strategy",
+        help="Who gets which record: fill (records with some answers first, so overlap completes early; "
+        "the default when -k > 1) or spread (the fewest answers first).",
+    ),
+    calibration: int | None = typer.Option(
+        None, "--calibration", help="The first M records go to every annotator (reported apart in agreement)."
+    ),
     store: Path | None = StoreOption,
 ) -> None:
     """Import prompts and candidate responses. Re-importing the same file adds nothing."""
     text = _read_guidelines(guidelines)
+    settings = _assignment_settings(strategy, calibration)
+    check_settings(settings)  # before anything is imported
     with open_client_store(store) as s:
         report = s.import_file(
             path,
@@ -80,6 +94,8 @@ def import_command(
             skip_invalid=skip_invalid,
             keep_labels=keep_labels,
         )
+        if settings:
+            s.update_dataset(dataset, settings=settings)
     for line in report.rejected:
         err_console.print(plain(f"skipped {line}", one_line=True), soft_wrap=True)
     summary = (
@@ -91,6 +107,54 @@ def import_command(
     if report.labels_recorded:
         summary += f", {report.labels_recorded} existing labels recorded as {keep_labels!r}"
     console.print(plain(summary + ".", one_line=True), soft_wrap=True)
+
+
+def _assignment_settings(strategy: StrEnum | None, calibration: int | None) -> dict:
+    settings: dict[str, object] = {}
+    if strategy is not None:
+        settings["assignment"] = strategy.value
+    if calibration is not None:
+        settings["calibration"] = calibration
+    return settings
+
+
+@app.command("settings")
+def settings_command(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to change."),
+    strategy: Strategy | None = typer.Option(
+        None, "--strategy", help="fill (complete started records first) or spread (fewest answers first)."
+    ),
+    calibration: int | None = typer.Option(None, "--calibration", help="The first M records go to every annotator."),
+    annotators_per_record: int | None = typer.Option(
+        None, "--annotators-per-record", "-k", help="How many annotators should answer each record."
+    ),
+    markdown: bool | None = typer.Option(
+        None, "--markdown/--literal", help="Show answers as safe Markdown, or literally (the default)."
+    ),
+    guidelines: Path | None = typer.Option(None, "--guidelines", help="Markdown file with new guidelines."),
+    store: Path | None = StoreOption,
+) -> None:
+    """Change a dataset's settings (admins); with no option, print them."""
+    settings = _assignment_settings(strategy, calibration)
+    if markdown is not None:
+        settings["markdown"] = markdown
+    text = _read_guidelines(guidelines)
+    with open_client_store(store) as s:
+        if settings or annotators_per_record is not None or text is not None:
+            info = s.update_dataset(dataset, text, annotators_per_record, settings or None)
+        else:
+            info = s.get_dataset(dataset)
+    from store.dataset_settings import assignment_of
+
+    strategy_now, calibration_now = assignment_of(info.settings, info.annotators_per_record)
+    console.print(
+        plain(
+            f"{info.name}: {info.task} task, {info.annotators_per_record} annotator(s) per record, "
+            f"assignment {strategy_now}, {calibration_now} calibration records, "
+            f"answers shown {'as Markdown' if info.settings.get('markdown') else 'literally'}",
+            one_line=True,
+        )
+    )
 
 
 @app.command("export")
@@ -106,13 +170,17 @@ def export_command(
         Aggregate("all"),
         "--aggregate",
         help="Pairs from several annotators: all (each annotator's pairs), majority (one label per pair), "
-        "borda (one consensus ranking per record).",
+        "borda (one consensus ranking per record), adjudicated (the reviewer's answer where there is one, "
+        "else --fallback).",
+    ),
+    fallback: Fallback = typer.Option(
+        Fallback("majority"), "--fallback", help="With --aggregate adjudicated: records without a review."
     ),
     store: Path | None = StoreOption,
 ) -> None:
     """Export annotations or training data to Parquet or JSONL."""
     with open_client_store(store) as s:
-        count = s.export(dataset, fmt.value, out, aggregate.value)
+        count = s.export(dataset, fmt.value, out, aggregate.value, fallback.value)
     console.print(plain(f"wrote {count} {fmt.value} rows to {out}", one_line=True), soft_wrap=True)
     if count == 0:
         err_console.print(plain(f"warning: {dataset!r} has no submitted answers to export yet", one_line=True))
@@ -162,12 +230,27 @@ def stats_command(
     store: Path | None = StoreOption,
 ) -> None:
     """Answers in a dataset, counted by annotator and status; optionally agreement figures."""
+    from store.stats.agreement import AgreementReport, compute_agreement
+
+    reports: list[tuple[str, AgreementReport, dict[int, str]]] = []
     with open_client_store(store) as s:
         info = s.get_dataset(dataset)
         counts = s.status_counts(dataset)
         summary = next(d for d in s.list_datasets() if d.name == dataset)
         overfilled = s.overfilled_records(dataset)
-        rankings = s.submitted_rankings(dataset) if agreement else None
+        if agreement:
+            rankings = s.submitted_rankings(dataset)
+            reviews = s.reviews(dataset)
+            # The calibration records (answered by everyone) are reported apart from the rest.
+            calibration = int(info.settings.get("calibration") or 0)
+            first = set(s.record_ids(dataset, 0, calibration)) if calibration else set()
+            parts = [("Agreement", [r for r in rankings if r[0] not in first])]
+            if first:
+                title = f"Agreement on the {calibration} calibration records"
+                parts.insert(0, (title, [r for r in rankings if r[0] in first]))
+            for title, subset in parts:
+                report = compute_agreement(info.task, subset, reviews=reviews)
+                reports.append((title, report, s.external_ids([d.record_id for d in report.disputed])))
     line = (
         f"{dataset}: {summary.task} task, {summary.records:,} records, {summary.annotators_per_record} "
         f"annotator(s) wanted per record, {summary.percent_complete:.1f}% complete"
@@ -191,12 +274,10 @@ def stats_command(
             *(Text(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}") for s in statuses),
         )
     console.print(table)
-    if rankings is not None:
-        from store.stats.agreement import compute_agreement
+    from ..agreement_view import agreement_renderables
 
-        from ..agreement_view import agreement_renderables
-
-        for renderable in agreement_renderables(compute_agreement(info.task, rankings)):
+    for title, report, labels in reports:
+        for renderable in agreement_renderables(report, labels, title):
             console.print(renderable)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 PAIR_LABELS = ("A", "B", "tie", "both_bad")
@@ -135,6 +135,24 @@ class AgreementReport:
     Records with no disagreement are never listed."""
     notes: tuple[str, ...]
     """Plain-language caveats: no overlap, skipped pairs, alpha defined as 1.0, ..."""
+    adjudicated: tuple[ReferenceAgreement, ...] = ()
+    """Each annotator's agreement with the reviewers' final answers."""
+    gold: tuple[ReferenceAgreement, ...] = ()
+    """Each annotator's accuracy on the gold records."""
+
+
+@dataclass(frozen=True)
+class ReferenceAgreement:
+    """How one annotator's answers compare with reference answers (adjudicated or gold).
+
+    Pairs: the fraction of records with the reference's label. Rankings: per record the
+    fraction of the reference's strictly ordered candidate pairs the annotator put in the
+    same order (pairwise accuracy), then the mean over records."""
+
+    annotator: str
+    compared: int
+    """Records with both this annotator's answer and a reference answer."""
+    agreement: float | None
 
 
 # -- statistics on plain values ---------------------------------------------------------
@@ -294,11 +312,43 @@ def kendall_w(rankings: Sequence[Sequence[float]]) -> float | None:
     return 12 * s / denominator
 
 
+def pairwise_accuracy(ranks: Sequence[int], reference: Sequence[int]) -> float | None:
+    """The fraction of the reference's strictly ordered pairs that `ranks` orders the same
+    way (a tie in `ranks` counts as wrong); None when the reference ties everything."""
+    pairs = [(i, j) for i in range(len(reference)) for j in range(len(reference)) if reference[i] < reference[j]]
+    if not pairs:
+        return None
+    return sum(1 for i, j in pairs if ranks[i] < ranks[j]) / len(pairs)
+
+
+def agreement_with_reference(
+    task: str,
+    rankings: Iterable[Submission],
+    reference: Mapping[int, tuple[Sequence[int], bool]],
+) -> tuple[ReferenceAgreement, ...]:
+    """Each annotator's agreement with `reference` (record id → (ranks, both_bad)), sorted by annotator."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    for record_id, annotator, ranks, both_bad in rankings:
+        if record_id not in reference:
+            continue
+        ref_ranks, ref_bad = reference[record_id]
+        if task == "pair":
+            scores[annotator].append(float(pair_label(ranks, both_bad) == pair_label(ref_ranks, ref_bad)))
+        else:
+            score = pairwise_accuracy(ranks, ref_ranks)
+            if score is not None:
+                scores[annotator].append(score)
+    return tuple(ReferenceAgreement(a, len(v), _mean(v)) for a, v in sorted(scores.items()))
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
 def compute_agreement(
-    task: str, rankings: Iterable[Submission], top_disputed: int = DEFAULT_DISPUTED
+    task: str,
+    rankings: Iterable[Submission],
+    top_disputed: int = DEFAULT_DISPUTED,
+    reviews: Iterable[tuple[int, tuple[int, ...], bool, bool]] = (),
 ) -> AgreementReport:
     """Agreement figures of a dataset from its submitted answers.
 
@@ -309,6 +359,10 @@ def compute_agreement(
     """
     if task not in ("pair", "rank"):
         raise ValueError(f"task must be 'pair' or 'rank', not {task!r}")
+    rankings = list(rankings)
+    reviewed = list(reviews)
+    adjudicated = agreement_with_reference(task, rankings, {r: (k, b) for r, k, b, _ in reviewed})
+    gold = agreement_with_reference(task, rankings, {r: (k, b) for r, k, b, g in reviewed if g})
     by_record: dict[int, dict[str, tuple[tuple[int, ...], bool]]] = defaultdict(dict)
     for record_id, annotator, ranks, both_bad in rankings:
         by_record[record_id][annotator] = (tuple(ranks), bool(both_bad))
@@ -317,7 +371,7 @@ def compute_agreement(
     notes: list[str] = []
     if not compared:
         notes.append("No record has two or more submissions, so there is no agreement to measure.")
-        return AgreementReport(task, len(by_record), 0, 0, (), None, None, (), (), tuple(notes))
+        return AgreementReport(task, len(by_record), 0, 0, (), None, None, (), (), tuple(notes), adjudicated, gold)
     submissions = sum(len(a) for a in compared.values())
     if task == "pair":
         pair, by_annotator, disputed = _pair_agreement(compared, annotators, notes)
@@ -338,6 +392,8 @@ def compute_agreement(
         by_annotator=tuple(by_annotator),
         disputed=tuple(disputed[: max(top_disputed, 0)]),
         notes=tuple(notes),
+        adjudicated=adjudicated,
+        gold=gold,
     )
 
 
