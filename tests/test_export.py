@@ -161,7 +161,15 @@ def test_files_load_with_hugging_face_datasets(store, jsonl, tmp_path, suffix):
     builder = "parquet" if suffix == ".parquet" else "json"
     loaded = load_dataset(builder, data_files=str(out), split="train")
     assert loaded.num_rows == 6
-    assert set(loaded.column_names) == {"prompt", "chosen", "rejected", "record_id", "external_id", "annotator", "margin"}
+    assert set(loaded.column_names) == {
+        "prompt",
+        "chosen",
+        "rejected",
+        "record_id",
+        "external_id",
+        "annotator",
+        "margin",
+    }
     assert loaded[0]["prompt"] == "question 0"
 
 
