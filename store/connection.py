@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,30 @@ _HOLDER = re.compile(
 )
 
 
+def user_of_process(pid: int) -> str:
+    """The name of the user a live process runs as (its effective uid), or '' if it cannot be seen."""
+    try:
+        import pwd  # POSIX only
+
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8", errors="replace")
+    except (ImportError, OSError):
+        return ""
+    uids = re.search(r"^Uid:\s+\d+\s+(\d+)", status, re.MULTILINE)
+    if not uids:
+        return ""
+    with suppress(KeyError):
+        return pwd.getpwuid(int(uids[1])).pw_name
+    return f"uid {uids[1]}"
+
+
 def describe_lock_holder(message: str) -> str:
-    """'PID 123 (user ann, /usr/bin/python3)' from DuckDB's lock message, or '' when absent."""
+    """'PID 123 (user ann, /usr/bin/python3)' from DuckDB's lock message, or '' when absent.
+    DuckDB 2 no longer names the user; then it is looked up from the PID."""
     match = _HOLDER.search(message)
     if not match:
         return ""
-    parts = [p for p in (f"user {match['user']}" if match["user"] else "", match["program"]) if p]
+    user = match["user"] or user_of_process(int(match["pid"]))
+    parts = [p for p in (f"user {user}" if user else "", match["program"]) if p]
     return f"PID {match['pid']} ({', '.join(parts)})"
 
 

@@ -259,7 +259,9 @@ def _trl_row(row: dict) -> dict:
     }
 
 
-_HH_TURN = re.compile(r"\n\n(Human|Assistant): ?")
+# A turn starts at "\n\nHuman: " or "\n\nAssistant: " only; the space may be missing where
+# the turn is empty (at the end, or right before the next turn). "Human:" elsewhere is text.
+_HH_TURN = re.compile(r"\n\n(Human|Assistant):(?: |(?=\n\n(?:Human|Assistant):)|\s*$)")
 
 
 def _hh_turns(transcript: str, field: str) -> list[dict]:

@@ -92,16 +92,17 @@ def import_file(
     existing = first_row(con.execute("SELECT id, task FROM datasets WHERE name = ?", [dataset]))
     if existing and task and existing[1] != task:
         raise InvalidInputError(f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task}")
+    task = task or (existing[1] if existing else None)
 
     try:
-        raw, checked, fmt, task = _read_and_check(con, path, None, fmt, task, existing, keep_labels)
+        raw, checked, fmt, task = _read_and_check(con, path, None, fmt, task, keep_labels)
         skipped: tuple[tuple[int, str], ...] = ()
     except BadLineError as exc:
         if not skip_invalid:
             raise InvalidInputError(f"{exc} (--skip-invalid skips such lines); nothing was imported") from None
         # Only now is the file copied line by line: the clean path stays in DuckDB.
         with jsonl_good_lines(path) as good:
-            raw, checked, fmt, task = _read_and_check(con, path, good, fmt, task, existing, keep_labels)
+            raw, checked, fmt, task = _read_and_check(con, path, good, fmt, task, keep_labels)
         skipped = good.skipped
 
     con.register("checked", checked)
@@ -137,16 +138,16 @@ def _read_and_check(
     good_lines: GoodLines | None,
     fmt: str,
     task: str | None,
-    existing: tuple[object, ...] | None,
     keep_labels: str | None,
 ) -> tuple[RawInput, pa.Table, str, str]:
-    """(what was read, the normalised rows with a `problem` column each, the format, the task)."""
+    """(what was read, the normalised rows with a `problem` column each, the format, the task).
+    `task` is the one asked for or the existing dataset's; None picks it from the format."""
     raw, raw_sql = raw_relation_sql(con, path, good_lines)
     try:
         fmt = detect_format(raw, con, raw_sql) if fmt == "auto" else fmt
         if keep_labels and fmt not in ("trl", "hh"):
             raise InvalidInputError(f"--keep-labels needs chosen/rejected data (trl or hh), not {fmt}")
-        task = task or (str(existing[1]) if existing else ("pair" if fmt in ("trl", "hh") else "rank"))
+        task = task or ("pair" if fmt in ("trl", "hh") else "rank")
         min_n, max_n = (2, 2) if task == "pair" else (MIN_CANDIDATES, MAX_CANDIDATES)
         if fmt in ("trl", "hh"):
             con.register("norm", normalise_python(con, raw, raw_sql, fmt))
