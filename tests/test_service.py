@@ -304,7 +304,9 @@ ask('next_records', dataset='d', annotator=me)
         assert lines[4].startswith("save_annotation InvalidInputError save_annotation: ranks must be a whole number")
         assert lines[5].startswith("save_annotation InvalidInputError save_annotation: seconds_spent must be a finite")
         assert lines[6].startswith("save_annotation InvalidInputError save_annotation: comment must be text")
-        assert lines[7].startswith("export_rows PermissionDeniedError reading training data (export, train --dataset) is for admins")
+        assert lines[7].startswith(
+            "export_rows PermissionDeniedError reading training data (export, train --dataset) is for admins"
+        )
         assert lines[8].startswith("__init__ InvalidInputError the store service has no operation")
         assert lines[9] == "next_records OK "
     finally:
@@ -569,5 +571,55 @@ def test_annotating_as_someone_else_is_refused_in_one_line_with_a_non_zero_exit(
             "error: you are connected to the store service as root; you cannot annotate as bob "
             "(the service takes your name from the operating system)"
         ]
+    finally:
+        stop(service)
+
+
+@needs_root
+def test_two_annotators_with_k2_through_the_service_agree_on_their_first_records(team):
+    seeded_store(team, 10, 2)
+    service = start_service(team, "--admin", "uid-20003")
+    try:
+        for uid, ranks in ((20001, (1, 2, 3)), (20002, (1, 3, 2))):
+            done = as_user(
+                uid,
+                f"""
+from store.client import ServiceClient
+from store.types import AnnotationInput
+c = ServiceClient({str(team.sock)!r})
+for _ in range(3):
+    (r,) = c.next_records('d', c.user)
+    c.save_annotation(AnnotationInput(r.id, c.user, 'submitted', {ranks!r}))
+print(c.find_record('d', 'r0') is not None, c.find_record('d', 'r9'))
+""",
+            )
+            assert done.stdout.split() == ["True", "None"], done.stderr  # only records they answered
+        lead = as_user(
+            20003,
+            f"""
+from store.client import ServiceClient
+from store.types import ReviewInput
+from store.stats.agreement import compute_agreement
+c = ServiceClient({str(team.sock)!r})
+report = compute_agreement('rank', c.submitted_rankings('d'))
+print(report.records_compared, sorted({{r for r, _, _, _ in c.submitted_rankings('d')}}) == c.record_ids('d')[:3])
+queue = c.review_queue('d')
+saved = c.save_review(ReviewInput(queue[0].record_id, 'whoever', (), accepted_from='uid-20001'))
+print(saved.reviewer, saved.ranks, len(c.team_activity('d')))
+""",
+        )
+        assert lead.stdout.split() == ["3", "True", "uid-20003", "(1,", "2,", "3)", "2"], lead.stderr
+        refused = as_user(
+            20001,
+            f"""
+from store.client import ServiceClient
+c = ServiceClient({str(team.sock)!r})
+try:
+    c.review_queue('d')
+except Exception as e:
+    print(type(e).__name__, e)
+""",
+        )
+        assert refused.stdout.startswith("PermissionDeniedError review is for admins, and uid-20001 is not one")
     finally:
         stop(service)
