@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-train bench-gpu install-core install-dev clean
+.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-review bench-train bench-gpu install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ bench-app: install-dev
 
 bench-service: install-dev
 	$(PY) benchmarks/bench_service.py
+
+bench-review: install-dev
+	$(PY) benchmarks/bench_review.py
 
 bench-train: install-dev
 	$(PY) benchmarks/bench_train_dpo.py

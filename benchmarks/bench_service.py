@@ -43,7 +43,9 @@ def main() -> None:
     as_root = os.geteuid() == 0
     work = Path(tempfile.mkdtemp(prefix="rlhf-bench-service-"))
     work.chmod(0o777)
-    store_path = work / "bench.duckdb"
+    # The team layout: the store in a folder for the service's user alone, the socket in its own.
+    (work / "data").mkdir(mode=0o700)
+    store_path = work / "data" / "bench.duckdb"
     import duckdb
 
     gen = duckdb.connect()
@@ -51,8 +53,8 @@ def main() -> None:
     gen.close()
     with open_store(store_path) as s:
         s.import_file(work / "records.jsonl", dataset="bench", annotators_per_record=args.k)
-    sock = store_path.with_name(store_path.name + ".sock")
-    serve_cmd = [sys.executable, "-m", "rlhf_tui.cli", "serve", "--store", str(store_path)]
+    sock = work / "run" / "bench.sock"
+    serve_cmd = [sys.executable, "-m", "rlhf_tui.cli", "serve", "--store", str(store_path), "--socket", str(sock)]
     if as_root:
         serve_cmd += ["--group", str(GROUP_ID)]
     service = subprocess.Popen(serve_cmd, cwd=REPO, stderr=subprocess.DEVNULL)
