@@ -66,9 +66,11 @@ class DatasetAssignment:
                 and (not bounded or count + self.live_leases_of_others(record_id, annotator, now) < self.k)
             )
 
+        # A draft comes back even when the record has filled up meanwhile: the annotator is told
+        # (submission_counts) and may still submit it, counted as over K, or drop it.
         for record_id in sorted(self.drafts.get(annotator, ())):
             pos = self.position(record_id)
-            if len(picked) < limit and pos >= 0 and fits(record_id, self.counts[pos]):
+            if len(picked) < limit and pos >= 0 and fits(record_id, self.counts[pos], bounded=False):
                 picked.append(record_id)
         calibration = min(self.calibration, len(self.ids))
         for pos in range(calibration):

@@ -159,3 +159,16 @@ def test_a_file_id_that_looks_like_ours_wins(store, jsonl):
     )
     ext = [r.external_id for r in store.get_records(store.record_ids("d"))]
     assert ext[0] == "#1" and ext[1].startswith("sha256:")
+
+
+def test_a_draft_on_a_record_that_filled_up_comes_back_and_says_so(store, jsonl):
+    store.import_file(jsonl(rank_rows(2, k=2)), dataset="d", annotators_per_record=2)
+    (record, _) = store.next_records("d", "ann", limit=2)
+    store.save_annotation(AnnotationInput(record.id, "ann", "draft", (1, 2)))
+    store.release_all_leases("ann")
+    for who in ("bob", "cat"):
+        answer(store, record.id, who, (2, 1))
+    assert store.submission_counts([record.id]) == [2]
+    assert store.next_records("d", "ann")[0].id == record.id  # not silently dropped
+    answer(store, record.id, "ann", (1, 2))
+    assert store.overfilled_records("d") == 1
