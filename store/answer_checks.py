@@ -8,9 +8,11 @@ NaN seconds that no JSON export can hold, `True` as rank 1) is refused instead."
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import InvalidInputError
-from .types import AnnotationInput
+from .types import THUMBS_AXIS, AnnotationInput
 
 # The statuses an answer can have (types.AnnotationStatus); anything else is a typo or an attack.
 STATUSES: tuple[str, ...] = ("submitted", "discarded", "draft")
@@ -24,6 +26,10 @@ MAX_DISCARD_REASON_CHARS = 2_000
 MAX_SECONDS_SPENT = 7 * 24 * 3600
 # Client ids are UUIDs (36 characters); room for other schemes, not for payloads.
 MAX_CLIENT_ID_CHARS = 100
+# An answer an expert writes in place of the candidates: as long as a candidate may be.
+MAX_WRITTEN_CHARS = 100_000
+# Ratings in one answer: 9 candidates on 8 axes at most.
+MAX_RATINGS = 9 * 8
 
 
 def _is_int(value: object) -> bool:
@@ -74,6 +80,19 @@ def _check_fields(answer: AnnotationInput) -> None:
         raise InvalidInputError(f"seconds spent must be a number, not {_type_name(seconds)}")
     if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SECONDS_SPENT:
         raise InvalidInputError(f"seconds spent must be between 0 and {MAX_SECONDS_SPENT:,} (7 days), not {seconds}")
+    if not isinstance(answer.ratings, (tuple, list)) or len(answer.ratings) > MAX_RATINGS:
+        raise InvalidInputError(f"ratings must be a list of at most {MAX_RATINGS} (candidate, axis, value)")
+    for rating in answer.ratings:
+        if not (isinstance(rating, (tuple, list)) and len(rating) == 3):
+            raise InvalidInputError("each rating must be (candidate index, axis, value)")
+        index, axis, value = rating
+        if not _is_int(index) or not isinstance(axis, str):
+            raise InvalidInputError("a rating needs a whole-number candidate index and an axis name")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise InvalidInputError(f"the rating on {axis!r} must be a finite number")
+    _check_text(answer.written, "the written answer", MAX_WRITTEN_CHARS)
+    if answer.written_rank is not None and not _is_int(answer.written_rank):
+        raise InvalidInputError("the written answer's rank must be a whole number")
     if answer.client_id is not None:
         if not isinstance(answer.client_id, str):
             raise InvalidInputError(f"the client id must be text, not {_type_name(answer.client_id)}")
@@ -81,11 +100,65 @@ def _check_fields(answer: AnnotationInput) -> None:
             raise InvalidInputError(f"the client id is longer than {MAX_CLIENT_ID_CHARS} characters")
 
 
-def check_answer(answer: AnnotationInput, n_candidates: int, task: str) -> None:
+def _check_ratings(answer: AnnotationInput, n: int, task: str, settings: Mapping[str, Any]) -> None:
+    """Ratings fit the dataset: thumbs are 0/1 on the 'good' axis; rate tasks use the dataset's
+    axes and scales. A submitted answer rates every candidate on every required axis once."""
+    if task not in ("rate", "thumbs"):
+        if answer.ratings:
+            raise InvalidInputError(f"ratings apply to rate and thumbs tasks, not {task}")
+        return
+    if task == "thumbs":
+        axes = {THUMBS_AXIS: (0, 1, True)}
+    else:
+        declared = settings.get("axes") or []
+        if not declared:
+            raise InvalidInputError(
+                "this dataset has no rating axes yet; an admin sets them with `rlhf-tui settings --axes FILE.toml`"
+            )
+        axes = {a["name"]: (a["low"], a["high"], a.get("required", True)) for a in declared}
+    seen: set[tuple[int, str]] = set()
+    for index, axis, value in answer.ratings:
+        if axis not in axes:
+            raise InvalidInputError(f"unknown axis {axis!r} (this dataset's: {', '.join(axes)})")
+        if not 0 <= index < n:
+            raise InvalidInputError(f"candidate index {index} is out of range (0 to {n - 1})")
+        low, high, _ = axes[axis]
+        if value != int(value) or not low <= value <= high:
+            raise InvalidInputError(f"the rating on {axis!r} must be a whole number from {low} to {high}, not {value}")
+        if (index, axis) in seen:
+            raise InvalidInputError(f"candidate {index} is rated twice on {axis!r}")
+        seen.add((index, axis))
+    if answer.status == "submitted":
+        for axis, (_, _, required) in axes.items():
+            missing = [i for i in range(n) if required and (i, axis) not in seen]
+            if missing:
+                raise InvalidInputError(f"candidate {missing[0]} needs a rating on {axis!r} before submitting")
+
+
+def check_answer(
+    answer: AnnotationInput, n_candidates: int, task: str, settings: Mapping[str, Any] | None = None
+) -> None:
     """Raise InvalidInputError (one sentence) unless `answer` may be stored for a record with
-    `n_candidates` candidates in a dataset of kind `task`."""
+    `n_candidates` candidates in a dataset of kind `task` with these settings."""
+    settings = settings or {}
     _check_fields(answer)
     n = n_candidates
+    if answer.written is not None:
+        if not settings.get("written_answers"):
+            raise InvalidInputError("this dataset does not take written answers")
+        if answer.status == "submitted" and not answer.written.strip():
+            raise InvalidInputError("the written answer is empty")
+        if answer.written_rank is not None and not 1 <= answer.written_rank <= n + 1:
+            raise InvalidInputError(f"the written answer's rank must be from 1 to {n + 1}")
+    _check_ratings(answer, n, task, settings)
+    if task == "thumbs" or (task == "rate" and not settings.get("rank_too")):
+        if answer.shown_order and sorted(answer.shown_order) != list(range(n)):
+            raise InvalidInputError(f"shown order must list candidates 0..{n - 1} once each")
+        if any(r != 0 for r in answer.ranks):
+            raise InvalidInputError(f"a {task} answer gives no ranks")
+        if answer.both_bad:
+            raise InvalidInputError("'both bad' applies to pair tasks only")
+        return
     if answer.shown_order and sorted(answer.shown_order) != list(range(n)):
         raise InvalidInputError(f"shown order must list candidates 0..{n - 1} once each")
     if answer.status == "discarded":

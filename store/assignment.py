@@ -37,6 +37,7 @@ class DatasetAssignment:
     # "spread": the fewest answers first.
     strategy: str = "spread"
     calibration: int = 0  # the first M records go to every annotator, before the others
+    settings: dict = field(default_factory=dict)  # the dataset's settings (axes etc.), for checking answers
 
     def position(self, record_id: int) -> int:
         pos = bisect_left(self.ids, record_id)

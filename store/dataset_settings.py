@@ -5,7 +5,13 @@ Known keys:
   completes early; the default when K > 1) or "spread" (the fewest answers first).
 - `calibration`: the first M records (import order) go to every annotator; agreement reports
   them apart.
-- `markdown`: show answers as a safe subset of Markdown (default: literally)."""
+- `markdown`: show answers as a safe subset of Markdown (default: literally).
+- `axes` (rate tasks): the axes every candidate is rated on, each
+  `{"name", "low", "high", "guidance", "overall", "required"}`; one may be the overall axis.
+- `rank_too` (rate tasks): also rank the candidates.
+- `written_answers`: annotators may write their own answer (`w`).
+- `show_written`: written answers are shown to other annotators as candidates (they are
+  added to the record's candidates by `rlhf-tui written --promote`)."""
 
 from __future__ import annotations
 
@@ -14,11 +20,66 @@ from typing import Any
 from .assignment import STRATEGIES
 from .errors import InvalidInputError
 
-KNOWN = ("assignment", "calibration", "markdown")
+KNOWN = ("assignment", "calibration", "markdown", "axes", "rank_too", "written_answers", "show_written")
+MAX_AXES = 8
+MAX_AXIS_NAME = 50
+MAX_GUIDANCE = 500
+MAX_SCALE = 100  # points on one axis
+
+
+def _check_bool(settings: dict[str, Any], key: str) -> None:
+    value = settings.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInputError(f"{key} must be true or false")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_axes(axes: object) -> list[dict[str, Any]]:
+    """The axes with defaults filled in (guidance "", overall false, required true), or a one-line error."""
+    if not isinstance(axes, list) or not 1 <= len(axes) <= MAX_AXES:
+        raise InvalidInputError(f"axes must be a list of 1 to {MAX_AXES} axes")
+    out, names = [], set()
+    for i, axis in enumerate(axes, start=1):
+        if not isinstance(axis, dict):
+            raise InvalidInputError(f"axis {i} must be a table with name, low and high")
+        unknown = sorted(set(axis) - {"name", "low", "high", "guidance", "overall", "required"})
+        if unknown:
+            raise InvalidInputError(f"axis {i}: unknown key {unknown[0]!r}")
+        name = axis.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_AXIS_NAME:
+            raise InvalidInputError(f"axis {i}: name must be text of 1 to {MAX_AXIS_NAME} characters")
+        if name in names:
+            raise InvalidInputError(f"axis {i}: the name {name!r} is used twice")
+        names.add(name)
+        low, high = axis.get("low"), axis.get("high")
+        if not (_is_int(low) and _is_int(high)) or not low < high or high - low + 1 > MAX_SCALE:  # type: ignore[operator]
+            raise InvalidInputError(f"axis {name!r}: low and high must be whole numbers with low < high")
+        guidance = axis.get("guidance", "")
+        if not isinstance(guidance, str) or len(guidance) > MAX_GUIDANCE:
+            raise InvalidInputError(f"axis {name!r}: guidance must be text of at most {MAX_GUIDANCE} characters")
+        for key in ("overall", "required"):
+            if not isinstance(axis.get(key, key == "required"), bool):
+                raise InvalidInputError(f"axis {name!r}: {key} must be true or false")
+        out.append(
+            {
+                "name": name,
+                "low": low,
+                "high": high,
+                "guidance": guidance,
+                "overall": axis.get("overall", False),
+                "required": axis.get("required", True),
+            }
+        )
+    if sum(1 for a in out if a["overall"]) > 1:
+        raise InvalidInputError("at most one axis can be the overall one")
+    return out
 
 
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings if every key is known and every value acceptable, else a one-line error."""
+    """The settings (axes normalised) if every key is known and every value acceptable, else a one-line error."""
     unknown = sorted(set(settings) - set(KNOWN))
     if unknown:
         raise InvalidInputError(f"unknown dataset setting {unknown[0]!r} (known: {', '.join(KNOWN)})")
@@ -26,13 +87,12 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if strategy is not None and strategy not in STRATEGIES:
         raise InvalidInputError(f"assignment must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     calibration = settings.get("calibration")
-    if calibration is not None and (
-        not isinstance(calibration, int) or isinstance(calibration, bool) or not 0 <= calibration <= 100_000
-    ):
+    if calibration is not None and (not _is_int(calibration) or not 0 <= calibration <= 100_000):
         raise InvalidInputError("calibration must be a whole number of records from 0 to 100,000")
-    markdown = settings.get("markdown")
-    if markdown is not None and not isinstance(markdown, bool):
-        raise InvalidInputError("markdown must be true or false")
+    for key in ("markdown", "rank_too", "written_answers", "show_written"):
+        _check_bool(settings, key)
+    if settings.get("axes") is not None:
+        settings = {**settings, "axes": check_axes(settings["axes"])}
     return settings
 
 
@@ -40,3 +100,12 @@ def assignment_of(settings: dict[str, Any], k: int) -> tuple[str, int]:
     """(strategy, calibration size) of a dataset with K annotators per record."""
     strategy = settings.get("assignment") or ("fill" if k > 1 else "spread")
     return strategy, int(settings.get("calibration") or 0)
+
+
+def overall_axis(settings: dict[str, Any]) -> str | None:
+    """The name of the overall axis, or of the only axis, or None."""
+    axes = settings.get("axes") or []
+    overall = [a["name"] for a in axes if a.get("overall")]
+    if overall:
+        return str(overall[0])
+    return str(axes[0]["name"]) if len(axes) == 1 else None

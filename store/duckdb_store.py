@@ -133,8 +133,10 @@ class DuckDBStore:
         dataset_id, _, task, _, k, settings, _ = self._dataset_row(dataset)
         state = self._assignments.get(dataset_id)
         if state is None:
-            strategy, calibration = assignment_of(json.loads(settings or "{}"), k)
+            parsed = json.loads(settings or "{}")
+            strategy, calibration = assignment_of(parsed, k)
             state = load_assignment(self.connection, dataset_id, task, k, utcnow(), strategy, calibration)
+            state.settings = parsed
             self._assignments[dataset_id] = state
         return state
 
@@ -174,7 +176,7 @@ class DuckDBStore:
             raise InvalidInputError("annotators per record must be at least 1")
         if not name.strip():
             raise InvalidInputError("a dataset needs a name")
-        check_settings(settings or {})
+        settings = check_settings(settings or {})
         with self._lock:
             if self._q("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():
                 raise InvalidInputError(f"a dataset named {name!r} already exists")
@@ -467,14 +469,36 @@ class DuckDBStore:
     # -- annotations -----------------------------------------------------------
     _ANNOTATION_COLUMNS = (
         "id, record_id, annotator, status, ranks, shown_order, comment, discard_reason, "
-        "both_bad, seconds_spent, created_at, updated_at, revision"
+        "both_bad, seconds_spent, created_at, updated_at, revision, ratings, written, written_rank"
     )
+    # Every column of annotations, in the order annotation_history holds them (before replaced_at).
+    _HISTORY_COLUMNS = (
+        "id, record_id, dataset_id, annotator, status, ranks, shown_order, comment, discard_reason, both_bad, "
+        "seconds_spent, created_at, updated_at, revision, client_id, ratings, written, written_rank"
+    )
+    _HISTORY_TARGET = _HISTORY_COLUMNS.replace("id, record_id", "annotation_id, record_id", 1) + ", replaced_at"
 
     @staticmethod
     def _annotation_from_row(row: tuple[Any, ...]) -> Annotation:
-        (aid, rid, who, status, ranks, shown, comment, reason, both_bad, secs, created, updated, rev) = row
+        (aid, rid, who, status, ranks, shown, comment, reason, both_bad, secs, created, updated, rev) = row[:13]
+        ratings, written, written_rank = row[13:16]
         return Annotation(
-            aid, rid, who, status, tuple(ranks), tuple(shown), comment, reason, both_bad, secs, created, updated, rev
+            aid,
+            rid,
+            who,
+            status,
+            tuple(ranks),
+            tuple(shown),
+            comment,
+            reason,
+            both_bad,
+            secs,
+            created,
+            updated,
+            rev,
+            tuple((int(r["idx"]), str(r["axis"]), float(r["value"])) for r in ratings or ()),
+            written,
+            written_rank,
         )
 
     def get_annotation(self, record_id: int, annotator: str) -> Annotation | None:
@@ -504,10 +528,21 @@ class DuckDBStore:
         with self._lock:
             state, pos = self._assignment_of_record(answer.record_id)
             n = state.n_candidates[pos]
-            check_answer(answer, n, state.task)
+            check_answer(answer, n, state.task, state.settings)
         ranks = list(answer.ranks) if answer.ranks else [0] * n
         shown = list(answer.shown_order) or list(range(n))
-        fields = [answer.comment, answer.discard_reason, answer.both_bad, float(answer.seconds_spent), answer.client_id]
+        ratings = [{"idx": i, "axis": axis, "value": float(v)} for i, axis, v in answer.ratings]
+        written_rank = (answer.written_rank or 1) if answer.written is not None else None
+        fields = [
+            answer.comment,
+            answer.discard_reason,
+            answer.both_bad,
+            float(answer.seconds_spent),
+            answer.client_id,
+            ratings,
+            answer.written,
+            written_rank,
+        ]
 
         def write(con: duckdb.DuckDBPyConnection) -> tuple[str | None, Annotation] | None:
             # Runs under the store lock. This process is the only writer, so memory knows
@@ -527,18 +562,15 @@ class DuckDBStore:
             if existing:
                 annotation_id, old_status, revision, created = existing
                 con.execute(
-                    """
-                    INSERT INTO annotation_history
-                    SELECT id, record_id, dataset_id, annotator, status, ranks, shown_order, comment,
-                           discard_reason, both_bad, seconds_spent, created_at, updated_at, revision, client_id, ?
-                    FROM annotations WHERE id = ?
-                    """,
+                    f"INSERT INTO annotation_history ({self._HISTORY_TARGET}) "
+                    f"SELECT {self._HISTORY_COLUMNS}, ? FROM annotations WHERE id = ?",
                     [now, annotation_id],
                 ).fetchall()
                 con.execute(
                     """
                     UPDATE annotations SET status = ?, ranks = ?, shown_order = ?, comment = ?, discard_reason = ?,
-                           both_bad = ?, seconds_spent = ?, client_id = ?, updated_at = ?, revision = ?
+                           both_bad = ?, seconds_spent = ?, client_id = ?, ratings = ?, written = ?,
+                           written_rank = ?, updated_at = ?, revision = ?
                     WHERE id = ?
                     """,
                     [answer.status, ranks, shown, *fields, now, revision + 1, annotation_id],
@@ -549,8 +581,9 @@ class DuckDBStore:
                 annotation_id = con.execute(
                     """
                     INSERT INTO annotations (status, ranks, shown_order, comment, discard_reason, both_bad,
-                           seconds_spent, client_id, updated_at, record_id, dataset_id, annotator, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                           seconds_spent, client_id, ratings, written, written_rank, updated_at, record_id,
+                           dataset_id, annotator, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                     """,
                     [
                         answer.status,
@@ -580,6 +613,9 @@ class DuckDBStore:
                 created,
                 now,
                 revision,
+                tuple((int(i), str(axis), float(v)) for i, axis, v in answer.ratings),
+                answer.written,
+                written_rank,
             )
 
         result = self._commit.run(write)
@@ -769,12 +805,8 @@ class DuckDBStore:
                 raise InvalidInputError(f"{annotator} has no answer on record {record_id} to reopen")
             annotation_id, old_status = row
             con.execute(
-                """
-                INSERT INTO annotation_history
-                SELECT id, record_id, dataset_id, annotator, status, ranks, shown_order, comment,
-                       discard_reason, both_bad, seconds_spent, created_at, updated_at, revision, client_id, ?
-                FROM annotations WHERE id = ?
-                """,
+                f"INSERT INTO annotation_history ({self._HISTORY_TARGET}) "
+                f"SELECT {self._HISTORY_COLUMNS}, ? FROM annotations WHERE id = ?",
                 [now, annotation_id],
             ).fetchall()
             con.execute("DELETE FROM annotations WHERE id = ?", [annotation_id]).fetchall()

@@ -158,10 +158,40 @@ def _v3_skips_reviews_content_keys(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _v4_ratings_thumbs_written(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- New task kinds: the CHECK of v1 cannot be altered in place, so the small table is rebuilt.
+        CREATE TABLE datasets_v3 AS SELECT * FROM datasets;
+        DROP TABLE datasets;
+        CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY DEFAULT nextval('dataset_ids'),
+            name VARCHAR NOT NULL UNIQUE,
+            task VARCHAR NOT NULL CHECK (task IN ('rank', 'pair', 'rate', 'thumbs')),
+            guidelines VARCHAR NOT NULL DEFAULT '',
+            annotators_per_record INTEGER NOT NULL DEFAULT 1 CHECK (annotators_per_record >= 1),
+            settings JSON NOT NULL DEFAULT '{}',
+            created_at TIMESTAMP NOT NULL
+        );
+        INSERT INTO datasets SELECT * FROM datasets_v3;
+        DROP TABLE datasets_v3;
+        -- A rating per (candidate, axis); thumbs are the axis 'good' with 1 or 0.
+        ALTER TABLE annotations ADD COLUMN ratings STRUCT(idx SMALLINT, axis VARCHAR, value DOUBLE)[];
+        -- An answer the annotator wrote, and its rank among the candidates (1 = best).
+        ALTER TABLE annotations ADD COLUMN written VARCHAR;
+        ALTER TABLE annotations ADD COLUMN written_rank SMALLINT;
+        ALTER TABLE annotation_history ADD COLUMN ratings STRUCT(idx SMALLINT, axis VARCHAR, value DOUBLE)[];
+        ALTER TABLE annotation_history ADD COLUMN written VARCHAR;
+        ALTER TABLE annotation_history ADD COLUMN written_rank SMALLINT;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _v1_initial_schema,
     _v2_candidate_scores,
     _v3_skips_reviews_content_keys,
+    _v4_ratings_thumbs_written,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answer_checks import MAX_COMMENT_CHARS, MAX_SECONDS_SPENT
+from .answer_checks import MAX_COMMENT_CHARS, MAX_RATINGS, MAX_SECONDS_SPENT, MAX_WRITTEN_CHARS
 from .answer_checks import MAX_DISCARD_REASON_CHARS as MAX_REASON_CHARS
 from .errors import InvalidInputError
 from .review_queries import REVIEW_ORDERS
@@ -122,6 +122,9 @@ _OPERATIONS = (
             Param("both_bad", "bool", required=False, default=False),
             Param("seconds_spent", "float", required=False, default=0.0, high=MAX_SECONDS_SPENT),
             Param("client_id", "str", required=False, nullable=True, max_len=100),
+            Param("ratings", "ratings", required=False, default=(), max_len=MAX_RATINGS),
+            Param("written", "str", required=False, nullable=True, max_len=MAX_WRITTEN_CHARS),
+            _int("written_rank", 1, 10, required=False, nullable=True),
         ),
         acts_for_caller=True,
     ),
@@ -312,6 +315,17 @@ def _check_value(op: str, p: Param, value: object) -> object:
             raise InvalidInputError(f"{op}: {p.name} lists {len(value):,} items; at most {p.max_len:,} per request")
         element = Param(p.name, "int")
         return tuple(_check_int(op, element, v) for v in value)
+    if kind == "ratings":
+        if not isinstance(value, list) or len(value) > p.max_len:
+            raise InvalidInputError(f"{op}: {p.name} must be a list of at most {p.max_len} [candidate, axis, value]")
+        rated: list[tuple[int, str, object]] = []
+        for item in value:
+            if not (isinstance(item, list) and len(item) == 3 and isinstance(item[1], str) and len(item[1]) <= 50):
+                raise InvalidInputError(f"{op}: each of {p.name} must be [candidate index, axis name, value]")
+            index = _check_int(op, Param("candidate index", "int", high=64), item[0])
+            rating = _check_value(op, Param("rating", "float", low=-1e6, high=1e6), item[2])
+            rated.append((index, item[1], rating))
+        return tuple(rated)
     if kind == "json":
         if not isinstance(value, dict) or len(json.dumps(value)) > p.max_len:
             raise InvalidInputError(f"{op}: {p.name} must be an object of at most {p.max_len:,} characters of JSON")

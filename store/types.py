@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-TaskKind = Literal["rank", "pair"]
+TaskKind = Literal["rank", "pair", "rate", "thumbs"]
 AnnotationStatus = Literal["submitted", "discarded", "draft"]
-TASK_KINDS: tuple[str, ...] = ("rank", "pair")
+TASK_KINDS: tuple[str, ...] = ("rank", "pair", "rate", "thumbs")
+THUMBS_AXIS = "good"  # a thumbs answer is a rating of 1 (good) or 0 (bad) on this axis
 # The one list of each kind of name; the CLI's choices and the trainers' config checks use these.
 IMPORT_FORMATS: tuple[str, ...] = ("native", "trl", "hh", "ultrafeedback")
 EXPORT_FORMATS: tuple[str, ...] = ("annotations", "preference", "kto", "sft")
@@ -95,6 +96,9 @@ class AnnotationInput:
     both_bad: bool = False
     seconds_spent: float = 0.0
     client_id: str | None = None  # client-generated id: a resend is never counted twice
+    ratings: tuple[tuple[int, str, float], ...] = ()  # (candidate index, axis, value)
+    written: str | None = None  # an answer the annotator wrote themselves
+    written_rank: int | None = None  # its rank among the candidates (1 = best); default first
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,9 @@ class Annotation:
     created_at: datetime
     updated_at: datetime
     revision: int  # 1 for the first save; amendments increase it, older ones go to history
+    ratings: tuple[tuple[int, str, float], ...] = ()
+    written: str | None = None
+    written_rank: int | None = None
 
 
 @dataclass(frozen=True)
