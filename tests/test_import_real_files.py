@@ -107,6 +107,7 @@ BAD_LINES = (
     + json.dumps({"id": "r6", "prompt": "q", "responses": ["only one"]}).encode()  # 7
     + b"\n[1, 2]\n"  # 8
     + good(9, "caf\u00e9")  # 9
+    + b'{"": "no name", "id": "r10", "prompt": "q", "responses": ["a", "b"]}'  # 10, no newline at the end
 )
 
 
@@ -129,8 +130,9 @@ def test_skip_invalid_skips_bad_json_and_bad_utf8_lines_at_their_own_line_number
         [str(path), "line 6: field 'id': duplicate id \"r0\" (first at line 1)"],
         [str(path), "line 7: field 'responses': expected 2 to 9 responses, got 1"],
         [str(path), "line 8: expected a JSON object, got a list"],
+        [str(path), 'line 10: the JSON object has an empty key ""; every key must be a field name'],
     ]
-    assert (report.rows_read, report.added, report.already_present) == (9, 3, 0)
+    assert (report.rows_read, report.added, report.already_present) == (10, 3, 0)
     records = store.get_records(store.record_ids("d"))
     assert [(r.external_id, r.prompt) for r in records] == [
         ("r0", "question 0"),
@@ -145,7 +147,7 @@ def test_skip_invalid_reimport_of_the_same_bad_file_adds_nothing(store, tmp_path
     path.write_bytes(BAD_LINES)
     store.import_file(path, dataset="d", skip_invalid=True)
     again = store.import_file(path, dataset="d", skip_invalid=True)
-    assert (again.added, again.already_present, len(again.rejected)) == (0, 3, 6)
+    assert (again.added, again.already_present, len(again.rejected)) == (0, 3, 7)
 
 
 @pytest.mark.parametrize(
@@ -155,6 +157,7 @@ def test_skip_invalid_reimport_of_the_same_bad_file_adds_nothing(store, tmp_path
         (good(0) + b"\xff\n" + b'{"prompt": "oops",\n', "line 2: invalid UTF-8 (byte 0xff)"),
         (good(0) + b"\n" + b"\xff\n", "line 2: empty line"),
     ],
+    ids=["bad-json-before-bad-utf8", "bad-utf8-before-bad-json", "blank-before-bad-utf8"],
 )
 def test_without_skip_invalid_the_first_bad_line_stops_the_import(store, tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
