@@ -99,7 +99,7 @@ def import_file(
         skipped: tuple[tuple[int, str], ...] = ()
     except BadLineError as exc:
         if not skip_invalid:
-            raise InvalidInputError(f"{exc} (--skip-invalid skips such lines); nothing was imported") from None
+            raise InvalidInputError(f"{exc}; nothing was imported (--skip-invalid leaves such lines out)") from None
         # Only now is the file copied line by line: the clean path stays in DuckDB.
         with jsonl_good_lines(path) as good:
             raw, checked, fmt, task = _read_and_check(con, path, good, fmt, task, keep_labels)

@@ -33,8 +33,8 @@ def test_a_jsonl_line_duckdb_cannot_take_is_named(store, tmp_path):
     path = tmp_path / "surrogate.jsonl"
     path.write_text('{"prompt": "ok", "responses": ["a", "b"]}\n{"prompt": "\\ud800", "responses": ["a", "b"]}\n')
     assert refusal(store, path) == (
-        "line 2: not valid text (a \\u escape is half of a surrogate pair) (--skip-invalid skips such lines); "
-        "nothing was imported"
+        "line 2: not valid text (a \\u escape is half of a surrogate pair); "
+        "nothing was imported (--skip-invalid leaves such lines out)"
     )
 
 
