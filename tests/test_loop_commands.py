@@ -308,3 +308,18 @@ def test_adapter_folder_resolves_to_its_base(adapters, tiny_model_dir, tmp_path)
     config["base_model_name_or_path"] = str(tmp_path / "gone")
     (moved / "adapter_config.json").write_text(json.dumps(config))
     assert Path(resolve_model_source(str(moved)).path) == Path(tiny_model_dir)
+
+
+def test_names_in_score_and_eval_output_are_printed_literally(adapters, tiny_model_dir, store_path, tmp_path, capsys):
+    _source_dataset(store_path, tmp_path)
+    hostile = "[red]rm\x1b]8;;x\x07"
+    args = ["score", "-r", str(adapters["reward"]), "-d", "src", "--scorer", hostile, "--store", str(store_path)]
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "[red]rm␛]8;;x␇" in out and "\x1b" not in out
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "p0", "prompt": "please explain water"}])
+    target = tmp_path / "o[bold]ut.parquet"
+    args = ["eval", "--policy", str(adapters["dpo"]), "--reference", str(tiny_model_dir)]
+    args += ["-r", str(adapters["reward"]), "--prompts", str(prompts), "--out", str(target), *GEN]
+    assert cli_main(args) == 0
+    assert "o[bold]ut.parquet" in capsys.readouterr().out

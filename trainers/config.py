@@ -1,7 +1,8 @@
 """Training configuration: one dataclass per concern, a config file (TOML or YAML), flags on top.
 
 Defaults are the known-good QLoRA recipe (4-bit NF4 with double quantisation, LoRA r=16 on every
-linear layer, bf16 compute, non-reentrant gradient checkpointing, paged 8-bit AdamW on a GPU).
+linear layer, bf16 compute, non-reentrant gradient checkpointing, paged 8-bit AdamW on a GPU);
+--4bit and --bf16 are auto, off on a CPU without bf16 instructions (see trainers.precision).
 Pure Python: importing this module never imports torch.
 """
 
@@ -18,6 +19,10 @@ from store.types import AGGREGATIONS
 from .errors import ConfigError
 
 T = TypeVar("T")
+
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+KEEP_BEST = ("loss", "accuracy", "last")
+REPORT_TO = ("tensorboard", "wandb", "trackio", "mlflow", "none")
 
 
 def _help(text: str) -> dict[str, str]:
@@ -55,7 +60,10 @@ class DataArgs:
     )
     max_length: int = field(
         default=1024,
-        metadata=_help("Longest prompt + answer in tokens; longer pairs are cut (DPO) or dropped (reward)."),
+        metadata=_help(
+            "Longest prompt + answer in tokens. A longer prompt is cut from the left (the end of the conversation "
+            "and the whole answer stay); a pair whose answer alone leaves too little room is dropped and counted."
+        ),
     )
     seed: int = field(default=42, metadata=_help("Random seed for the split, the shuffling and the adapter init."))
 
@@ -66,20 +74,39 @@ class ModelArgs:
 
     model: str | None = field(
         default=None,
-        metadata=_help("Base model: a local Hugging Face folder, a .gguf file, or a hub id (when online)."),
-    )
-    load_in_4bit: bool = field(
-        default=True,
         metadata=_help(
-            "Load the base in 4-bit NF4 with double quantisation (QLoRA); off = plain LoRA over a 16-bit base."
+            "Base model: a local Hugging Face folder, a .gguf file, or a hub id (when online); or an adapter "
+            "folder of an earlier run of the same kind, whose adapter this run trains further."
+        ),
+    )
+    load_in_4bit: bool | None = field(
+        default=None,
+        metadata=_help(
+            "Load the base in 4-bit NF4 with double quantisation (QLoRA); off = plain LoRA over a 16-bit base. "
+            "Auto: on with a GPU and on CPUs with AMX/AVX-512 BF16, off on other CPUs (float32 LoRA is faster there)."
         ),
     )
     lora_r: int = field(default=16, metadata=_help("LoRA rank."))
     lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scaling = alpha / r)."))
-    lora_dropout: float = field(default=0.05, metadata=_help("Dropout on the LoRA branch."))
+    lora_dropout: float = field(
+        default=0.05,
+        metadata=_help(
+            "Dropout on the input of every LoRA branch while training (the base model's own dropout stays off)."
+        ),
+    )
     lora_target_modules: str = field(
         default="all-linear",
         metadata=_help("Modules that get LoRA: 'all-linear' or a comma-separated list such as q_proj,v_proj."),
+    )
+    attn_implementation: str = field(
+        default="sdpa",
+        metadata=_help(f"Attention kernel: {', '.join(ATTN_IMPLEMENTATIONS)} (flash_attention_2 needs flash-attn)."),
+    )
+    chat_template: str | None = field(
+        default=None,
+        metadata=_help(
+            "A Jinja chat template file for a tokenizer that has none (needed for chat data); saved with the output."
+        ),
     )
     trust_remote_code: bool = field(default=False, metadata=_help("Allow model code shipped with the checkpoint."))
 
@@ -112,11 +139,39 @@ class TrainArgs:
     )
     gradient_checkpointing: bool = field(
         default=True,
-        metadata=_help("Recompute activations in the backward pass (non-reentrant): less memory, ~20% slower."),
+        metadata=_help("Recompute activations in the backward pass: less memory, ~20% slower."),
     )
-    bf16: bool = field(default=True, metadata=_help("bf16 mixed precision (fp16 gives NaN rewards; not offered)."))
+    reentrant_checkpointing: bool = field(
+        default=False,
+        metadata=_help(
+            "Use torch's reentrant checkpointing instead of the non-reentrant default (DeepSpeed ZeRO-3 needs it)."
+        ),
+    )
+    bf16: bool | None = field(
+        default=None,
+        metadata=_help(
+            "bf16 mixed precision (fp16 gives NaN rewards; not offered). Auto: on where the device computes bf16 "
+            "fast (a GPU with bf16, a CPU with AMX/AVX-512 BF16) or 4-bit is on, off otherwise."
+        ),
+    )
     logging_steps: int = field(default=10, metadata=_help("Log loss and metrics every N steps."))
-    eval_steps: int = field(default=0, metadata=_help("Evaluate every N steps (0: at the end only)."))
+    report_to: str = field(
+        default="none",
+        metadata=_help(
+            "Where the logs also go: tensorboard (offline, into OUTPUT/runs), wandb, or none; TRL's names, "
+            "comma-separated for several."
+        ),
+    )
+    eval_steps: int = field(
+        default=0, metadata=_help("Evaluate on the held-out pairs every N steps (0: once, at the end).")
+    )
+    keep_best: str = field(
+        default="loss",
+        metadata=_help(
+            "With --eval-steps: the adapter saved in OUTPUT is the checkpoint with the best eval 'loss' or "
+            "'accuracy', or the last one ('last'). --save-steps must be a multiple of --eval-steps."
+        ),
+    )
     save_steps: int = field(default=200, metadata=_help("Write a checkpoint every N steps (Ctrl-C also writes one)."))
     save_total_limit: int = field(default=2, metadata=_help("Keep this many checkpoints."))
     resume: bool = field(default=False, metadata=_help("Continue from the last checkpoint in --output."))
@@ -149,7 +204,8 @@ class RewardArgs:
     group_by_prompt: bool = field(
         default=False,
         metadata=_help(
-            "Keep all pairs of one prompt in the same batch (InstructGPT); a group larger than the batch stays whole."
+            "Keep the pairs of one prompt together (InstructGPT): in one batch, or, for a prompt with more pairs "
+            "than --batch-size, in consecutive batches of at most --batch-size pairs."
         ),
     )
     center_rewards: float | None = field(
@@ -179,7 +235,16 @@ SECTIONS: dict[str, type] = {
     "reward": RewardArgs,
     "dpo": DPOArgs,
 }
-KINDS = {"reward": ("data", "model", "training", "reward"), "dpo": ("data", "model", "training", "dpo")}
+COMMON_SECTIONS = ("data", "model", "training")
+
+
+def kind_sections(kind: str) -> tuple[str, ...]:
+    """The config sections of a training kind: the common ones and the kind's own (see trainers.kinds)."""
+    from .kinds import KINDS  # kinds.py imports this module
+
+    if kind not in KINDS:
+        raise ConfigError(f"unknown training kind: {kind}")
+    return COMMON_SECTIONS + KINDS[kind].sections
 
 
 @dataclass
@@ -194,13 +259,15 @@ class TrainConfig:
     dpo: DPOArgs = field(default_factory=DPOArgs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **{s: dataclasses.asdict(getattr(self, s)) for s in KINDS[self.kind]}}
+        return {"kind": self.kind, **{s: dataclasses.asdict(getattr(self, s)) for s in kind_sections(self.kind)}}
 
     @property
     def learning_rate(self) -> float:
         if self.training.learning_rate is not None:
             return self.training.learning_rate
-        return 1e-4 if self.kind == "reward" else 5e-6
+        from .kinds import KINDS
+
+        return KINDS[self.kind].learning_rate
 
     def write(self, path: Path) -> None:
         """The resolved config, loadable again with --config."""
@@ -214,7 +281,7 @@ class TrainConfig:
 
 def option_fields(kind: str) -> list[tuple[str, dataclasses.Field]]:
     """(section, field) for every option of a command, in help order."""
-    return [(section, f) for section in KINDS[kind] for f in fields(SECTIONS[section])]
+    return [(section, f) for section in kind_sections(kind) for f in fields(SECTIONS[section])]
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -239,12 +306,13 @@ def _read_file(path: Path) -> dict[str, Any]:
 def _flatten(raw: dict[str, Any], kind: str, source: str) -> dict[str, Any]:
     """Sectioned ([data], [model], ...) or flat keys; dashes or underscores; unknown keys are errors."""
     known = {f.name: section for section, f in option_fields(kind)}
-    other_kind_keys = {f.name for s, cls in SECTIONS.items() if s not in KINDS[kind] for f in fields(cls)}
+    own = kind_sections(kind)
+    other_kind_keys = {f.name for s, cls in SECTIONS.items() if s not in own for f in fields(cls)}
     flat: dict[str, Any] = {}
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name in SECTIONS and isinstance(value, dict):
-            if name not in KINDS[kind]:
+            if name not in own:
                 continue  # a shared file may hold both [reward] and [dpo]
             for sub_key, sub_value in value.items():
                 sub_name = sub_key.replace("-", "_")
@@ -269,7 +337,9 @@ def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
     kind = type(default) if default is not None and default is not dataclasses.MISSING else None
     hint = str(f.type)
     try:
-        if kind is bool or hint == "bool":
+        if kind is bool or hint.startswith("bool"):
+            if isinstance(value, str) and value.lower() == "auto" and "None" in hint:
+                return None
             if isinstance(value, str):
                 if value.lower() in ("1", "true", "yes", "on"):
                     return True
@@ -294,14 +364,13 @@ def load_config(
     kind: str, config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> TrainConfig:
     """Defaults, then the config file, then the flags that were given (None = not given)."""
-    if kind not in KINDS:
-        raise ConfigError(f"unknown training kind: {kind}")
+    sections_of_kind = kind_sections(kind)
     values: dict[str, Any] = {}
     if config_file:
         values.update(_flatten(_read_file(Path(config_file)), kind, str(config_file)))
     values.update(_flatten({k: v for k, v in (overrides or {}).items() if v is not None}, kind, "flags"))
     sections: dict[str, Any] = {}
-    for section in KINDS[kind]:
+    for section in sections_of_kind:
         cls = SECTIONS[section]
         kwargs = {f.name: _coerce(f, values[f.name], "config") for f in fields(cls) if f.name in values}
         sections[section] = cls(**kwargs)
@@ -325,13 +394,38 @@ def validate(cfg: TrainConfig) -> None:
         section = d if hasattr(d, name) else m if hasattr(m, name) else t
         if getattr(section, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
-    if m.load_in_4bit and not t.bf16:
+    if m.load_in_4bit and t.bf16 is False:
         # TRL casts QLoRA adapters to bf16 whatever the precision asked for; fp32 compute then fails mid-run.
         raise ConfigError("4-bit (QLoRA) training computes in bf16: drop --no-bf16, or add --no-4bit for plain LoRA")
+    if not 0.0 <= m.lora_dropout < 1.0:
+        raise ConfigError(f"--lora-dropout must be in [0, 1): {m.lora_dropout}")
+    if m.attn_implementation not in ATTN_IMPLEMENTATIONS:
+        raise ConfigError(f"--attn-implementation must be {', '.join(ATTN_IMPLEMENTATIONS)}: {m.attn_implementation}")
+    if m.chat_template and not Path(m.chat_template).expanduser().is_file():
+        raise ConfigError(f"--chat-template: file not found: {m.chat_template}")
+    report_to(t)  # checks the names
+    if t.keep_best not in KEEP_BEST:
+        raise ConfigError(f"--keep-best must be {', '.join(KEEP_BEST)}: {t.keep_best}")
+    if t.eval_steps < 0:
+        raise ConfigError("--eval-steps must be 0 (at the end only) or more")
+    if t.eval_steps > 0 and t.keep_best != "last" and t.save_steps % t.eval_steps:
+        raise ConfigError(
+            f"--keep-best {t.keep_best} needs --save-steps ({t.save_steps}) to be a multiple of --eval-steps "
+            f"({t.eval_steps}), so that every evaluated step has a checkpoint; or --keep-best last"
+        )
     if d.aggregate not in AGGREGATIONS:
         raise ConfigError(f"--aggregate must be {', '.join(AGGREGATIONS)}: {d.aggregate}")
     if t.gpu_memory is not None:
         parse_size(t.gpu_memory)
+
+
+def report_to(t: TrainArgs) -> list[str]:
+    """--report-to as TrainingArguments wants it: a list of integration names, [] for none."""
+    names = [n.strip() for n in t.report_to.split(",") if n.strip()]
+    unknown = [n for n in names if n not in REPORT_TO]
+    if unknown or not names:
+        raise ConfigError(f"--report-to must be {', '.join(REPORT_TO)} (comma-separated): {t.report_to}")
+    return [n for n in names if n != "none"]
 
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?b?)?\s*$", re.IGNORECASE)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,31 +85,49 @@ def split_by_prompt(
     return train, evaluation
 
 
-def _normalise(row: dict[str, Any], keep_margin: bool) -> dict[str, Any]:
-    out = {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]}
-    if keep_margin:
-        margin = row.get("margin")
-        out["margin"] = float(margin) if margin is not None else 0.0
-    return out
+@dataclass
+class EncodedSplit:
+    """The tokenised rows of one split and what happened to the others."""
+
+    rows: list[dict[str, Any]]
+    given: int  # pairs in the split before encoding
+    dropped: int  # pairs whose answer leaves no room for the prompt within --max-length
+    prompts_cut: int  # pairs kept with their prompt cut from the left
 
 
-def to_dataset(rows: list[dict[str, Any]], keep_margin: bool = False, with_group: bool = False) -> Any:
-    """A `datasets.Dataset` with the TRL columns (and `group_id`, the prompt group, when asked)."""
+def encode_split(
+    rows: list[dict[str, Any]], encode: Callable[[dict[str, Any]], dict[str, Any] | None], with_group: bool = False
+) -> EncodedSplit:
+    """Each row through the kind's encoder; `group_id` (the prompt group) added when asked."""
+    kept: list[dict[str, Any]] = []
+    dropped = cut = 0
+    ids: dict[str, int] = {}
+    for row in rows:
+        encoded = encode(row)
+        if encoded is None:
+            dropped += 1
+            continue
+        cut += bool(encoded.get("prompt_cut"))
+        if with_group:
+            encoded["group_id"] = ids.setdefault(prompt_key(row), len(ids))
+        kept.append(encoded)
+    return EncodedSplit(rows=kept, given=len(rows), dropped=dropped, prompts_cut=cut)
+
+
+def to_dataset(rows: list[dict[str, Any]]) -> Any:
+    """A `datasets.Dataset` of tokenised rows (TRL reads them as they are)."""
     from datasets import Dataset
 
-    records = [_normalise(r, keep_margin) for r in rows]
-    if with_group:
-        ids: dict[str, int] = {}
-        for rec, row in zip(records, rows):
-            rec["group_id"] = ids.setdefault(prompt_key(row), len(ids))
-    return Dataset.from_list(records)
+    return Dataset.from_list(rows)
 
 
 def group_batches(group_ids: list[int], batch_size: int, seed: int) -> list[list[int]]:
-    """Batches of row indices where every prompt's pairs sit together.
+    """Batches of row indices, at most `batch_size` each, where every prompt's pairs sit together.
 
-    Groups are shuffled, then packed greedily up to `batch_size` pairs; a group larger than the batch
-    is one batch of its own, never split (InstructGPT trains on all K·(K−1)/2 pairs of a prompt at once).
+    Groups are shuffled, then packed greedily; a group with more pairs than the batch is split into
+    consecutive batches (a 9-answer ranking gives 36 pairs per annotator: one batch of them would not
+    fit the memory the estimate promises). InstructGPT keeps a prompt's pairs together; consecutive
+    batches fall into the same optimiser step when --grad-accum is large enough.
     """
     groups: dict[int, list[int]] = {}
     for index, gid in enumerate(group_ids):
@@ -121,6 +140,9 @@ def group_batches(group_ids: list[int], batch_size: int, seed: int) -> list[list
         if current and len(current) + len(members) > batch_size:
             batches.append(current)
             current = []
+        while len(members) > batch_size:
+            batches.append(members[:batch_size])
+            members = members[batch_size:]
         current = current + members
     if current:
         batches.append(current)

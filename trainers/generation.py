@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .errors import TrainerError
+from .formatting import has_chat_template, prompt_messages
 from .modeling import Model, Tokenizer
 
 if TYPE_CHECKING:
@@ -35,19 +36,10 @@ class GenerationSettings:
     use_chat_template: bool = True  # when the tokenizer has one
 
 
-def prompt_messages(prompt: Prompt) -> list[dict[str, str]]:
-    """A prompt as chat messages (a plain string is one user turn)."""
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    return [
-        {"role": m["role"], "content": m["content"]} if isinstance(m, dict) else {"role": m.role, "content": m.content}
-        for m in prompt
-    ]
-
-
 def prompt_for_generation(tokenizer: Tokenizer, prompt: Prompt, use_chat_template: bool = True) -> str:
-    """The text the model continues: the chat template with the assistant turn opened, for chat models."""
-    if use_chat_template and getattr(tokenizer, "chat_template", None):
+    """The text the model continues: the chat template with the assistant turn opened, for chat models
+    (as training presents every prompt, `trainers.formatting.encode_prompt`)."""
+    if use_chat_template and has_chat_template(tokenizer):
         return tokenizer.apply_chat_template(prompt_messages(prompt), tokenize=False, add_generation_prompt=True)
     if isinstance(prompt, str):
         return prompt
@@ -67,7 +59,7 @@ def sample_answers(
     if n < 1:
         raise TrainerError("--n must be at least 1")
     texts = [prompt_for_generation(tokenizer, p, settings.use_chat_template) for p in prompts]
-    templated = settings.use_chat_template and bool(getattr(tokenizer, "chat_template", None))
+    templated = settings.use_chat_template and has_chat_template(tokenizer)
     lengths = [len(tokenizer(t, add_special_tokens=not templated)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     answers: list[list[str]] = [[] for _ in texts]

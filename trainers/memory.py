@@ -35,6 +35,8 @@ from typing import Any
 
 from .config import TrainConfig, parse_size, required
 from .errors import TrainerError
+from .kinds import kind_of
+from .precision import Device, Precision, resolve_precision
 
 GiB = 2**30
 GPU_RUNTIME_BYTES = int(0.6 * GiB)  # CUDA context + cuBLAS workspaces
@@ -119,16 +121,35 @@ def read_model_config(model: str) -> dict[str, Any]:
         raise TrainerError(f"cannot read the config of {model}: {str(exc).splitlines()[0]}") from None
 
 
-def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint_bytes: int = 0) -> dict[str, int]:
+def resolved_precision(cfg: TrainConfig, device: str) -> Precision:
+    """--bf16/--4bit as a run would resolve them: on the GPU assumed to compute bf16; on the CPU, this one."""
+    gpu = Device(cuda=True, cuda_bf16=True, name="the GPU") if device == "gpu" else None
+    return resolve_precision(cfg.training.bf16, cfg.model.load_in_4bit, gpu)
+
+
+def estimate(
+    cfg: TrainConfig,
+    shape: ArchShape,
+    device: str = "gpu",
+    checkpoint_bytes: int = 0,
+    continuing_adapter: bool = False,
+) -> dict[str, int]:
     """Bytes by component, and 'total'.
 
-    On the CPU the process also keeps the memory-mapped checkpoint it loaded (`checkpoint_bytes`)."""
+    On the CPU the process also keeps the memory-mapped checkpoint it loaded (`checkpoint_bytes`).
+    A reward model (sequence classification) has no LM head, only its one-output score head. DPO
+    continuing an adapter keeps a frozen copy of it as the reference (`continuing_adapter`)."""
     m, t, d = cfg.model, cfg.training, cfg.data
-    half = 2 if t.bf16 or device == "gpu" else 4
+    precision = resolved_precision(cfg, device)
+    four_bit, bf16 = precision.load_in_4bit, precision.bf16
+    sequence_classifier = kind_of(cfg.kind).head == "sequence-classification"
+    half = 2 if bf16 else 4
     shapes = shape.linear_shapes()
     linear = shape.linear_params
-    other = shape.total_params - linear
-    if m.load_in_4bit:
+    lm_head = 0 if shape.tied else shape.vocab * shape.hidden
+    total_params = shape.total_params - (lm_head if sequence_classifier else 0)
+    other = total_params - linear
+    if four_bit:
         blocks = linear // 64
         quant_states = shape.layers * len(shapes) * 1024  # code table and Python objects of each QuantState
         # NF4 + 8-bit absmax per block (double quant) + fp32 absmax per 256 blocks; the rest stays 16-bit
@@ -136,11 +157,11 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
         sixteen_bit = other
     else:
         weights = 0
-        sixteen_bit = shape.total_params
+        sixteen_bit = total_params
     cpu_mapped = device != "gpu" and checkpoint_bytes > 0
     if not (cpu_mapped and half == shape.dtype_bytes):  # else: zero-copy views of the mapped checkpoint
         weights += sixteen_bit * half
-    if cfg.kind == "reward":
+    if sequence_classifier:
         weights += shape.hidden * half  # the new score head
     targets = (
         list(shapes)
@@ -148,15 +169,17 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
         else [n.strip() for n in m.lora_target_modules.split(",") if n.strip() in shapes]
     )
     lora_params = shape.layers * sum(m.lora_r * (shapes[n][0] + shapes[n][1]) for n in targets)
-    if cfg.kind == "reward":
+    if sequence_classifier:
         lora_params += shape.hidden  # the score head, trained in full
-    param_bytes = 2 if m.load_in_4bit else 4  # TRL keeps QLoRA adapters in bf16, LoRA over 16-bit in fp32
+    param_bytes = 2 if four_bit else 4  # TRL keeps QLoRA adapters in bf16, LoRA over 16-bit in fp32
     optim = t.optim if t.optim != "auto" else ("paged_adamw_8bit" if device == "gpu" else "adamw_torch")
     state_bytes = 2 if "8bit" in optim else 2 * param_bytes
     adapter = lora_params * (param_bytes * 2 + state_bytes)  # weights + grads + two moments
+    if continuing_adapter and kind_of(cfg.kind).name == "dpo":
+        adapter += lora_params * param_bytes  # TRL's frozen "ref" copy of the adapter
 
     tokens = 2 * t.batch_size * d.max_length  # chosen and rejected of every pair
-    a = 2 if t.bf16 else 4
+    a = 2 if bf16 else 4
     h, i = shape.hidden, shape.intermediate
     q, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
     # Saved for the backward, per token of one decoder layer:
@@ -164,7 +187,8 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
     attention = a * (h + 7 * q + 4 * kv)  # input, q/k/v, rotate_half and rotated q/k, GQA-repeated k/v,
     #                                                 attention output, o_proj input
     mlp = a * (h + 4 * i)  # input, gate, up, act(gate), act*up
-    dropout = (a + 1) if m.lora_dropout > 0 else 0  # LoRA dropout output + its mask, per targeted input
+    # LoRA dropout output + its mask, per targeted input (active: run.py zeroes only the base's dropout)
+    dropout = (a + 1) if m.lora_dropout > 0 else 0
     lora = sum(dropout * shapes[n][0] + a * m.lora_r for n in targets)
     per_layer = tokens * (norms + attention + mlp + lora)
     final = tokens * (4 + 2 * a) * h  # final norm, the hidden states the head reads
@@ -172,7 +196,7 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
         saved, recompute = shape.layers * tokens * h * a + final, per_layer
     else:
         saved, recompute = shape.layers * per_layer + final, 0
-    if cfg.kind == "dpo":
+    if not sequence_classifier:
         tile = min(tokens, HEAD_TILE_TOKENS) * min(shape.vocab, HEAD_TILE_VOCAB)
         if device == "gpu":  # Triton: one 16-bit tile; fp32 gradient of the hidden states
             head = tile * 2 + tokens * h * 4
@@ -181,7 +205,7 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
     else:
         head = tokens * 8  # one output per token
     widest = max(a_ * b_ for a_, b_ in shapes.values())
-    dequant = 2 * widest * 2 if m.load_in_4bit else 0
+    dequant = 2 * widest * 2 if four_bit else 0
     parts = {
         "weights": weights,
         "adapter_and_optimizer": adapter,
@@ -194,7 +218,7 @@ def estimate(cfg: TrainConfig, shape: ArchShape, device: str = "gpu", checkpoint
         parts["runtime"] = GPU_RUNTIME_BYTES + int(subtotal * (GPU_SLACK - 1))
     else:
         parts["runtime"] = CPU_RUNTIME_BYTES
-        unread = shape.vocab * shape.hidden * shape.dtype_bytes if cfg.kind == "reward" and not shape.tied else 0
+        unread = lm_head * shape.dtype_bytes if sequence_classifier else 0
         parts["checkpoint_mapping"] = max(0, checkpoint_bytes - unread)  # only the pages read are resident:
         #                                                                  a reward model never reads lm_head
     parts["total"] = sum(parts.values())
@@ -219,8 +243,11 @@ def fmt(n: int) -> str:
 
 def dry_run_report(cfg: TrainConfig) -> tuple[list[str], bool | None]:
     """Lines to print, and whether it fits (None: no GPU to check against)."""
-    shape = ArchShape.from_config(read_model_config(required(cfg.model.model, "--model")))
-    parts = estimate(cfg, shape, "gpu")
+    model = required(cfg.model.model, "--model")
+    shape = ArchShape.from_config(read_model_config(model))
+    continuing = (Path(model).expanduser() / "adapter_config.json").is_file()
+    parts = estimate(cfg, shape, "gpu", continuing_adapter=continuing)
+    precision = resolved_precision(cfg, "gpu")
     available: int | None
     name: str | None
     if cfg.training.gpu_memory:
@@ -231,7 +258,7 @@ def dry_run_report(cfg: TrainConfig) -> tuple[list[str], bool | None]:
     lines = [
         f"model: {cfg.model.model} ({shape.total_params / 1e9:.2f}B parameters, {shape.layers} layers, "
         f"hidden {shape.hidden}, vocab {shape.vocab})",
-        f"setup: train {cfg.kind}, {'4-bit NF4 QLoRA' if m.load_in_4bit else '16-bit LoRA'}, r={m.lora_r}, "
+        f"setup: train {cfg.kind}, {'4-bit NF4 QLoRA' if precision.load_in_4bit else '16-bit LoRA'}, r={m.lora_r}, "
         f"max length {cfg.data.max_length}, batch {t.batch_size} x accumulation {t.grad_accum}, "
         f"gradient checkpointing {'on' if t.gradient_checkpointing else 'off'}",
     ]
@@ -249,6 +276,6 @@ def dry_run_report(cfg: TrainConfig) -> tuple[list[str], bool | None]:
         if not fits:
             lines.append(
                 f"try --max-length {max(64, cfg.data.max_length // 2)}, --batch-size 1 --grad-accum "
-                f"{t.batch_size * t.grad_accum}" + (", --4bit" if not m.load_in_4bit else "")
+                f"{t.batch_size * t.grad_accum}" + (", --4bit" if not precision.load_in_4bit else "")
             )
     return lines, fits

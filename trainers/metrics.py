@@ -7,9 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-# (train key, eval key, label) of the accuracy and margin each trainer logs
-ACCURACY_KEYS = {"reward": ("accuracy", "eval_accuracy"), "dpo": ("rewards/accuracies", "eval_rewards/accuracies")}
-MARGIN_KEYS = {"reward": ("margin", "eval_margin"), "dpo": ("rewards/margins", "eval_rewards/margins")}
+from .kinds import kind_of
 
 
 def _finite(value: Any) -> Any:
@@ -21,8 +19,8 @@ def _finite(value: Any) -> Any:
 def summarise(kind: str, log_history: list[dict], final_eval: dict | None, extra: dict) -> dict[str, Any]:
     train = [{k: _finite(v) for k, v in e.items()} for e in log_history if "loss" in e]
     evals = [{k: _finite(v) for k, v in e.items()} for e in log_history if "eval_loss" in e]
-    acc_key, eval_acc_key = ACCURACY_KEYS[kind]
-    _margin_key, eval_margin_key = MARGIN_KEYS[kind]
+    entry = kind_of(kind)
+    acc_key, eval_acc_key, eval_margin_key = entry.accuracy_key, entry.eval_accuracy_key, entry.eval_margin_key
     summary: dict[str, Any] = {"kind": kind, **extra}
     if train:
         summary["final_train_loss"] = train[-1].get("loss")
@@ -44,7 +42,8 @@ def plot_curves(path: Path, kind: str, metrics: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    acc_key, eval_acc_key = ACCURACY_KEYS[kind]
+    entry = kind_of(kind)
+    acc_key, eval_acc_key = entry.accuracy_key, entry.eval_accuracy_key
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     train, evals = metrics["train"], metrics["eval"]
     for rows, key, label, style in ((train, "loss", "train", "-"), (evals, "eval_loss", "eval", "o--")):
@@ -56,7 +55,7 @@ def plot_curves(path: Path, kind: str, metrics: dict[str, Any]) -> None:
         if points:
             ax_acc.plot(*zip(*points), style, label=label)
     ax_loss.set(title="loss", xlabel="step")
-    ax_acc.set(title="pairwise accuracy" if kind == "reward" else "reward accuracy", xlabel="step", ylim=(0, 1.05))
+    ax_acc.set(title=entry.accuracy_label, xlabel="step", ylim=(0, 1.05))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

@@ -117,6 +117,8 @@ def _adapter_base(folder: Path) -> str:
         import yaml
 
         model = (yaml.safe_load(recorded.read_text()) or {}).get("model", {}).get("model")
+        if model and (Path(model).expanduser() / "adapter_config.json").is_file():
+            return _adapter_base(Path(model).expanduser())  # the run continued that adapter: same base
         if model:
             return str(model)
     if not base:
@@ -148,8 +150,10 @@ def resolve_model_source(model: str) -> ModelSource:
     return ModelSource(model)  # a hub id: works where the machine is online
 
 
-def load_tokenizer(source: ModelSource, trust_remote_code: bool = False) -> Tokenizer:
-    """The tokenizer, with a pad token (Llama tokenizers have none: use eos, never a new token)."""
+def load_tokenizer(source: ModelSource, trust_remote_code: bool = False, chat_template: str | None = None) -> Tokenizer:
+    """The tokenizer, with a pad token (Llama tokenizers have none: use eos, never a new token).
+
+    `chat_template`: a Jinja file that replaces (or supplies) the tokenizer's chat template."""
     from transformers import AutoTokenizer
 
     try:
@@ -162,6 +166,12 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False) -> Toke
         if tok.eos_token is None:
             raise TrainerError(f"the tokenizer of {source.tokenizer_path} has neither a pad nor an eos token")
         tok.pad_token = tok.eos_token
+    if chat_template:
+        path = Path(chat_template).expanduser()
+        try:
+            tok.chat_template = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TrainerError(f"cannot read the chat template {path}: {exc}") from None
     return tok
 
 
@@ -170,6 +180,10 @@ def compute_dtype(bf16: bool) -> torch.dtype:
 
 
 def quantization_config(bf16: bool) -> BitsAndBytesConfig:
+    """NF4 with double quantisation; the packed weights stored in the compute dtype, as FSDP needs.
+
+    FSDP flattens every parameter of a unit into one buffer of one dtype: with the 4-bit weights in
+    uint8 beside bf16 norms and adapters, FSDP-QLoRA under `accelerate launch` fails. The bytes are the same."""
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
@@ -177,12 +191,21 @@ def quantization_config(bf16: bool) -> BitsAndBytesConfig:
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=compute_dtype(bf16),
-        bnb_4bit_quant_storage=torch.uint8,
+        bnb_4bit_quant_storage=compute_dtype(bf16),
     )
 
 
+def under_fsdp() -> bool:
+    """`accelerate launch` with an FSDP config sets this for every process."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+
+
 def device_map() -> dict[str, int] | None:
-    """One whole model per process: this process's GPU under accelerate, the CPU otherwise."""
+    """One whole model per process: this process's GPU under accelerate, the CPU otherwise.
+
+    Under FSDP no device map: FSDP shards the model over the processes and places the shards itself."""
+    if under_fsdp():
+        return None
     if torch.cuda.is_available():
         from accelerate import PartialState
 
@@ -204,39 +227,85 @@ def keep_4bit_weights_as_loaded(model: Model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
-def load_model(args: ModelArgs, kind: str, bf16: bool, quantize: bool | None = None, on_cpu: bool = False) -> Model:
-    """The model for `kind` ('reward': one-output sequence classifier; 'dpo': causal LM).
+def load_model(
+    args: ModelArgs,
+    kind: str,
+    bf16: bool,
+    quantize: bool | None = None,
+    on_cpu: bool = False,
+    trainable: bool = False,
+) -> Model:
+    """The model for `kind` ('reward': one-output sequence classifier; 'dpo' and other policies: causal LM).
 
-    When `args.model` is an adapter folder its base is loaded and the adapter applied: merged into the
-    weights over a 16-bit base, kept as a peft model over a 4-bit one (never merge into 4-bit weights)."""
+    When `args.model` is an adapter folder its base is loaded and the adapter applied. For training
+    (`trainable`) the adapter itself is trained further: see `continue_adapter`. Otherwise it is merged
+    into the weights over a 16-bit base, and kept as a peft model over a 4-bit one (never merge into
+    4-bit weights)."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from .kinds import KINDS
 
     name = required(args.model, "--model")
     source = resolve_model_source(name)
-    quantize = args.load_in_4bit if quantize is None else quantize
+    if quantize is None:
+        from .precision import resolve_precision
+
+        quantize = resolve_precision(bf16 if args.load_in_4bit is None else None, args.load_in_4bit).load_in_4bit
+    if trainable and source.adapter:  # refuse before loading any weight
+        check_continuable(source, kind)
     kwargs: dict[str, Any] = dict(
         dtype=compute_dtype(bf16),
         trust_remote_code=args.trust_remote_code,
         device_map=None if on_cpu else device_map(),
+        attn_implementation=args.attn_implementation,
     )
     if quantize:
         kwargs["quantization_config"] = quantization_config(bf16)
     model: Model
+    sequence_classifier = kind in KINDS and KINDS[kind].head == "sequence-classification"
     try:
-        if kind == "reward":
+        if sequence_classifier:
             from trl.trainer.reward_trainer import suppress_seqcls_warning
 
             with suppress_seqcls_warning():
                 model = AutoModelForSequenceClassification.from_pretrained(source.path, num_labels=1, **kwargs)
         else:
             model = AutoModelForCausalLM.from_pretrained(source.path, **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         raise TrainerError(f"cannot load model {name}: {str(exc).splitlines()[0]}") from None
     if quantize:
         keep_4bit_weights_as_loaded(model)
+    if source.adapter and trainable:
+        return continue_adapter(model, source)
     if source.adapter:
         model = _apply_adapter(model, source.adapter, source.adapter_task, kind, quantized=bool(quantize), bf16=bf16)
     return model
+
+
+def check_continuable(source: ModelSource, kind: str) -> None:
+    """A one-line refusal when a run of `kind` cannot continue the adapter of `source`."""
+    from .kinds import kind_of
+
+    entry = kind_of(kind)
+    if source.adapter_task not in entry.continues_from:
+        raise TrainerError(entry.refuse_adapter(str(source.adapter), source.adapter_task))
+
+
+def continue_adapter(model: Model, source: ModelSource) -> Model:
+    """The adapter of `source` loaded as trainable over `model`: the run trains it further.
+
+    Chosen over stacking a new adapter on top: the output stays one adapter over the same base, which
+    generate, eval, score and --merge load as they load any other (a stack would need every earlier
+    adapter beside it, in order, and cannot be merged into a 4-bit base); its LoRA settings (r, alpha,
+    targets, dropout) are the adapter's own, so --lora-* do not apply. TRL gets no peft_config then (it
+    refuses a peft model together with one). For DPO the reference becomes a frozen copy of the adapter
+    (TRL's "ref" adapter): each round moves away from the policy it started from."""
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, str(source.adapter), is_trainable=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise TrainerError(f"cannot continue adapter {source.adapter}: {str(exc).splitlines()[0]}") from None
 
 
 def _adapters_in_bf16(model: Model) -> None:
@@ -293,33 +362,58 @@ def load_for_inference(
 
 
 def lora_target_modules(model: Model, spec: str) -> list[str]:
-    """'all-linear' → the names of every linear layer but the output heads; else the comma list."""
+    """'all-linear' → the names of every linear layer but the output heads; else the comma list.
+
+    On a peft model the layers it wrapped count under their own names, never its internals
+    (base_layer, lora_A/lora_B and their adapter names, modules_to_save copies)."""
     if spec != "all-linear":
         return [s.strip() for s in spec.split(",") if s.strip()]
     import bitsandbytes as bnb
 
     names = set()
     for full_name, module in model.named_modules():
-        if isinstance(module, (torch.nn.Linear, bnb.nn.Linear4bit)):
-            leaf = full_name.rsplit(".", 1)[-1]
-            if leaf not in _HEAD_NAMES:
-                names.add(leaf)
+        if not isinstance(module, (torch.nn.Linear, bnb.nn.Linear4bit)):
+            continue
+        parts = full_name.split(".")
+        if any(p.startswith("lora_") or p in ("modules_to_save", "original_module") for p in parts):
+            continue
+        if parts[-1] == "base_layer":
+            parts = parts[:-1]
+        if parts and parts[-1] not in _HEAD_NAMES:
+            names.add(parts[-1])
     return sorted(names)
 
 
 def lora_config(model: Model, args: ModelArgs, kind: str) -> LoraConfig:
     from peft import LoraConfig
 
+    from .kinds import kind_of
+
+    entry = kind_of(kind)
     return LoraConfig(
         r=args.lora_r,
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
         target_modules=lora_target_modules(model, args.lora_target_modules),
-        task_type="SEQ_CLS" if kind == "reward" else "CAUSAL_LM",
-        # The reward head is new: train it fully and save it with the adapter.
-        modules_to_save=["score"] if kind == "reward" else None,
+        task_type=entry.peft_task,
+        modules_to_save=list(entry.modules_to_save) or None,
         bias="none",
     )
+
+
+def keep_only_lora_dropout(model: Model) -> int:
+    """Zero every dropout but the LoRA branches' (TRL's disable_dropout would zero those too).
+
+    The base model's dropout stays off as TRL wants (the DPO reference pass and the policy must see
+    the same base); `--lora-dropout` does what it says. Returns how many LoRA dropouts are active."""
+    active = 0
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Dropout):
+            if ".lora_dropout." in f".{name}.":
+                active += module.p > 0
+            else:
+                module.p = 0.0
+    return active
 
 
 def load_trained(
@@ -328,7 +422,7 @@ def load_trained(
     """The base with the saved adapter (and reward head) applied as a peft model, for scoring or generation."""
     from peft import PeftModel
 
-    base = load_model(ModelArgs(model=base_model, load_in_4bit=load_in_4bit), kind, bf16)
+    base = load_model(ModelArgs(model=base_model, load_in_4bit=load_in_4bit), kind, bf16, quantize=load_in_4bit)
     tok = load_tokenizer(ModelSource(str(output_dir)))
     base.config.pad_token_id = tok.pad_token_id
     model = PeftModel.from_pretrained(base, str(output_dir))

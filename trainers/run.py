@@ -1,4 +1,4 @@
-"""One training run, reward or DPO: data, model, TRL trainer, checkpoints, outputs.
+"""One training run of any kind in `trainers.kinds`: data, model, TRL trainer, checkpoints, outputs.
 
 Imported only by `rlhf-tui train ...`: it imports torch, transformers, trl and peft.
 """
@@ -8,24 +8,48 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
-from collections.abc import Sequence, Sized
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .config import TrainConfig, required
-from .data import PromptGroupBatchSampler, load_preference_rows, prompt_key, split_by_prompt, to_dataset
+from .config import TrainConfig, report_to, required
+from .data import EncodedSplit, encode_split, load_preference_rows, prompt_key, split_by_prompt, to_dataset
 from .errors import TrainerError, TrainingOOMError
+from .kinds import BuildRequest, EncodeContext, kind_of
 from .metrics import plot_curves, summarise, write_metrics
-from .modeling import Model, Tokenizer, load_model, load_tokenizer, lora_config, merge_and_save, resolve_model_source
+from .modeling import (
+    Model,
+    ModelSource,
+    Tokenizer,
+    check_continuable,
+    keep_only_lora_dropout,
+    load_model,
+    load_tokenizer,
+    lora_config,
+    merge_and_save,
+    resolve_model_source,
+)
+from .precision import Precision, resolve_precision
 from .quiet import quiet_libraries
 
 if TYPE_CHECKING:
     from transformers import Trainer, TrainerCallback
-    from trl import RewardTrainer
+
+Say = Callable[[str], None]  # prints one line for the person running the command
+
+
+def _say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
 
 
 @dataclass
@@ -36,7 +60,19 @@ class RunResult:
     checkpoint: Path | None = None
     merged: Path | None = None
     is_main_process: bool = True
+    precision: Precision | None = None
     trainer: Any = field(default=None, repr=False)
+
+
+def with_precision(cfg: TrainConfig) -> tuple[TrainConfig, Precision]:
+    """The config with --bf16/--4bit resolved for this device (auto → on or off), and why."""
+    precision = resolve_precision(cfg.training.bf16, cfg.model.load_in_4bit)
+    resolved = dataclasses.replace(
+        cfg,
+        model=dataclasses.replace(cfg.model, load_in_4bit=precision.load_in_4bit),
+        training=dataclasses.replace(cfg.training, bf16=precision.bf16),
+    )
+    return resolved, precision
 
 
 def _checkpointing_names() -> tuple[str, str]:
@@ -48,8 +84,39 @@ def _checkpointing_names() -> tuple[str, str]:
     return "gradient_checkpointing", "gradient_checkpointing_kwargs"
 
 
+# The package each --report-to integration needs, and the ones that can stand in for it.
+REPORTING_PACKAGES = {
+    "tensorboard": ("tensorboard", "tensorboardX"),
+    "wandb": ("wandb",),
+    "trackio": ("trackio",),
+    "mlflow": ("mlflow",),
+}
+
+
+def reporting(cfg: TrainConfig) -> list[str]:
+    """--report-to, checked: a missing package is one line now, not a traceback after the model loaded."""
+    names = report_to(cfg.training)
+    for name in names:
+        packages = REPORTING_PACKAGES.get(name, ())
+        if packages and not any(find_spec(p) for p in packages):
+            raise TrainerError(f"--report-to {name} needs the {packages[0]} package: pip install {packages[0]}")
+    return names
+
+
+def best_checkpoint_arguments(cfg: TrainConfig, evaluate_during: bool) -> dict[str, Any]:
+    """--keep-best: load the best evaluated checkpoint at the end, so it is the adapter saved in OUTPUT."""
+    keep = cfg.training.keep_best
+    if not evaluate_during or keep == "last":
+        return {}
+    kind = kind_of(cfg.kind)
+    metric = "eval_loss" if keep == "loss" else kind.eval_accuracy_key
+    return dict(load_best_model_at_end=True, metric_for_best_model=metric, greater_is_better=keep != "loss")
+
+
 def trl_arguments(cfg: TrainConfig, has_eval: bool) -> dict[str, Any]:
-    """The TrainingArguments shared by both trainers."""
+    """The TrainingArguments every kind shares (the kind's builder adds its own)."""
+    if cfg.training.bf16 is None or cfg.model.load_in_4bit is None:
+        cfg, _ = with_precision(cfg)
     t, d = cfg.training, cfg.data
     on_gpu = torch.cuda.is_available()
     optim = t.optim if t.optim != "auto" else ("paged_adamw_8bit" if on_gpu else "adamw_torch")
@@ -67,8 +134,11 @@ def trl_arguments(cfg: TrainConfig, has_eval: bool) -> dict[str, Any]:
         lr_scheduler_type=t.lr_scheduler,
         weight_decay=t.weight_decay,
         optim=optim,
-        **{checkpointing: t.gradient_checkpointing, checkpointing_kwargs: {"use_reentrant": False}},
-        bf16=t.bf16,
+        **{
+            checkpointing: t.gradient_checkpointing,
+            checkpointing_kwargs: {"use_reentrant": t.reentrant_checkpointing},
+        },
+        bf16=bool(t.bf16),
         fp16=False,
         logging_steps=t.logging_steps,
         logging_first_step=True,
@@ -77,7 +147,8 @@ def trl_arguments(cfg: TrainConfig, has_eval: bool) -> dict[str, Any]:
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
-        report_to="none",
+        **best_checkpoint_arguments(cfg, evaluate_during),
+        report_to=reporting(cfg) or "none",  # tensorboard writes into OUTPUT/runs: offline
         disable_tqdm=True,
         seed=d.seed,
         data_seed=d.seed,
@@ -113,32 +184,6 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def _reward_trainer_class() -> type[RewardTrainer]:
-    from datasets import Dataset
-    from torch.utils.data import DataLoader
-    from trl import RewardTrainer
-
-    class PromptGroupedRewardTrainer(RewardTrainer):
-        """RewardTrainer whose batches keep every pair of a prompt together (when the data has `group_id`)."""
-
-        def get_train_dataloader(self) -> DataLoader:
-            train = self.train_dataset
-            if not isinstance(train, Dataset) or "group_id" not in train.column_names:
-                return super().get_train_dataloader()
-            sampler = PromptGroupBatchSampler(train["group_id"], self._train_batch_size, self.args.seed)
-            dataset = self._remove_unused_columns(train, description="Training")
-            loader = DataLoader(
-                dataset,
-                batch_sampler=sampler,
-                collate_fn=self.data_collator,
-                num_workers=self.args.dataloader_num_workers,
-                pin_memory=self.args.dataloader_pin_memory,
-            )
-            return self.accelerator.prepare(loader)
-
-    return PromptGroupedRewardTrainer
-
-
 def build_trainer(
     cfg: TrainConfig,
     model: Model,
@@ -147,43 +192,23 @@ def build_trainer(
     eval_ds: Any | None,
     callbacks: Sequence[TrainerCallback] = (),
 ) -> Trainer:
-    """The TRL trainer for `cfg.kind` (a `datasets.Dataset` for each split), without transformers' printers."""
-    base_args = trl_arguments(cfg, eval_ds is not None)
-    peft_config = lora_config(model, cfg.model, cfg.kind)
-    trainer: Trainer
-    if cfg.kind == "reward":
-        from trl import RewardConfig
+    """The TRL trainer of `cfg.kind` (a `datasets.Dataset` of tokenised rows per split), without
+    transformers' printers; a peft model (an adapter being continued) gets no second LoRA config."""
+    from peft import PeftModel
 
-        reward_args = RewardConfig(**base_args, center_rewards_coefficient=cfg.reward.center_rewards)
-        trainer_cls = _reward_trainer_class()
-        trainer = trainer_cls(
-            model=model,
-            args=reward_args,
-            train_dataset=train_ds,
-            eval_dataset=eval_ds,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=list(callbacks),
-        )
-    else:
-        from trl import DPOConfig, DPOTrainer
-
-        dpo_args = DPOConfig(
-            **base_args,
-            beta=cfg.dpo.beta,
-            loss_type=[cfg.dpo.loss_type],
-            precompute_ref_log_probs=cfg.dpo.precompute_ref,
-        )
-        # No ref_model: with a peft adapter the reference is the base with the adapter disabled.
-        trainer = DPOTrainer(
-            model=model,
-            args=dpo_args,
-            train_dataset=train_ds,
-            eval_dataset=eval_ds,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=list(callbacks),
-        )
+    peft_config = None if isinstance(model, PeftModel) else lora_config(model, cfg.model, cfg.kind)
+    request = BuildRequest(
+        cfg=cfg,
+        arguments=trl_arguments(cfg, eval_ds is not None),
+        model=model,
+        tokenizer=tokenizer,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    trainer = kind_of(cfg.kind).build(request)
+    keep_only_lora_dropout(trainer.model)
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)
@@ -191,31 +216,160 @@ def build_trainer(
     return trainer
 
 
-def prepare_data(cfg: TrainConfig) -> tuple[Any, Any | None, dict[str, int]]:
-    """The train and eval `datasets.Dataset` (eval None when nothing is held out), and the pair/prompt counts."""
+@dataclass
+class PreparedData:
+    """The tokenised splits as `datasets.Dataset`s (eval None when nothing is held out) and their counts."""
+
+    train: Any
+    eval: Any | None
+    train_split: EncodedSplit
+    eval_split: EncodedSplit
+    train_prompts: int
+    eval_prompts: int
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "train_pairs": len(self.train_split.rows),
+            "eval_pairs": len(self.eval_split.rows),
+            "train_pairs_dropped": self.train_split.dropped,
+            "eval_pairs_dropped": self.eval_split.dropped,
+            "prompts_cut": self.train_split.prompts_cut + self.eval_split.prompts_cut,
+            "train_prompts": self.train_prompts,
+            "eval_prompts": self.eval_prompts,
+        }
+
+
+def prepare_data(cfg: TrainConfig, tokenizer: Tokenizer, source: str = "the model") -> PreparedData:
+    """Rows read, split by prompt, and tokenised by the kind's encoder (prompts cut from the left to fit)."""
     rows = load_preference_rows(cfg.data)
     train_rows, eval_rows = split_by_prompt(rows, cfg.data.eval_split, cfg.data.seed)
-    keep_margin = cfg.kind == "reward" and cfg.reward.use_margin
+    kind = kind_of(cfg.kind)
+    context = EncodeContext(tokenizer=tokenizer, max_length=cfg.data.max_length, cfg=cfg, source=source)
+
+    def encode(row: dict[str, Any]) -> dict[str, Any] | None:
+        return kind.encode(context, row)
+
     group = cfg.kind == "reward" and cfg.reward.group_by_prompt
-    train_ds = to_dataset(train_rows, keep_margin=keep_margin, with_group=group)
-    eval_ds = to_dataset(eval_rows, keep_margin=keep_margin) if eval_rows else None
-    counts = {
-        "train_pairs": len(train_rows),
-        "eval_pairs": len(eval_rows),
-        "train_prompts": len({prompt_key(r) for r in train_rows}),
-        "eval_prompts": len({prompt_key(r) for r in eval_rows}),
-    }
-    return train_ds, eval_ds, counts
+    train_split = encode_split(train_rows, encode, with_group=group)
+    eval_split = encode_split(eval_rows, encode)
+    if not train_split.rows:
+        raise TrainerError(
+            f"no training pair fits --max-length {cfg.data.max_length} (every answer leaves too little room for "
+            "its prompt); raise --max-length"
+        )
+    return PreparedData(
+        train=to_dataset(train_split.rows),
+        eval=to_dataset(eval_split.rows) if eval_split.rows else None,
+        train_split=train_split,
+        eval_split=eval_split,
+        train_prompts=len({prompt_key(r) for r in train_rows}),
+        eval_prompts=len({prompt_key(r) for r in eval_rows}),
+    )
 
 
-def run_training(cfg: TrainConfig, extra_callbacks: Sequence[TrainerCallback] = (), progress: bool = True) -> RunResult:
-    """Train, evaluate, save; Ctrl-C saves a checkpoint and returns with `interrupted`."""
+def length_notes(cfg: TrainConfig, data: PreparedData) -> list[str]:
+    """What --max-length did to the data, in words, with the hint that changes it."""
+    notes = []
+    dropped = data.train_split.dropped + data.eval_split.dropped
+    given = data.train_split.given + data.eval_split.given
+    if dropped:
+        many = " — many; the metrics describe the shorter pairs only" if dropped * 10 >= given else ""
+        notes.append(
+            f"warning: {dropped} of {given} pairs dropped: an answer leaves too little room for its prompt within "
+            f"--max-length {cfg.data.max_length}{many}; raise --max-length to keep them"
+        )
+    cut = data.train_split.prompts_cut + data.eval_split.prompts_cut
+    if cut:
+        notes.append(
+            f"{cut} of {given} pairs have their prompt cut from the left to fit --max-length {cfg.data.max_length} "
+            "(the end of the conversation and the whole answer kept)"
+        )
+    return notes
+
+
+LENGTH_BUCKETS = ("short", "medium", "long")
+
+
+def _quiet_evaluate(trainer: Trainer, dataset: Any, prefix: str) -> dict[str, float]:
+    """Evaluate on `dataset` without logging it: no callbacks, nothing left in the log history.
+
+    Why: a bucket's TRL metrics carry the plain eval_ names and would overwrite the overall ones in
+    TensorBoard and in the curves."""
+    handler, history = trainer.callback_handler, trainer.state.log_history
+    saved_callbacks, saved_eval, seen = handler.callbacks, trainer.eval_dataset, len(history)
+    handler.callbacks = []
+    trainer.eval_dataset = dataset
+    try:
+        return trainer.evaluate(metric_key_prefix=prefix)
+    finally:
+        handler.callbacks, trainer.eval_dataset = saved_callbacks, saved_eval
+        del history[seen:]
+
+
+def evaluate_by_length(trainer: Trainer, kind_name: str) -> dict[str, Any]:
+    """Eval accuracy for the shortest, middle and longest third of the held-out pairs (by answer tokens).
+
+    A model that learned "longer is better" shows it here: accuracy rises with the bucket."""
+    from datasets import Dataset
+
+    dataset = trainer.eval_dataset
+    if not isinstance(dataset, Dataset) or "answer_tokens" not in dataset.column_names or len(dataset) < 3:
+        return {}
+    kind = kind_of(kind_name)
+    lengths = dataset["answer_tokens"]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    n = len(order)
+    out: dict[str, Any] = {}
+    for b, name in enumerate(LENGTH_BUCKETS):
+        members = order[b * n // 3 : (b + 1) * n // 3]
+        metrics = _quiet_evaluate(trainer, dataset.select(members), f"eval_{name}")
+        out[f"eval_accuracy_{name}"] = metrics.get(kind.eval_accuracy_key)
+        out[f"eval_pairs_{name}"] = len(members)
+        out[f"eval_answer_tokens_{name}"] = [round(lengths[members[0]]), round(lengths[members[-1]])]
+    return out
+
+
+def _drop_reference_copy(model: Model) -> None:
+    """Continuing an adapter with DPO, TRL adds a frozen copy of it ("ref"); the output keeps only the trained one."""
+    peft_config = getattr(model, "peft_config", None)
+    if isinstance(peft_config, dict) and "ref" in peft_config:
+        model.delete_adapter("ref")
+
+
+def _progress_callback(kind_name: str, pairs_per_step: int, progress: bool) -> TrainerCallback | None:
+    """A progress bar on a terminal; a plain line per logging step in a log file, under nohup or a scheduler."""
+    if not progress:
+        return None
+    from rich.console import Console
+
+    from .callbacks import PlainLogCallback, RichProgressCallback
+
+    kind = kind_of(kind_name)
+    console = Console(stderr=True)
+    if console.is_terminal:
+        return RichProgressCallback(pairs_per_step, console=console)
+    return PlainLogCallback(pairs_per_step, kind.accuracy_key, kind.margin_key)
+
+
+def run_training(
+    cfg: TrainConfig,
+    extra_callbacks: Sequence[TrainerCallback] = (),
+    progress: bool = True,
+    say: Say | None = None,
+) -> RunResult:
+    """Train, evaluate, save; Ctrl-C saves a checkpoint and returns with `interrupted`.
+
+    `say` prints the run's one-line notes (precision chosen, pairs dropped or cut, adapter continued);
+    by default on stderr, from the main process only."""
     from transformers import set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .callbacks import InterruptCallback, RichProgressCallback
+    from .callbacks import InterruptCallback
 
+    main = _is_main_process()
+    tell: Say = (say or _say_on_stderr) if main else (lambda line: None)
     quiet_libraries()
+    cfg, precision = with_precision(cfg)
     output = Path(required(cfg.training.output, "--output"))
     model_name = required(cfg.model.model, "--model")
     resume_from = None
@@ -223,23 +377,34 @@ def run_training(cfg: TrainConfig, extra_callbacks: Sequence[TrainerCallback] = 
         resume_from = get_last_checkpoint(str(output)) if output.is_dir() else None
         if resume_from is None:
             raise TrainerError(f"--resume: no checkpoint in {output}; run without --resume to start")
+    reporting(cfg)  # a missing logging package fails before anything loads
     source = resolve_model_source(model_name)  # a missing model fails before the data is read
-    train_ds, eval_ds, counts = prepare_data(cfg)
-    tokenizer = load_tokenizer(source, cfg.model.trust_remote_code)
+    if source.adapter:
+        check_continuable(source, cfg.kind)
+    tokenizer = load_tokenizer(source, cfg.model.trust_remote_code, cfg.model.chat_template)
+    data = prepare_data(cfg, tokenizer, model_name)
+    tell(precision.describe())
+    for note in length_notes(cfg, data):
+        tell(note)
     set_seed(cfg.data.seed)  # the reward head and the LoRA weights are initialised before the trainer seeds
-    model = load_model(cfg.model, cfg.kind, cfg.training.bf16)
+    model = load_model(cfg.model, cfg.kind, bool(cfg.training.bf16), trainable=True)
+    if source.adapter:
+        tell(_continuing_note(source))
     model.config.pad_token_id = tokenizer.pad_token_id
 
     interrupt = InterruptCallback()
     callbacks: list[TrainerCallback] = [interrupt, *extra_callbacks]
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if progress:
-        callbacks.append(RichProgressCallback(cfg.training.batch_size * cfg.training.grad_accum * world))
+    shown = _progress_callback(cfg.kind, cfg.training.batch_size * cfg.training.grad_accum * world, progress)
+    if shown is not None:
+        callbacks.append(shown)
     try:
-        trainer = build_trainer(cfg, model, tokenizer, train_ds, eval_ds, callbacks)
-        kept = trainer.train_dataset  # TRL drops reward pairs longer than --max-length
-        if isinstance(kept, Sized) and len(kept) == 0:
-            raise TrainerError(f"no training pair fits --max-length {cfg.data.max_length}; raise it")
+        trainer = build_trainer(cfg, model, tokenizer, data.train, data.eval, callbacks)
+        kept = trainer.train_dataset
+        if isinstance(kept, Sized) and len(kept) != len(data.train_split.rows):  # TRL dropped some after all
+            raise TrainerError(
+                f"the trainer kept {len(kept)} of {len(data.train_split.rows)} training pairs; raise --max-length"
+            )
         start_step = 0
         if resume_from:
             start_step = json.loads((Path(resume_from) / "trainer_state.json").read_text())["global_step"]
@@ -247,8 +412,10 @@ def run_training(cfg: TrainConfig, extra_callbacks: Sequence[TrainerCallback] = 
         trainer.train(resume_from_checkpoint=resume_from)
         train_seconds = time.monotonic() - started
         final_eval = None
+        by_length: dict[str, Any] = {}
         if not interrupt.interrupted and trainer.eval_dataset is not None:
             final_eval = trainer.evaluate()
+            by_length = evaluate_by_length(trainer, cfg.kind)
     except BaseException as exc:
         if _is_oom(exc):
             raise TrainingOOMError(oom_message(cfg)) from None
@@ -257,18 +424,29 @@ def run_training(cfg: TrainConfig, extra_callbacks: Sequence[TrainerCallback] = 
     state = trainer.state
     is_main = trainer.accelerator.is_main_process
     extra = {
-        **counts,
+        **data.counts(),
         "global_step": state.global_step,
         "resumed_from_step": start_step,
         "interrupted": interrupt.interrupted,
         "world_size": trainer.args.world_size,
         "train_seconds": round(train_seconds, 3),
-        "base_model": model_name,
-        "load_in_4bit": cfg.model.load_in_4bit,
+        "base_model": source.path,
+        "continued_adapter": source.adapter,
+        "load_in_4bit": bool(cfg.model.load_in_4bit),
+        "bf16": bool(cfg.training.bf16),
+        "precision_reason": precision.reason,
+        "best_checkpoint": state.best_model_checkpoint,
+        "best_metric": state.best_metric,
+        **by_length,
     }
     metrics = summarise(cfg.kind, state.log_history, final_eval, extra)
     result = RunResult(
-        output=output, metrics=metrics, interrupted=interrupt.interrupted, is_main_process=is_main, trainer=trainer
+        output=output,
+        metrics=metrics,
+        interrupted=interrupt.interrupted,
+        is_main_process=is_main,
+        precision=precision,
+        trainer=trainer,
     )
     if interrupt.interrupted:
         result.checkpoint = output / f"checkpoint-{state.global_step}"
@@ -276,6 +454,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: Sequence[TrainerCallback] = 
             write_metrics(output / "metrics.json", metrics)
         return result
 
+    _drop_reference_copy(trainer.model)
     trainer.save_model(str(output))  # adapter (+ reward head via modules_to_save) and tokenizer
     if is_main:
         tokenizer.save_pretrained(output)
@@ -284,5 +463,14 @@ def run_training(cfg: TrainConfig, extra_callbacks: Sequence[TrainerCallback] = 
         plot_curves(output / "curves.png", cfg.kind, metrics)
     trainer.accelerator.wait_for_everyone()
     if cfg.training.merge and is_main:
-        result.merged = merge_and_save(output, model_name, cfg.kind, cfg.model.trust_remote_code)
+        # the output adapter applies to the base itself, also when it continued another adapter
+        result.merged = merge_and_save(output, source.path, cfg.kind, cfg.model.trust_remote_code)
     return result
+
+
+def _continuing_note(source: ModelSource) -> str:
+    config = json.loads((Path(str(source.adapter)) / "adapter_config.json").read_text())
+    return (
+        f"continuing adapter {source.adapter}: its own LoRA settings apply (r={config.get('r')}, "
+        f"alpha={config.get('lora_alpha')}, dropout={config.get('lora_dropout')}); --lora-* options are not used"
+    )

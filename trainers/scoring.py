@@ -12,24 +12,17 @@ from typing import Any
 
 import torch
 
-from .generation import prompt_messages
+from .formatting import scoring_ids
 from .modeling import Model, Tokenizer
 
 TIE_TOLERANCE = 1e-6
 
 
-def reward_input_ids(tokenizer: Tokenizer, prompt: Any, answer: str) -> list[int]:
-    """Token ids exactly as TRL's RewardTrainer builds them for training.
-
-    A chat prompt (a list of messages) goes through the chat template with the answer as the assistant
-    turn; a plain-string prompt is concatenated with the answer and the eos token."""
-    if isinstance(prompt, str):
-        text = prompt + answer
-        if tokenizer.eos_token and not text.endswith(tokenizer.eos_token):
-            text += tokenizer.eos_token
-        return tokenizer(text)["input_ids"]
-    messages = [*prompt_messages(prompt), {"role": "assistant", "content": answer}]
-    return list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+def reward_input_ids(tokenizer: Tokenizer, prompt: Any, answer: Any, max_length: int = 1024) -> list[int]:
+    """Token ids exactly as training builds them (`trainers.formatting`): the chat template when the
+    tokenizer has one (a plain-string prompt is one user turn), else prompt + answer + eos; a prompt
+    too long for `max_length` is cut from the left, the answer kept."""
+    return scoring_ids(tokenizer, prompt, answer, max_length)
 
 
 @torch.no_grad()
@@ -41,8 +34,8 @@ def score_answers(
     max_length: int = 1024,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """One reward per (prompt, answer), in input order; inputs longer than `max_length` keep their start."""
-    ids = [reward_input_ids(tokenizer, p, a)[:max_length] for p, a in pairs]
+    """One reward per (prompt, answer), in input order; a prompt too long for `max_length` loses its start."""
+    ids = [reward_input_ids(tokenizer, p, a, max_length) for p, a in pairs]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     scores = [0.0] * len(ids)
     pad = tokenizer.pad_token_id

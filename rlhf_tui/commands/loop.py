@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import typer
 from rich.progress import Progress
 from rich.table import Table
-from rich.text import Text
 
 from trainers.quiet import quiet_libraries
 
 from ..cli_app import StoreOption, app, console, err_console, open_client_store
+from ..terminal_text import plain
 from .core import Task
 
 if TYPE_CHECKING:
@@ -49,11 +49,26 @@ def _progress() -> Iterator[Progress]:
         yield progress
 
 
+def _description(text: str) -> str:
+    """A progress-bar label holding a model name or path: neutralised, and its brackets escaped,
+    since Rich reads task descriptions as markup."""
+    from rich.markup import escape
+
+    return escape(plain(text, one_line=True).plain)
+
+
+def _table(title: str) -> Table:
+    table = Table(title=plain(title, one_line=True), show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    return table
+
+
 def _stage(progress: Progress) -> Callable[[str, int], ProgressFn]:
     """A progress bar per stage: `start(name, total)` adds one and returns its advance callback."""
 
     def start(name: str, total: int) -> ProgressFn:
-        return partial(progress.advance, progress.add_task(name, total=total))
+        return partial(progress.advance, progress.add_task(_description(name), total=total))
 
     return start
 
@@ -144,7 +159,7 @@ def generate_command(
     with _progress() as progress:
         for spec, count in zip(model, split_count(n, len(model))):
             loaded, tokenizer = load_for_inference(spec, "policy", load_in_4bit=load_in_4bit)
-            task_id = progress.add_task(f"{spec}: {count} per prompt", total=len(items))
+            task_id = progress.add_task(_description(f"{spec}: {count} per prompt"), total=len(items))
             answers = sample_answers(
                 loaded,
                 tokenizer,
@@ -168,7 +183,7 @@ def generate_command(
                 guidelines=guidelines,
             )
     console.print(
-        Text(
+        plain(
             f"{len(items)} prompts × {n} answers from {', '.join(model)}: {report.added} new records in "
             f"{into!r}, {report.already_present} already present."
         ),
@@ -225,14 +240,12 @@ def score_command(
         s.save_scores(name, [(rid, idx, v) for (rid, idx), v in zip(keys, values)])
         rankings = s.submitted_rankings(dataset)
     agreed = agreement(rankings, dict(zip(keys, values)))
-    table = Table(title=f"score {dataset}: {name}", show_header=True)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_row("candidates scored", str(len(values)))
-    table.add_row("annotated records", str(agreed.records))
-    table.add_row("ranked pairs", str(agreed.pairs))
+    table = _table(f"score {dataset}: {name}")
+    table.add_row(plain("candidates scored"), plain(str(len(values))))
+    table.add_row(plain("annotated records"), plain(str(agreed.records)))
+    table.add_row(plain("ranked pairs"), plain(str(agreed.pairs)))
     if agreed.rate is not None:
-        table.add_row("agreement with annotators", f"{agreed.rate:.1%}")
+        table.add_row(plain("agreement with annotators"), plain(f"{agreed.rate:.1%}"))
     console.print(table)
     if agreed.rate is None:
         console.print("no submitted rankings yet: agreement is reported once records are annotated", markup=False)
@@ -286,12 +299,10 @@ def eval_command(
             policy, reference, reward_model, items, settings, max_length, load_in_4bit, on_stage=_stage(progress)
         )
     write_parquet(result.rows, out)
-    table = Table(title=f"eval: {policy} vs {reference}, judged by {reward_model}", show_header=True)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_row("prompts", str(result.prompts))
-    table.add_row("policy wins / ties / losses", f"{result.wins} / {result.ties} / {result.losses}")
-    table.add_row("win rate (tie = ½)", f"{result.win_rate:.3f}")
-    table.add_row("95% interval (Wilson)", f"{result.low:.3f} – {result.high:.3f}")
+    table = _table(f"eval: {policy} vs {reference}, judged by {reward_model}")
+    table.add_row(plain("prompts"), plain(str(result.prompts)))
+    table.add_row(plain("policy wins / ties / losses"), plain(f"{result.wins} / {result.ties} / {result.losses}"))
+    table.add_row(plain("win rate (tie = ½)"), plain(f"{result.win_rate:.3f}"))
+    table.add_row(plain("95% interval (Wilson)"), plain(f"{result.low:.3f} – {result.high:.3f}"))
     console.print(table)
-    console.print(Text(f"answers side by side: {out}"), soft_wrap=True)
+    console.print(plain(f"answers side by side: {out}"), soft_wrap=True)

@@ -14,7 +14,9 @@ from typing import Any
 import typer
 
 from rlhf_tui.cli_app import app, console, err_console
+from rlhf_tui.terminal_text import plain
 from trainers.config import option_fields
+from trainers.kinds import KINDS
 
 train_app = typer.Typer(
     help="Train a reward model or a DPO policy with a LoRA adapter over a 4-bit base (QLoRA).",
@@ -32,10 +34,14 @@ _DOCS = {
     Pairs come from --data FILE (Parquet/JSONL: prompt, chosen, rejected) or --dataset NAME in the
     store. OUTPUT gets the adapter and reward head, the tokenizer, train_config.yaml, metrics.json
     and curves.png. Every option can also come from --config train.toml (or YAML); flags win.
+    --model may also be a reward-model adapter folder: training continues that adapter and head.
 
     Example: rlhf-tui train reward --dataset demo --model ./SmolLM2-135M --output runs/rm
     """,
     "dpo": """Train a policy with DPO; the reference is the base with the adapter disabled.
+
+    --model may also be a policy adapter folder (an earlier DPO or SFT run): training continues that
+    adapter, and the reference is the policy it starts from (a frozen copy of the adapter).
 
     Pairs come from --data FILE (Parquet/JSONL: prompt, chosen, rejected) or --dataset NAME in the
     store. OUTPUT gets the adapter, the tokenizer, train_config.yaml, metrics.json and curves.png;
@@ -54,6 +60,8 @@ def _option(field) -> tuple[Any, Any]:
         decls = _FLAG_NAMES.get(field.name) or (flag if field.default is False else f"{flag}/--no-{flag[2:]}")
         if field.default is True:
             help_text += " [default: on]"
+        elif field.default is None:
+            help_text += " [default: auto]"
     else:
         decls = _FLAG_NAMES.get(field.name, flag)
         if field.default is not None:
@@ -89,7 +97,7 @@ def _make_command(kind: str) -> Callable[..., None]:
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__name__ = kind
-    command.__doc__ = _DOCS[kind]
+    command.__doc__ = _DOCS.get(kind, f"Train {KINDS[kind].summary}.")
     return command
 
 
@@ -102,52 +110,83 @@ def _train(kind: str, config: Path | None, values: dict[str, Any]) -> None:
 
         lines, _fits = dry_run_report(cfg)
         for line in lines:
-            console.print(line, markup=False, highlight=False)
+            console.print(plain(line), highlight=False, soft_wrap=True)
         return
 
     from trainers.run import run_training
 
-    result = run_training(cfg)
+    result = run_training(cfg, say=_say)
     if not result.is_main_process:
         return
     if result.interrupted:
         err_console.print(
-            f"interrupted at step {result.metrics['summary']['global_step']}: checkpoint saved to "
-            f"{result.checkpoint}; continue with --resume",
-            markup=False,
+            plain(
+                f"interrupted at step {result.metrics['summary']['global_step']}: checkpoint saved to "
+                f"{result.checkpoint}; continue with --resume"
+            ),
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(130)
     _print_summary(kind, result)
 
 
+def _say(line: str) -> None:
+    """A run's note (precision chosen, pairs dropped, adapter continued): paths and names shown literally."""
+    err_console.print(plain(line), highlight=False, soft_wrap=True)
+
+
+def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of the summary table: the pairs actually trained on, what was dropped, the metrics."""
+    from trainers.kinds import kind_of
+
+    accuracy = kind_of(kind).accuracy_label
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any) -> None:
+        if value is not None:
+            rows.append((label, f"{value:.4f}" if isinstance(value, float) else str(value)))
+
+    add("train pairs used", summary.get("train_pairs"))
+    if summary.get("train_pairs_dropped"):
+        add("train pairs dropped (too long: raise --max-length)", summary["train_pairs_dropped"])
+    add("eval pairs used", summary.get("eval_pairs"))
+    if summary.get("eval_pairs_dropped"):
+        add("eval pairs dropped (too long: raise --max-length)", summary["eval_pairs_dropped"])
+    if summary.get("prompts_cut"):
+        add("prompts cut from the left to fit", summary["prompts_cut"])
+    add("eval prompts", summary.get("eval_prompts"))
+    add("steps", summary.get("global_step"))
+    add("train loss (last log)", summary.get("final_train_loss"))
+    add("eval loss", summary.get("eval_loss"))
+    add(f"eval {accuracy}", summary.get("eval_accuracy"))
+    for bucket in ("short", "medium", "long"):
+        tokens = summary.get(f"eval_answer_tokens_{bucket}")
+        if summary.get(f"eval_accuracy_{bucket}") is not None and tokens:
+            add(
+                f"  {bucket} answers ({tokens[0]}-{tokens[1]} tokens, {summary[f'eval_pairs_{bucket}']} pairs)",
+                summary[f"eval_accuracy_{bucket}"],
+            )
+    add("eval mean margin", summary.get("eval_mean_margin"))
+    if summary.get("best_checkpoint"):
+        add("best checkpoint (saved as the adapter)", Path(summary["best_checkpoint"]).name)
+    add("training seconds", summary.get("train_seconds"))
+    return rows
+
+
 def _print_summary(kind: str, result) -> None:
     from rich.table import Table
 
-    summary = result.metrics["summary"]
-    table = Table(title=f"train {kind}: {result.output}", show_header=True)
+    table = Table(title=plain(f"train {kind}: {result.output}"), show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    labels = [
-        ("train_pairs", "train pairs"),
-        ("eval_pairs", "eval pairs"),
-        ("eval_prompts", "eval prompts"),
-        ("global_step", "steps"),
-        ("final_train_loss", "train loss (last log)"),
-        ("eval_loss", "eval loss"),
-        ("eval_accuracy", "eval pairwise accuracy" if kind == "reward" else "eval reward accuracy"),
-        ("eval_mean_margin", "eval mean margin"),
-        ("train_seconds", "training seconds"),
-    ]
-    for key, label in labels:
-        value = summary.get(key)
-        if value is not None:
-            table.add_row(label, f"{value:.4f}" if isinstance(value, float) else str(value))
+    for label, value in summary_rows(kind, result.metrics["summary"]):
+        table.add_row(plain(label), plain(value))
     console.print(table)
     if result.merged:
-        console.print(f"merged 16-bit model: {result.merged}", markup=False, highlight=False)
+        console.print(plain(f"merged 16-bit model: {result.merged}"), highlight=False, soft_wrap=True)
 
 
-train_app.command("reward")(_make_command("reward"))
-train_app.command("dpo")(_make_command("dpo"))
+for _kind in KINDS:
+    train_app.command(_kind)(_make_command(_kind))
 app.add_typer(train_app, name="train")
