@@ -10,7 +10,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from store.stats.agreement import AgreementReport, ReferenceAgreement
+from store.stats.agreement import AgreementReport, AxisAgreement, ReferenceAgreement
 
 from .terminal_text import neutralise, plain
 
@@ -106,6 +106,29 @@ def _annotator_table(report: AgreementReport) -> Table:
             _percent(a.agreement) if pair else _figure(a.agreement),
         )
     return table
+
+
+def axis_renderables(axes: Sequence[AxisAgreement]) -> list[RenderableType]:
+    """Per rating axis: Krippendorff's alpha (interval, ordinal) and agreement with the majority."""
+    if not axes:
+        return [Text("No candidate was rated by two or more annotators, so there is no agreement to measure.")]
+    table = Table(title=Text("Agreement per rating axis"))
+    for column in ("axis", "units", "alpha (interval)", "alpha (ordinal)"):
+        table.add_column(column, justify="left" if column == "axis" else "right")
+    for axis in axes:
+        table.add_row(
+            plain(axis.axis),
+            Text(f"{axis.units:,}"),
+            _figure(axis.krippendorff_interval),
+            _figure(axis.krippendorff_ordinal),
+        )
+    majority = Table(title=Text("Agreement with the majority per axis (leave-one-out, equal rating)"))
+    for column in ("axis", "annotator", "compared", "agreement"):
+        majority.add_column(column, justify="right" if column in ("compared", "agreement") else "left")
+    for axis in axes:
+        for who in axis.by_annotator:
+            majority.add_row(plain(axis.axis), plain(who.annotator), Text(f"{who.compared:,}"), _percent(who.agreement))
+    return [table, majority]
 
 
 def _reference_table(title: str, rows: Sequence[ReferenceAgreement], task: str) -> Table:

@@ -150,12 +150,13 @@ def check_answer(
             raise InvalidInputError("the written answer is empty")
         if answer.written_rank is not None and not 1 <= answer.written_rank <= n + 1:
             raise InvalidInputError(f"the written answer's rank must be from 1 to {n + 1}")
+    unranked = task == "thumbs" or (task == "rate" and not settings.get("rank_too"))
+    if unranked and any(r != 0 for r in answer.ranks):
+        raise InvalidInputError(f"a {task} answer gives no ranks")
     _check_ratings(answer, n, task, settings)
-    if task == "thumbs" or (task == "rate" and not settings.get("rank_too")):
+    if unranked:
         if answer.shown_order and sorted(answer.shown_order) != list(range(n)):
             raise InvalidInputError(f"shown order must list candidates 0..{n - 1} once each")
-        if any(r != 0 for r in answer.ranks):
-            raise InvalidInputError(f"a {task} answer gives no ranks")
         if answer.both_bad:
             raise InvalidInputError("'both bad' applies to pair tasks only")
         return

@@ -60,7 +60,14 @@ class PreferenceStore(Protocol):
         keep_labels: str | None = None,
     ) -> ImportReport: ...
     def export(
-        self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all", fallback: str = "majority"
+        self,
+        dataset: str,
+        fmt: str,
+        out: str | os.PathLike,
+        aggregate: str = "all",
+        fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
     ) -> int: ...
     def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]: ...
     def export_rows(
@@ -71,6 +78,8 @@ class PreferenceStore(Protocol):
         offset: int = 0,
         limit: int | None = None,
         fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
     ) -> list[dict]: ...
 
     # records and assignment
@@ -98,6 +107,10 @@ class PreferenceStore(Protocol):
     def submitted_rankings(
         self, dataset: str, offset: int = 0, limit: int | None = None
     ) -> list[tuple[int, str, tuple[int, ...], bool]]: ...
+
+    def submitted_ratings(
+        self, dataset: str, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, tuple[tuple[int, str, float], ...]]]: ...
 
     # review and the team (admins)
     def review_queue(

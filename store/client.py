@@ -273,12 +273,26 @@ class ServiceClient:
         )
 
     def export(
-        self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all", fallback: str = "majority"
+        self,
+        dataset: str,
+        fmt: str,
+        out: str | os.PathLike,
+        aggregate: str = "all",
+        fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
     ) -> int:
         target = Path(out)
         file_format = output_file_format(target)
         started = self._call(
-            "export_begin", dataset=dataset, fmt=fmt, aggregate=aggregate, file_format=file_format, fallback=fallback
+            "export_begin",
+            dataset=dataset,
+            fmt=fmt,
+            aggregate=aggregate,
+            file_format=file_format,
+            fallback=fallback,
+            weights=weights,
+            threshold=threshold,
         )
         transfer, size = started["transfer"], int(started["size"])
 
@@ -307,8 +321,17 @@ class ServiceClient:
         offset: int = 0,
         limit: int | None = None,
         fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
     ) -> list[dict]:
-        query = {"dataset": dataset, "fmt": fmt, "aggregate": aggregate, "fallback": fallback}
+        query = {
+            "dataset": dataset,
+            "fmt": fmt,
+            "aggregate": aggregate,
+            "fallback": fallback,
+            "weights": weights,
+            "threshold": threshold,
+        }
         if limit is not None:
             return list(self._call("export_rows", offset=offset, limit=limit, **query))
         rows = self._pages("export_rows", **query)
@@ -381,6 +404,15 @@ class ServiceClient:
         else:
             rows = self._pages("submitted_rankings", dataset=dataset)[offset:]
         return [(int(r), str(a), tuple(k), bool(b)) for r, a, k, b in rows]
+
+    def submitted_ratings(
+        self, dataset: str, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, tuple[tuple[int, str, float], ...]]]:
+        if limit is not None:
+            rows = self._call("submitted_ratings", dataset=dataset, offset=offset, limit=limit)
+        else:
+            rows = self._pages("submitted_ratings", dataset=dataset)[offset:]
+        return [(int(r), str(a), tuple((int(i), str(x), float(v)) for i, x, v in k)) for r, a, k in rows]
 
     # -- review and the team (admins) ------------------------------------------------------
     def review_queue(

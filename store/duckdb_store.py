@@ -276,22 +276,41 @@ class DuckDBStore:
             )
 
     def export(
-        self, dataset: str, fmt: str, out: str | os.PathLike, aggregate: str = "all", fallback: str = "majority"
+        self,
+        dataset: str,
+        fmt: str,
+        out: str | os.PathLike,
+        aggregate: str = "all",
+        fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
     ) -> int:
+        """Write an export to `out` (Parquet or JSONL), complete or not at all. Rate datasets:
+        `weights` (axis → weight) score the candidates (default: the overall axis); kto from
+        ratings marks a candidate desirable when its score reaches `threshold`."""
         target = Path(out)
         file_format = export_module.output_file_format(target)
         return export_module.write_atomically(
-            target, lambda tmp: self.export_to_path(dataset, fmt, aggregate, file_format, tmp, fallback)
+            target,
+            lambda tmp: self.export_to_path(dataset, fmt, aggregate, file_format, tmp, fallback, weights, threshold),
         )
 
     def export_to_path(
-        self, dataset: str, fmt: str, aggregate: str, file_format: str, path: Path, fallback: str = "majority"
+        self,
+        dataset: str,
+        fmt: str,
+        aggregate: str,
+        file_format: str,
+        path: Path,
+        fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
     ) -> int:
         """Write the export to `path` as it is (the caller makes it atomic); return the row count."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
             return export_module.copy_to(
-                self.connection, dataset_id, dataset, fmt, aggregate, file_format, path, fallback
+                self.connection, dataset_id, dataset, fmt, aggregate, file_format, path, fallback, weights, threshold
             )
 
     def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]:
@@ -306,11 +325,15 @@ class DuckDBStore:
         offset: int = 0,
         limit: int | None = None,
         fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
     ) -> list[dict]:
         """Export rows as dicts, in the export's order; `offset`/`limit` page through them."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return export_module.rows(self.connection, dataset_id, dataset, fmt, aggregate, offset, limit, fallback)
+            return export_module.rows(
+                self.connection, dataset_id, dataset, fmt, aggregate, offset, limit, fallback, weights, threshold
+            )
 
     # -- records -------------------------------------------------------------
     def get_records(self, record_ids: Sequence[int]) -> list[Record]:
@@ -700,6 +723,19 @@ class DuckDBStore:
                 [dataset_id],
             ).fetchall()
         return [StatusCount(a, s, int(n)) for a, s, n in rows]
+
+    def submitted_ratings(
+        self, dataset: str, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, tuple[tuple[int, str, float], ...]]]:
+        """(record_id, annotator, ratings) of every submitted answer with ratings."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            rows = self._q(
+                "SELECT record_id, annotator, ratings FROM annotations WHERE dataset_id = ? AND status = 'submitted' "
+                "AND len(coalesce(ratings, [])) > 0 ORDER BY record_id, annotator LIMIT ? OFFSET ?",
+                [dataset_id, _page(limit), offset],
+            ).fetchall()
+        return [(r, a, tuple((int(x["idx"]), str(x["axis"]), float(x["value"])) for x in k)) for r, a, k in rows]
 
     # -- review and the team (admins) -------------------------------------------
     def review_queue(

@@ -83,6 +83,8 @@ LIMIT = _int("limit", 1, MAX_PAGE, required=False, default=MAX_PAGE)
 FMT = Param("fmt", "choice", choices=EXPORT_FORMATS)
 AGGREGATE = Param("aggregate", "choice", required=False, default="all", choices=AGGREGATIONS)
 FALLBACK = Param("fallback", "choice", required=False, default="majority", choices=FALLBACKS)
+WEIGHTS = Param("weights", "weights", required=False, nullable=True, max_len=8)
+THRESHOLD = Param("threshold", "float", required=False, nullable=True, low=-1e6, high=1e6)
 TRANSFER = Param("transfer", "str", max_len=64)
 
 _OPERATIONS = (
@@ -183,15 +185,26 @@ _OPERATIONS = (
     ),
     Operation(
         "export_begin",
-        (DATASET, FMT, AGGREGATE, Param("file_format", "choice", choices=("parquet", "json")), FALLBACK),
+        (
+            DATASET,
+            FMT,
+            AGGREGATE,
+            Param("file_format", "choice", choices=("parquet", "json")),
+            FALLBACK,
+            WEIGHTS,
+            THRESHOLD,
+        ),
         admin=True,
     ),
     Operation("transfer_read", (TRANSFER, _int("offset")), admin=True),
     Operation("transfer_close", (TRANSFER,), admin=True),
-    Operation("export_rows", (DATASET, FMT, AGGREGATE, OFFSET, LIMIT, FALLBACK), admin=True, paged=True),
+    Operation(
+        "export_rows", (DATASET, FMT, AGGREGATE, OFFSET, LIMIT, FALLBACK, WEIGHTS, THRESHOLD), admin=True, paged=True
+    ),
     Operation("status_counts", (DATASET,), admin=True),
     Operation("overfilled_records", (DATASET,), admin=True),
     Operation("submitted_rankings", (DATASET, OFFSET, LIMIT), admin=True, paged=True),
+    Operation("submitted_ratings", (DATASET, OFFSET, LIMIT), admin=True, paged=True),
     Operation("save_scores", (_name("scorer"), Param("scores", "scores", max_len=MAX_PAGE)), admin=True),
     Operation(
         "scores",
@@ -252,6 +265,7 @@ ADMIN_WHAT = {
     "status_counts": "stats",
     "overfilled_records": "stats",
     "submitted_rankings": "stats --agreement",
+    "submitted_ratings": "stats --agreement",
     "save_scores": "score",
     "scores": "reading reward-model scores",
     "review_queue": "review",
@@ -315,6 +329,15 @@ def _check_value(op: str, p: Param, value: object) -> object:
             raise InvalidInputError(f"{op}: {p.name} lists {len(value):,} items; at most {p.max_len:,} per request")
         element = Param(p.name, "int")
         return tuple(_check_int(op, element, v) for v in value)
+    if kind == "weights":
+        if not isinstance(value, dict) or not 0 < len(value) <= p.max_len:
+            raise InvalidInputError(f"{op}: {p.name} must map 1 to {p.max_len} axis names to weights")
+        weights: dict[str, float] = {}
+        for axis, weight in value.items():
+            if len(axis) > 50:
+                raise InvalidInputError(f"{op}: an axis name in {p.name} is over 50 characters")
+            weights[axis] = float(_check_value(op, Param(f"weight of {axis!r}", "float", low=-1e6, high=1e6), weight))  # type: ignore[arg-type]
+        return weights
     if kind == "ratings":
         if not isinstance(value, list) or len(value) > p.max_len:
             raise InvalidInputError(f"{op}: {p.name} must be a list of at most {p.max_len} [candidate, axis, value]")

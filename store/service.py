@@ -214,12 +214,20 @@ class StoreService:
 
     # -- export: the service writes its own temporary file and streams it back ---------
     def _op_export_begin(
-        self, conn: ConnectionState, dataset: str, fmt: str, aggregate: str, file_format: str, fallback: str
+        self,
+        conn: ConnectionState,
+        dataset: str,
+        fmt: str,
+        aggregate: str,
+        file_format: str,
+        fallback: str,
+        weights: dict[str, float] | None,
+        threshold: float | None,
     ) -> dict:
         transfer = uuid.uuid4().hex
         path = self.spool / f"export-{transfer}"
         try:
-            rows = self.store.export_to_path(dataset, fmt, aggregate, file_format, path, fallback)
+            rows = self.store.export_to_path(dataset, fmt, aggregate, file_format, path, fallback, weights, threshold)
         except BaseException:
             path.unlink(missing_ok=True)
             raise

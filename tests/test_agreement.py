@@ -130,6 +130,8 @@ def brute_force_alpha(units, level):
     def delta2(c, k):
         if level == "nominal":
             return 0.0 if c == k else 1.0
+        if level == "interval":
+            return float(c - k) ** 2
         low, high = min(c, k), max(c, k)
         between = sum(1 for g in instances if low <= g <= high)
         return (between - (instances.count(c) + instances.count(k)) / 2) ** 2
@@ -409,3 +411,33 @@ def test_view_prints_annotator_names_literally():
 def test_view_handles_a_report_without_overlap():
     text = render(compute_agreement("pair", pair_rows({1: {"a": "A"}})))
     assert "No record has two or more submissions" in text
+
+
+def test_interval_alpha_matches_krippendorffs_worked_example():
+    # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the same 4 x 12 table: interval 0.849.
+    assert krippendorff_alpha(KRIPPENDORFF_UNITS, "interval") == pytest.approx(0.849, abs=5e-4)
+
+
+def test_rating_agreement_per_axis():
+    from store.stats.agreement import rating_agreement
+
+    # Two records x two candidates, three annotators rating "quality" 1-5 and "style" (only ann and bob).
+    ratings = [
+        (1, "ann", [(0, "quality", 5), (1, "quality", 2), (0, "style", 3)]),
+        (1, "bob", [(0, "quality", 5), (1, "quality", 2), (0, "style", 3)]),
+        (1, "cat", [(0, "quality", 4), (1, "quality", 2)]),
+        (2, "ann", [(0, "quality", 1), (1, "quality", 4)]),
+        (2, "bob", [(0, "quality", 1), (1, "quality", 4)]),
+        (2, "cat", [(0, "quality", 1), (1, "quality", 5)]),
+    ]
+    quality, style = rating_agreement(ratings)
+    assert (quality.axis, quality.units, style.axis, style.units) == ("quality", 4, "style", 1)
+    units = [[5, 5, 4], [2, 2, 2], [1, 1, 1], [4, 4, 5]]
+    assert quality.krippendorff_interval == pytest.approx(krippendorff_alpha(units, "interval"))
+    assert quality.krippendorff_interval == pytest.approx(brute_force_alpha(units, "interval"))
+    by = {a.annotator: a for a in quality.by_annotator}
+    # ann: others (bob, cat) have a strict plurality only where they agree: units 2 and 3 -> agreed both.
+    assert (by["ann"].compared, by["ann"].agreement) == (2, 1.0)
+    # cat: ann and bob always agree, so 4 compared; cat matches them on units 2 and 3 only.
+    assert (by["cat"].compared, by["cat"].agreement) == (4, 0.5)
+    assert style.krippendorff_interval == 1.0  # one unit, the same value: defined as perfect here

@@ -77,11 +77,21 @@ def import_command(
     calibration: int | None = typer.Option(
         None, "--calibration", help="The first M records go to every annotator (reported apart in agreement)."
     ),
+    axes: Path | None = typer.Option(
+        None, "--axes", help="rate task: a TOML file of [[axis]] tables (name, low, high, guidance, overall)."
+    ),
+    written_answers: bool | None = typer.Option(
+        None, "--written-answers/--no-written-answers", help="Annotators may write their own answer (w)."
+    ),
     store: Path | None = StoreOption,
 ) -> None:
     """Import prompts and candidate responses. Re-importing the same file adds nothing."""
     text = _read_guidelines(guidelines)
     settings = _assignment_settings(strategy, calibration)
+    if axes is not None:
+        settings["axes"] = read_axes(axes)
+    if written_answers is not None:
+        settings["written_answers"] = written_answers
     check_settings(settings)  # before anything is imported
     with open_client_store(store) as s:
         report = s.import_file(
@@ -109,6 +119,44 @@ def import_command(
     console.print(plain(summary + ".", one_line=True), soft_wrap=True)
 
 
+def read_axes(path: Path) -> list[dict]:
+    """Rating axes from a TOML file of [[axis]] tables (name, low, high, guidance, overall, required)."""
+    import tomllib
+
+    from store.dataset_settings import check_axes
+    from store.errors import InvalidInputError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"{path}: no such axes file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: not a valid TOML file ({exc})") from None
+    unknown = sorted(set(data) - {"axis"})
+    if unknown or not isinstance(data.get("axis"), list):
+        raise InvalidInputError(f"{path}: expected [[axis]] tables (name, low, high, guidance, overall)")
+    try:
+        return check_axes(data["axis"])
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path}: {exc}") from None
+
+
+def _parse_weights(text: str | None) -> dict[str, float] | None:
+    """'accuracy=2,coverage=1' as {'accuracy': 2.0, 'coverage': 1.0}."""
+    from store.errors import InvalidInputError
+
+    if not text:
+        return None
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            weights[name.strip()] = float(value) if sep else 1.0
+        except ValueError:
+            raise InvalidInputError(f"--weights: {part.strip()!r} is not AXIS=NUMBER") from None
+    return weights
+
+
 def _assignment_settings(strategy: StrEnum | None, calibration: int | None) -> dict:
     settings: dict[str, object] = {}
     if strategy is not None:
@@ -132,12 +180,20 @@ def settings_command(
         None, "--markdown/--literal", help="Show answers as safe Markdown, or literally (the default)."
     ),
     guidelines: Path | None = typer.Option(None, "--guidelines", help="Markdown file with new guidelines."),
+    axes: Path | None = typer.Option(None, "--axes", help="rate task: a TOML file of [[axis]] tables."),
+    rank_too: bool | None = typer.Option(None, "--rank-too/--no-rank-too", help="rate task: also rank the candidates."),
+    written_answers: bool | None = typer.Option(
+        None, "--written-answers/--no-written-answers", help="Annotators may write their own answer (w)."
+    ),
     store: Path | None = StoreOption,
 ) -> None:
     """Change a dataset's settings (admins); with no option, print them."""
     settings = _assignment_settings(strategy, calibration)
-    if markdown is not None:
-        settings["markdown"] = markdown
+    for key, value in (("markdown", markdown), ("rank_too", rank_too), ("written_answers", written_answers)):
+        if value is not None:
+            settings[key] = value
+    if axes is not None:
+        settings["axes"] = read_axes(axes)
     text = _read_guidelines(guidelines)
     with open_client_store(store) as s:
         if settings or annotators_per_record is not None or text is not None:
@@ -151,10 +207,21 @@ def settings_command(
         plain(
             f"{info.name}: {info.task} task, {info.annotators_per_record} annotator(s) per record, "
             f"assignment {strategy_now}, {calibration_now} calibration records, "
-            f"answers shown {'as Markdown' if info.settings.get('markdown') else 'literally'}",
+            f"answers shown {'as Markdown' if info.settings.get('markdown') else 'literally'}"
+            + (", written answers allowed" if info.settings.get("written_answers") else ""),
             one_line=True,
         )
     )
+    for axis in info.settings.get("axes") or []:
+        console.print(
+            plain(
+                f"  axis {axis['name']}: {axis['low']}-{axis['high']}"
+                + (" (overall)" if axis.get("overall") else "")
+                + ("" if axis.get("required", True) else " (optional)")
+                + (f" - {axis['guidance']}" if axis.get("guidance") else ""),
+                one_line=True,
+            )
+        )
 
 
 @app.command("export")
@@ -176,11 +243,21 @@ def export_command(
     fallback: Fallback = typer.Option(
         Fallback("majority"), "--fallback", help="With --aggregate adjudicated: records without a review."
     ),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        help="rate datasets: score candidates by a weighted sum of axes, e.g. accuracy=2,coverage=1 "
+        "(default: the overall axis). Equal scores give no pair; margin = the score gap.",
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="kto from ratings: a candidate is desirable when its score reaches this."
+    ),
     store: Path | None = StoreOption,
 ) -> None:
     """Export annotations or training data to Parquet or JSONL."""
+    parsed = _parse_weights(weights)
     with open_client_store(store) as s:
-        count = s.export(dataset, fmt.value, out, aggregate.value, fallback.value)
+        count = s.export(dataset, fmt.value, out, aggregate.value, fallback.value, parsed, threshold)
     console.print(plain(f"wrote {count} {fmt.value} rows to {out}", one_line=True), soft_wrap=True)
     if count == 0:
         err_console.print(plain(f"warning: {dataset!r} has no submitted answers to export yet", one_line=True))
@@ -230,15 +307,18 @@ def stats_command(
     store: Path | None = StoreOption,
 ) -> None:
     """Answers in a dataset, counted by annotator and status; optionally agreement figures."""
-    from store.stats.agreement import AgreementReport, compute_agreement
+    from store.stats.agreement import AgreementReport, AxisAgreement, compute_agreement, rating_agreement
 
     reports: list[tuple[str, AgreementReport, dict[int, str]]] = []
+    axes: tuple[AxisAgreement, ...] | None = None
     with open_client_store(store) as s:
         info = s.get_dataset(dataset)
         counts = s.status_counts(dataset)
         summary = next(d for d in s.list_datasets() if d.name == dataset)
         overfilled = s.overfilled_records(dataset)
-        if agreement:
+        if agreement and info.task in ("rate", "thumbs"):
+            axes = rating_agreement(s.submitted_ratings(dataset))
+        elif agreement:
             rankings = s.submitted_rankings(dataset)
             reviews = s.reviews(dataset)
             # The calibration records (answered by everyone) are reported apart from the rest.
@@ -274,8 +354,10 @@ def stats_command(
             *(Text(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}") for s in statuses),
         )
     console.print(table)
-    from ..agreement_view import agreement_renderables
+    from ..agreement_view import agreement_renderables, axis_renderables
 
+    for renderable in axis_renderables(axes) if axes is not None else ():
+        console.print(renderable)
     for title, report, labels in reports:
         for renderable in agreement_renderables(report, labels, title):
             console.print(renderable)
@@ -287,10 +369,21 @@ def import_sample_data(s, sample_dir: Path | None = None) -> list[str]:
     folder: Traversable = resources.files(SAMPLE_DATA_PACKAGE) if sample_dir is None else sample_dir
     guidelines = _read_guidelines(folder / "guidelines.md")
     imported = []
-    for name, file, task in (("sample-rank", "rank.jsonl", "rank"), ("sample-pairs", "pairs.jsonl", "pair")):
+    samples = (
+        ("sample-rank", "rank.jsonl", "rank"),
+        ("sample-pairs", "pairs.jsonl", "pair"),
+        ("sample-rate", "rate.jsonl", "rate"),
+        ("sample-thumbs", "thumbs.jsonl", "thumbs"),
+    )
+    for name, file, task in samples:
+        if not (folder / file).is_file() and task in ("rate", "thumbs"):
+            continue  # an older --sample-data folder without these
         # A real file for the store to read, extracted to a temporary file if the package is zipped.
         with resources.as_file(folder / file) as path:
             s.import_file(path, dataset=name, task=task, guidelines=guidelines)
+        if task == "rate":
+            with resources.as_file(folder / "rate_axes.toml") as axes:
+                s.update_dataset(name, settings={"axes": read_axes(axes), "written_answers": True})
         imported.append(name)
     return imported
 

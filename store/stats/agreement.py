@@ -213,15 +213,16 @@ def krippendorff_alpha(units: Iterable[Iterable[Hashable | None]], level: str = 
 
     `units` holds, per unit, the values the coders gave it; None (or leaving a coder
     out) is a missing value. Units with fewer than two values are not pairable and are
-    ignored. `level` is 'nominal' (delta = 0 if equal else 1) or 'ordinal' (delta^2 =
-    (sum of n_g for g from c to k - (n_c + n_k) / 2)^2, values sorted by <).
+    ignored. `level` is 'nominal' (delta = 0 if equal else 1), 'ordinal' (delta^2 =
+    (sum of n_g for g from c to k - (n_c + n_k) / 2)^2, values sorted by <) or 'interval'
+    (delta^2 = (c - k)^2, numeric values).
 
     Returns None without any pairable value. When every pairable value is the same,
     expected disagreement D_e is 0 and so is observed disagreement D_o; alpha is then
     defined here as 1.0 (perfect agreement), although the textbook ratio is 0/0.
     """
-    if level not in ("nominal", "ordinal"):
-        raise ValueError(f"level must be 'nominal' or 'ordinal', not {level!r}")
+    if level not in ("nominal", "ordinal", "interval"):
+        raise ValueError(f"level must be 'nominal', 'ordinal' or 'interval', not {level!r}")
     coincidence: dict[tuple, float] = defaultdict(float)
     marginals: Counter = Counter()
     for unit in units:
@@ -239,7 +240,13 @@ def krippendorff_alpha(units: Iterable[Iterable[Hashable | None]], level: str = 
     n = sum(marginals.values())
     if n == 0:
         return None
-    delta2 = _ordinal_delta2(marginals) if level == "ordinal" else (lambda c, k: 0.0 if c == k else 1.0)
+    delta2: Callable[[Hashable, Hashable], float]
+    if level == "ordinal":
+        delta2 = _ordinal_delta2(marginals)
+    elif level == "interval":
+        delta2 = lambda c, k: (float(c) - float(k)) ** 2  # type: ignore[arg-type]  # noqa: E731
+    else:
+        delta2 = lambda c, k: 0.0 if c == k else 1.0  # noqa: E731
     observed = sum(o * delta2(c, k) for (c, k), o in coincidence.items())
     expected = sum(marginals[c] * marginals[k] * delta2(c, k) for c in marginals for k in marginals) / (n - 1)
     if expected == 0:
@@ -339,6 +346,58 @@ def agreement_with_reference(
             if score is not None:
                 scores[annotator].append(score)
     return tuple(ReferenceAgreement(a, len(v), _mean(v)) for a, v in sorted(scores.items()))
+
+
+@dataclass(frozen=True)
+class AxisAgreement:
+    """Agreement on one rating axis; units are (record, candidate), values the ratings."""
+
+    axis: str
+    units: int
+    """(record, candidate) pairs rated by two or more annotators."""
+    krippendorff_interval: float | None
+    krippendorff_ordinal: float | None
+    by_annotator: tuple[AnnotatorAgreement, ...]
+    """Leave-one-out agreement with the strict majority of the others' ratings."""
+
+
+Rating = tuple[int, str, Sequence[tuple[int, str, float]]]  # (record_id, annotator, ratings)
+
+
+def rating_agreement(ratings: Iterable[Rating]) -> tuple[AxisAgreement, ...]:
+    """Per axis: Krippendorff's alpha (interval and ordinal) and each annotator's agreement
+    with the majority of the others, from each submitted answer's ratings."""
+    by_axis: dict[str, dict[tuple[int, int], dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for record_id, annotator, rated in ratings:
+        for index, axis, value in rated:
+            by_axis[axis][(record_id, index)][annotator] = value
+    out = []
+    for axis in sorted(by_axis):
+        units = [u for u in by_axis[axis].values() if len(u) >= 2]
+        values = [list(u.values()) for u in units]
+        tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for unit in units:
+            for annotator, value in unit.items():
+                tally = tallies[annotator]
+                tally[0] += 1
+                majority = _strict_plurality(str(v) for a, v in unit.items() if a != annotator)
+                if majority is not None:
+                    tally[1] += 1
+                    tally[2] += str(value) == majority
+        by_annotator = tuple(
+            AnnotatorAgreement(a, n, compared, n - compared, agreed / compared if compared else None)
+            for a, (n, compared, agreed) in sorted(tallies.items())
+        )
+        out.append(
+            AxisAgreement(
+                axis,
+                len(units),
+                krippendorff_alpha(values, "interval"),
+                krippendorff_alpha(values, "ordinal"),
+                by_annotator,
+            )
+        )
+    return tuple(out)
 
 
 # -- the report ---------------------------------------------------------------------------
