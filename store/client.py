@@ -405,6 +405,9 @@ class ServiceClient:
             rows = self._pages("submitted_rankings", dataset=dataset)[offset:]
         return [(int(r), str(a), tuple(k), bool(b)) for r, a, k, b in rows]
 
+    def promote_written(self, dataset: str) -> int:
+        return int(self._call("promote_written", dataset=dataset))
+
     def submitted_ratings(
         self, dataset: str, offset: int = 0, limit: int | None = None
     ) -> list[tuple[int, str, tuple[tuple[int, str, float], ...]]]:

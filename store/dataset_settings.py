@@ -10,8 +10,9 @@ Known keys:
   `{"name", "low", "high", "guidance", "overall", "required"}`; one may be the overall axis.
 - `rank_too` (rate tasks): also rank the candidates.
 - `written_answers`: annotators may write their own answer (`w`).
-- `show_written`: written answers are shown to other annotators as candidates (they are
-  added to the record's candidates by `rlhf-tui written --promote`)."""
+- `show_written`: written answers may be shown to other annotators as normal candidates:
+  `rlhf-tui promote-written` adds them to their records' candidates (between rounds, so that
+  nobody is halfway through a record whose candidates change)."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from .errors import InvalidInputError, StoreError, UnknownDatasetError
 from .group_commit import GroupCommitter
 from .migrations import apply_migrations
 from .types import (
+    MAX_CANDIDATES,
     TASK_KINDS,
     Annotation,
     AnnotationInput,
@@ -723,6 +724,53 @@ class DuckDBStore:
                 [dataset_id],
             ).fetchall()
         return [StatusCount(a, s, int(n)) for a, s, n in rows]
+
+    def promote_written(self, dataset: str) -> int:
+        """Add every submitted written answer of the dataset to its record's candidates (source
+        'written:ANNOTATOR'), so other annotators see it as a normal candidate. Needs the dataset
+        setting show_written. Records already at 9 candidates, and texts already among a record's
+        candidates, are left as they are. Returns how many candidates were added."""
+        with self._lock:
+            dataset_id, _, _, _, _, settings, _ = self._dataset_row(dataset)
+            if not json.loads(settings or "{}").get("show_written"):
+                raise InvalidInputError(
+                    f"{dataset!r} keeps written answers to their authors; set show_written first "
+                    "(rlhf-tui settings --show-written)"
+                )
+            self._q("BEGIN TRANSACTION")
+            try:
+                added = self._q(
+                    """
+                    INSERT INTO candidates
+                    SELECT record_id, (n_candidates + pos - 1)::SMALLINT, written, 'written:' || annotator
+                    FROM (
+                        SELECT *, row_number() OVER (PARTITION BY record_id ORDER BY annotator) AS pos FROM (
+                            SELECT a.record_id, a.annotator, a.written, r.n_candidates
+                            FROM annotations a JOIN records r ON r.id = a.record_id
+                            WHERE a.dataset_id = ? AND a.status = 'submitted' AND a.written IS NOT NULL
+                              AND trim(a.written) <> ''
+                              AND NOT EXISTS (
+                                  SELECT 1 FROM candidates c WHERE c.record_id = a.record_id AND c.text = a.written
+                              )
+                            QUALIFY row_number() OVER (PARTITION BY a.record_id, a.written ORDER BY a.annotator) = 1
+                        )
+                    )
+                    WHERE n_candidates + pos <= ?
+                    """,
+                    [dataset_id, MAX_CANDIDATES],
+                ).fetchall()[0][0]
+                self._q(
+                    "UPDATE records SET n_candidates = c.n FROM (SELECT record_id, count(*) AS n FROM candidates "
+                    "GROUP BY record_id) c WHERE records.id = c.record_id AND records.dataset_id = ?",
+                    [dataset_id],
+                )
+                self._q("COMMIT")
+            except Exception:
+                self._q("ROLLBACK")
+                raise
+            self._forget(dataset)
+            self._record_cache.clear()
+        return int(added)
 
     def submitted_ratings(
         self, dataset: str, offset: int = 0, limit: int | None = None

@@ -205,6 +205,7 @@ _OPERATIONS = (
     Operation("overfilled_records", (DATASET,), admin=True),
     Operation("submitted_rankings", (DATASET, OFFSET, LIMIT), admin=True, paged=True),
     Operation("submitted_ratings", (DATASET, OFFSET, LIMIT), admin=True, paged=True),
+    Operation("promote_written", (DATASET,), admin=True),
     Operation("save_scores", (_name("scorer"), Param("scores", "scores", max_len=MAX_PAGE)), admin=True),
     Operation(
         "scores",
@@ -266,6 +267,7 @@ ADMIN_WHAT = {
     "overfilled_records": "stats",
     "submitted_rankings": "stats --agreement",
     "submitted_ratings": "stats --agreement",
+    "promote_written": "promoting written answers",
     "save_scores": "score",
     "scores": "reading reward-model scores",
     "review_queue": "review",

@@ -132,3 +132,16 @@ def test_axes_files_and_the_bundled_rate_sample(tmp_path, store, jsonl):
         read_axes(bad)
     store.import_file(REPO / "sample_data" / "rate.jsonl", dataset="s", task="rate")
     assert len(store.record_ids("s")) == 10
+
+
+def test_promoted_written_answers_become_candidates_for_the_others(store, rated):
+    record = rated[0]
+    rate(store, record, "ann", [{"accuracy": 4, "overall": 4}] * 3, written="An expert's answer.")
+    with pytest.raises(InvalidInputError, match="set show_written first"):
+        store.promote_written("r")
+    store.update_dataset("r", settings={"show_written": True})
+    assert store.promote_written("r") == 1
+    assert store.promote_written("r") == 0  # already a candidate
+    (fresh,) = [r for r in store.next_records("r", "bob", limit=2) if r.id == record]
+    assert [(c.index, c.text, c.source) for c in fresh.candidates][-1] == (3, "An expert's answer.", "written:ann")
+    rate(store, record, "bob", [{"accuracy": 5, "overall": 5}] * 4)  # bob rates all four now

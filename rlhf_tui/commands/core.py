@@ -185,11 +185,21 @@ def settings_command(
     written_answers: bool | None = typer.Option(
         None, "--written-answers/--no-written-answers", help="Annotators may write their own answer (w)."
     ),
+    show_written: bool | None = typer.Option(
+        None,
+        "--show-written/--hide-written",
+        help="Written answers may become normal candidates for the others (see promote-written).",
+    ),
     store: Path | None = StoreOption,
 ) -> None:
     """Change a dataset's settings (admins); with no option, print them."""
     settings = _assignment_settings(strategy, calibration)
-    for key, value in (("markdown", markdown), ("rank_too", rank_too), ("written_answers", written_answers)):
+    for key, value in (
+        ("markdown", markdown),
+        ("rank_too", rank_too),
+        ("written_answers", written_answers),
+        ("show_written", show_written),
+    ):
         if value is not None:
             settings[key] = value
     if axes is not None:
@@ -222,6 +232,19 @@ def settings_command(
                 one_line=True,
             )
         )
+
+
+@app.command("promote-written")
+def promote_written_command(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset whose written answers to promote."),
+    store: Path | None = StoreOption,
+) -> None:
+    """Add the annotators' written answers to their records' candidates (admins; needs --show-written).
+
+    Run it between rounds: the others then rank the written answers like any candidate."""
+    with open_client_store(store) as s:
+        added = s.promote_written(dataset)
+    console.print(plain(f"{added} written answers added as candidates in {dataset!r}", one_line=True))
 
 
 @app.command("export")
