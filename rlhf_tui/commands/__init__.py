@@ -4,6 +4,7 @@ from . import (
     annotate,  # noqa: F401
     core,  # noqa: F401
     loop,  # noqa: F401
+    review,  # noqa: F401
     serve,  # noqa: F401
     train,  # noqa: F401
 )

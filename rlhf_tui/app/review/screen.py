@@ -1,0 +1,632 @@
+"""The review screen: one record of the review queue at a time — its prompt, its
+candidates once, every annotator's answer side by side — and the reviewer's final answer:
+accept one annotator's (a digit selects the row, enter accepts), or give one's own
+ranking or choice (r, then the annotate screen's keys), with a note (c) and a gold mark
+(g). A record already reviewed is amended the same way; the store keeps the history.
+
+Every store call goes through the store worker (`StoreJobQueue`); the records around the
+one on screen are fetched ahead (`ReviewWalk`), so next and previous never wait for it.
+A decision is saved behind the reviewer's back and the next record is shown at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from store import Dataset, PreferenceStore
+from store.types import Review, ReviewInput, ReviewItem
+
+from ..messages import StoreFailed
+from ..ranking import Ranking, pair_ranks
+from ..safe_text import PREVIEW_CHARS
+from ..screens.text_prompt import TextPromptScreen
+from ..store_jobs import StoreJobQueue
+from .answers_view import answer_words, answers_table, one_line, pair_label, review_text
+from .candidate_panel import CandidatePanel
+from .help import ReviewHelpScreen
+from .keys import REVIEW_BINDINGS, REVIEW_OWN_BINDINGS, REVIEW_PAIR_BINDINGS, REVIEW_RANK_BINDINGS, review_key
+from .prompt_box import PromptBox
+from .walk import ReviewBundle, ReviewWalk, load_bundles
+
+Mode = Literal["choose", "own"]
+PAIR_VERDICTS = {"A": ("better", "worse"), "B": ("worse", "better"), "tie": ("tie", "tie")}
+NEEDS_RECORD = frozenset({"select_annotator", "accept", "own_answer", "note", "gold", "expand"})
+OWN_RANK_ACTIONS = frozenset({"rank", "tie", "clear", "save_ranking"})
+
+
+class ReviewHost(Protocol):
+    """What the review screen asks of the app that shows it."""
+
+    def record_rendered(self, record_id: int | None) -> None: ...
+
+    def quit_when_saved(self) -> None: ...
+
+    def interrupt(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    """The collaborators and choices a review screen is given."""
+
+    store: PreferenceStore
+    jobs: StoreJobQueue
+    host: ReviewHost
+    dataset: str
+    reviewer: str  # the name reviews are recorded under (over the service: the service's name for us)
+    order: str = "disputed"
+    annotator: str | None = None  # with order "annotator": whose records
+    keymap: dict[str, str] | None = None
+    ahead: int = 5  # records fetched ahead of the one on screen
+
+
+@dataclass
+class Draft:
+    """The reviewer's note and gold mark for the record on screen, until saved with a decision."""
+
+    record_id: int
+    note: str
+    gold: bool
+
+
+class ReviewScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *REVIEW_BINDINGS,
+        *REVIEW_RANK_BINDINGS,
+        *REVIEW_PAIR_BINDINGS,
+        *REVIEW_OWN_BINDINGS,
+    ]
+    CSS_PATH = "review.tcss"
+
+    class Started(Message):
+        def __init__(self, dataset: Dataset, items: list[ReviewItem]) -> None:
+            super().__init__()
+            self.dataset = dataset
+            self.items = items
+
+    class PageLoaded(Message):
+        def __init__(self, items: list[ReviewItem]) -> None:
+            super().__init__()
+            self.items = items
+
+    class BundlesLoaded(Message):
+        def __init__(self, bundles: list[ReviewBundle], asked: list[int]) -> None:
+            super().__init__()
+            self.bundles = bundles
+            self.asked = asked
+
+    class ReviewSaved(Message):
+        def __init__(self, review: Review) -> None:
+            super().__init__()
+            self.review = review
+
+    def __init__(self, context: ReviewContext) -> None:
+        super().__init__()
+        self.store = context.store
+        self.jobs = context.jobs
+        self.host = context.host
+        self.dataset_name = context.dataset
+        self.reviewer = context.reviewer
+        self.order = context.order
+        self.annotator = context.annotator
+        self.keymap = context.keymap or {}
+        self.walk = ReviewWalk(ahead=context.ahead)
+        self.dataset: Dataset | None = None
+        self.mode: Mode = "choose"
+        self.selected: int | None = None  # the annotator row enter accepts
+        self.ranking = Ranking(())  # the reviewer's own ranking, in own mode
+        self.draft: Draft | None = None
+        self.expanded = False
+        self.feedback = Text(end="")  # what the last action did, on the status line
+        self.saving: set[int] = set()  # records whose review is being saved
+        self.shown_record: int | None = None  # the record whose texts are on screen
+        self._offered: tuple = ()  # what the footer offers now: rebuilt only when it changes
+
+    # -- layout ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Review", end=""), id="review-header")
+        yield PromptBox(id="review-prompt")
+        yield CandidatePanel(id="review-candidates")
+        yield Static(id="review-answers")
+        yield Static(id="review-state")
+        yield Static(id="review-status")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(PromptBox).show_message("Loading the review queue…")
+        store, name, order, who, page = self.store, self.dataset_name, self.order, self.annotator, self.walk.page_size
+
+        def start() -> tuple[Dataset, list[ReviewItem]]:
+            dataset = store.get_dataset(name)
+            return dataset, store.review_queue(name, order, who, 0, page)
+
+        self.walk.page_in_flight = True
+        self.jobs.submit(self, "opening the review", start, lambda result: self.Started(*result), tag="start")
+
+    @property
+    def task_kind(self) -> str:
+        return self.dataset.task if self.dataset else "rank"
+
+    def key(self, binding_id: str) -> str:
+        return self.app.get_key_display(Binding(review_key(binding_id, self.keymap), ""))
+
+    # -- what the keys may do now ----------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        bundle = self.walk.current_bundle
+        own = self.mode == "own"
+        if action in NEEDS_RECORD and bundle is None:
+            return False
+        if action == "select_annotator":
+            return not own and bundle is not None and _index(parameters) < min(9, len(bundle.answers))
+        if action in ("accept", "own_answer"):
+            return not own
+        if action in OWN_RANK_ACTIONS:
+            if not own or self.task_kind != "rank" or bundle is None:
+                return False
+            return action != "rank" or _index(parameters) < len(bundle.record.candidates)
+        if action == "decide":
+            return own and self.task_kind == "pair" and bundle is not None
+        if action == "cancel_own":
+            return own
+        return True
+
+    def offer_keys(self) -> None:
+        """Rebuild the footer when the keys on offer change (rebuilding it is slow: only then)."""
+        bundle = self.walk.current_bundle
+        offered = (
+            self.mode,
+            self.task_kind,
+            bundle is not None,
+            min(9, len(bundle.answers)) if bundle else 0,
+            len(bundle.record.candidates) if bundle else 0,
+        )
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
+
+    # -- store results ---------------------------------------------------------------------
+    async def on_review_screen_started(self, message: Started) -> None:
+        self.dataset = message.dataset
+        self.walk.add_page(message.items)
+        if not self.walk.items:
+            await self.show_current()
+            return
+        self.fetch_around()
+
+    def on_review_screen_page_loaded(self, message: PageLoaded) -> None:
+        self.walk.add_page(message.items)
+        self.fetch_around()
+        self.show_header()
+
+    async def on_review_screen_bundles_loaded(self, message: BundlesLoaded) -> None:
+        self.walk.bundles_loaded(message.bundles, message.asked)
+        current = self.walk.current
+        if current is not None and current.record_id in message.asked and self.shown_record != current.record_id:
+            await self.show_current()
+
+    def on_review_screen_review_saved(self, message: ReviewSaved) -> None:
+        review = message.review
+        self.saving.discard(review.record_id)
+        self.walk.review_saved(review)
+        external = self._external_id(review.record_id)
+        self.feedback = Text(f"✔ saved {external}: revision {review.revision}", style="green", end="")
+        current = self.walk.current
+        if current is not None and current.record_id == review.record_id:
+            self.show_answers()
+        self.show_header()
+        self.show_status()
+
+    def on_store_failed(self, message: StoreFailed) -> None:
+        # The app shows the line; here what was in flight is forgotten so it may be asked again.
+        if message.tag.startswith("fetch:"):
+            self.walk.fetch_failed([int(part) for part in message.tag[6:].split(",") if part])
+        elif message.tag == "page":
+            self.walk.page_in_flight = False
+        elif message.tag.startswith("save:"):
+            self.saving.discard(int(message.tag[5:]))
+            self.feedback = Text(f"✖ {message.text}", style="bold red", end="")
+            self.show_status()
+
+    # -- fetching ahead --------------------------------------------------------------------
+    def fetch_around(self) -> None:
+        """Ask for the records around the one on screen that are not loaded (one job each,
+        nearest first, so the one on screen comes first), and the next page when near its end."""
+        store = self.store
+        for item in self.walk.to_fetch():
+            self.submit_fetch(item)
+        offset = self.walk.next_page_offset()
+        if offset is not None:
+            name, order, who, page = self.dataset_name, self.order, self.annotator, self.walk.page_size
+            self.jobs.submit(
+                self,
+                "reading the review queue",
+                lambda: store.review_queue(name, order, who, offset, page),
+                self.PageLoaded,
+                tag="page",
+            )
+
+    def submit_fetch(self, item: ReviewItem) -> None:
+        store, asked = self.store, [item.record_id]
+
+        def reply(bundles: list[ReviewBundle]) -> Message:
+            return self.BundlesLoaded(bundles, asked)
+
+        self.jobs.submit(
+            self,
+            f"reading record {one_line(item.external_id)}",
+            lambda: load_bundles(store, [item]),
+            reply,
+            tag=f"fetch:{item.record_id}",
+        )
+
+    # -- showing a record ------------------------------------------------------------------
+    async def show_current(self) -> None:
+        bundle = self.walk.current_bundle
+        panel = self.query_one(CandidatePanel)
+        if bundle is None:
+            self.shown_record = None
+            if not self.walk.items and self.walk.exhausted:
+                self.query_one(PromptBox).show_message(self.empty_queue_text())
+                panel.display = False
+            else:
+                self.query_one(PromptBox).show_message("Loading the record…")
+            self.query_one("#review-answers", Static).update(Text("", end=""))
+            self.query_one("#review-state", Static).update(Text("", end=""))
+            self.show_header()
+            self.show_status()
+            self.offer_keys()
+            return
+        record = bundle.record
+        if self.draft is None or self.draft.record_id != record.id:
+            review = bundle.review
+            self.draft = Draft(record.id, review.note if review else "", review.gold if review else False)
+            self.selected = None
+            self.mode = "choose"
+            self.expanded = False
+        self.shown_record = record.id
+        if not panel.display:
+            panel.display = True
+        self.query_one(PromptBox).show(record, self.limit(), self.key("review.expand"))
+        count = len(record.candidates)
+        labels = ["A", "B"] if self.task_kind == "pair" and count == 2 else [str(n + 1) for n in range(count)]
+        cards = await panel.set_labels(labels)
+        for card, candidate in zip(cards, record.candidates):
+            card.show(candidate, self.limit(), self.key("review.expand"))
+        self.show_answers()
+        self.show_header()
+        self.show_status()
+        self.offer_keys()
+        self.call_after_refresh(self.host.record_rendered, record.id)
+
+    def limit(self) -> int | None:
+        return None if self.expanded else PREVIEW_CHARS
+
+    def empty_queue_text(self) -> str:
+        what = {
+            "disputed": "with two or more answers",
+            "annotator": f"with two or more answers that {self.annotator} answered",
+            "commented": "with two or more answers and a comment",
+        }.get(self.order, "")
+        return f"Nothing to review: no record of {self.dataset_name!r} {what} yet."
+
+    def show_header(self) -> None:
+        header = Text(no_wrap=True, overflow="ellipsis", end="")
+        header.append(" Review ", style="bold reverse")
+        header.append(f" {one_line(self.dataset_name)}", style="bold")
+        if self.dataset is not None:
+            header.append(f" · {self.dataset.task}")
+        order = f"{self.order} order" if self.order != "annotator" else f"records of {one_line(self.annotator or '')}"
+        header.append(f" · {order}")
+        item = self.walk.current
+        if item is not None:
+            header.append(f" · record {self.walk.position + 1:,} of {self.walk.total_text()}")
+            header.append(f" · {one_line(item.external_id)}", style="bold")
+            if item.record_id in self.saving:
+                header.append(" · saving…", style="yellow")
+            elif item.reviewed:
+                header.append(" · ✔ reviewed", style="green")
+            else:
+                header.append(" · not reviewed", style="yellow")
+        header.append(f" · reviewer {one_line(self.reviewer)}")
+        self.query_one("#review-header", Static).update(header)
+
+    def show_answers(self) -> None:
+        """The answers table, the review's state and the marks on the cards."""
+        bundle = self.walk.current_bundle
+        if bundle is None:
+            return
+        count = len(bundle.record.candidates)
+        table = answers_table(bundle.answers, self.task_kind, count, self.selected, bundle.review)
+        self.query_one("#review-answers", Static).update(table)
+        state = review_text(bundle.review, bundle.history, self.task_kind, self.reviewer)
+        draft = self.draft
+        review = bundle.review
+        pending = review is None and (draft.note or draft.gold) if draft else False
+        changed = review is not None and draft is not None and (draft.note, draft.gold) != (review.note, review.gold)
+        if draft is not None and (pending or changed):
+            state.append("\nyours, saved with your decision: ", style="bold cyan")
+            state.append("gold" if draft.gold else "not gold")
+            if draft.note:
+                state.append(f" · note: {one_line(draft.note, 1000)}")
+        self.query_one("#review-state", Static).update(state)
+        self.show_marks(bundle)
+
+    def show_marks(self, bundle: ReviewBundle) -> None:
+        """On the cards: your ranking (own mode), else the selected annotator's answer, else the final one."""
+        cards = self.query_one(CandidatePanel).cards
+        if self.mode == "own" and self.task_kind == "rank":
+            ranking = self.ranking
+            for card in cards:
+                rank = ranking.rank_of(card.position)
+                card.show_rank(rank, rank > 0 and len(ranking.groups[rank - 1]) > 1)
+            return
+        ranks: tuple[int, ...] = ()
+        both_bad = False
+        if self.mode == "choose" and self.selected is not None:
+            answer = bundle.answers[self.selected]
+            if answer.status == "submitted":
+                ranks, both_bad = tuple(answer.ranks), answer.both_bad
+        elif self.mode == "choose" and bundle.review is not None:
+            ranks, both_bad = tuple(bundle.review.ranks), bundle.review.both_bad
+        if self.task_kind == "pair" and len(cards) == 2:
+            label = pair_label(ranks, both_bad) if ranks else ""
+            verdicts = ("both bad", "both bad") if label == "both bad" else PAIR_VERDICTS.get(label, ("", ""))
+            for card, verdict in zip(cards, verdicts):
+                card.show_choice(verdict)
+            return
+        for card in cards:
+            rank = ranks[card.position] if card.position < len(ranks) else 0
+            card.show_rank(rank, rank > 0 and ranks.count(rank) > 1)
+
+    def show_status(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        bundle = self.walk.current_bundle
+        if self.mode == "own" and self.task_kind == "rank":
+            text.append(" YOUR RANKING ", style="bold reverse cyan")
+            n = len(bundle.record.candidates) if bundle else 0
+            text.append(
+                f" 1–{n}: best first · {self.key('review.rank.tie')}: the next one ties · "
+                f"{self.key('review.rank.clear')}: clear · {self.key('review.rank.save')}: save · "
+                f"{self.key('review.cancel_own')}: cancel"
+            )
+            if self.ranking.tie_pending:
+                text.append(" · tie: the next shares the rank", style="bold yellow")
+        elif self.mode == "own":
+            text.append(" YOUR CHOICE ", style="bold reverse cyan")
+            text.append(
+                f" {self.key('review.pair.a_better')}: A better · {self.key('review.pair.b_better')}: B better · "
+                f"{self.key('review.pair.tie')}: tie · {self.key('review.pair.both_bad')}: both bad · "
+                f"{self.key('review.cancel_own')}: cancel"
+            )
+        elif bundle is not None:
+            if self.selected is None:
+                rows = min(9, len(bundle.answers))
+                text.append(f" 1–{rows}: pick an annotator's answer, then {self.key('review.accept')} accepts")
+                text.append(f" · {self.key('review.own_answer')}: your own")
+            else:
+                who = one_line(bundle.answers[self.selected].annotator)
+                text.append(f" {self.key('review.accept')}: accept {who}'s answer", style="bold")
+                text.append(f" · another digit: another annotator · {self.key('review.own_answer')}: your own")
+        if self.feedback.plain:
+            text.append(" · ")
+            text.append_text(self.feedback)
+        self.query_one("#review-status", Static).update(text)
+
+    def _external_id(self, record_id: int) -> str:
+        bundle = self.walk.bundles.get(record_id)
+        if bundle is not None:
+            return one_line(bundle.record.external_id)
+        return next((one_line(i.external_id) for i in self.walk.items if i.record_id == record_id), str(record_id))
+
+    # -- saving ------------------------------------------------------------------------------
+    def save(self, bundle: ReviewBundle, review: ReviewInput, what: str) -> None:
+        record_id = bundle.record.id
+        self.saving.add(record_id)
+        store = self.store
+        external = one_line(bundle.record.external_id)
+        self.feedback = Text(f"… {external}: {what}", end="")
+        self.jobs.submit(
+            self,
+            f"saving the review of {external}",
+            lambda: store.save_review(review),
+            self.ReviewSaved,
+            tag=f"save:{record_id}",
+        )
+
+    async def decide(self, bundle: ReviewBundle, review: ReviewInput, what: str) -> None:
+        """Save the final answer and go on to the next record at once (the save runs behind)."""
+        self.save(bundle, review, what)
+        self.mode = "choose"
+        if not await self.move(1, quiet=True):
+            await self.show_current()
+
+    def amend_or_keep(self, bundle: ReviewBundle, what: str) -> None:
+        """A reviewed record gets the draft's note and gold mark as a new revision at once;
+        an unreviewed one keeps them for the decision."""
+        draft, review = self.draft, bundle.review
+        if draft is None:
+            return
+        if review is None:
+            self.feedback = Text(f"{what}: saved with your decision", end="")
+        else:
+            self.save(
+                bundle,
+                ReviewInput(
+                    bundle.record.id,
+                    self.reviewer,
+                    tuple(review.ranks),
+                    review.both_bad,
+                    review.accepted_from,
+                    draft.note,
+                    draft.gold,
+                ),
+                f"{what} (amending)",
+            )
+        self.show_answers()
+        self.show_header()
+        self.show_status()
+
+    # -- moving --------------------------------------------------------------------------------
+    async def move(self, step: int, quiet: bool = False) -> bool:
+        if not self.walk.move(step):
+            if not quiet:
+                end = "last" if step > 0 else "first"
+                more = " (more are loading)" if step > 0 and not self.walk.exhausted else ""
+                self.notify(f"This is the {end} record of the queue{more}.", markup=False)
+            return False
+        self.mode = "choose"
+        await self.show_current()
+        self.fetch_around()
+        return True
+
+    async def action_next(self) -> None:
+        await self.move(1)
+
+    async def action_previous(self) -> None:
+        await self.move(-1)
+
+    # -- choosing an annotator's answer -----------------------------------------------------------
+    def action_select_annotator(self, row: int) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is None or self.mode != "choose" or row >= len(bundle.answers):
+            return
+        self.selected = None if self.selected == row else row
+        self.show_answers()
+        self.show_status()
+
+    async def action_accept(self) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is None or self.mode != "choose":
+            return
+        if self.selected is None:
+            rows = min(9, len(bundle.answers))
+            self.notify(f"Press 1–{rows} to pick an annotator's answer first.", markup=False, severity="warning")
+            return
+        answer = bundle.answers[self.selected]
+        if answer.status != "submitted":
+            self.notify(f"{one_line(answer.annotator)} discarded this record: nothing to accept.", markup=False)
+            return
+        draft = self.draft or Draft(bundle.record.id, "", False)
+        review = ReviewInput(bundle.record.id, self.reviewer, (), False, answer.annotator, draft.note, draft.gold)
+        await self.decide(bundle, review, f"accepted {one_line(answer.annotator)}'s answer")
+
+    # -- one's own answer ------------------------------------------------------------------------
+    def action_own_answer(self) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is None:
+            return
+        self.mode = "own"
+        self.selected = None
+        self.ranking = Ranking(tuple(range(len(bundle.record.candidates))))  # from scratch, also when amending
+        self.show_answers()
+        self.show_status()
+        self.offer_keys()
+
+    def action_cancel_own(self) -> None:
+        self.mode = "choose"
+        bundle = self.walk.current_bundle
+        if bundle is not None:
+            self.show_answers()
+        self.show_status()
+        self.offer_keys()
+
+    def own_changed(self) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is not None:
+            self.show_marks(bundle)
+        self.show_status()
+
+    def action_rank(self, position: int) -> None:
+        if position < self.ranking.size:
+            self.ranking.toggle(position)
+            self.own_changed()
+
+    def action_tie(self) -> None:
+        self.ranking.toggle_tie()
+        self.own_changed()
+
+    def action_clear(self) -> None:
+        self.ranking.clear()
+        self.own_changed()
+
+    async def action_save_ranking(self) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is None:
+            return
+        left = len(self.ranking.unranked_positions())
+        if left > 1:
+            self.notify(f"Rank every candidate first ({left} not ranked yet).", markup=False, severity="warning")
+            return
+        self.ranking.complete_last()
+        ranks = self.ranking.canonical_ranks()
+        draft = self.draft or Draft(bundle.record.id, "", False)
+        review = ReviewInput(bundle.record.id, self.reviewer, ranks, False, None, draft.note, draft.gold)
+        await self.decide(bundle, review, f"your ranking {answer_words('rank', ranks, False)}")
+
+    async def action_decide(self, choice: str) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is None:
+            return
+        if len(bundle.record.candidates) != 2:
+            self.notify("This record does not have exactly 2 candidates.", markup=False, severity="error")
+            return
+        ranks, both_bad = pair_ranks((0, 1), choice)
+        draft = self.draft or Draft(bundle.record.id, "", False)
+        review = ReviewInput(bundle.record.id, self.reviewer, ranks, both_bad, None, draft.note, draft.gold)
+        await self.decide(bundle, review, f"your choice: {answer_words('pair', ranks, both_bad)}")
+
+    # -- note, gold, texts ---------------------------------------------------------------------
+    def action_note(self) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is None or self.draft is None:
+            return
+        draft = self.draft
+
+        def set_note(note: str | None) -> None:
+            if note is None or self.draft is not draft or note == draft.note:
+                return
+            draft.note = note
+            self.amend_or_keep(bundle, "note")
+
+        self.app.push_screen(
+            TextPromptScreen("Review note", "Why this is the final answer (saved with the review):", draft.note),
+            set_note,
+        )
+
+    def action_gold(self) -> None:
+        bundle = self.walk.current_bundle
+        if bundle is None or self.draft is None:
+            return
+        self.draft.gold = not self.draft.gold
+        self.amend_or_keep(bundle, "gold" if self.draft.gold else "not gold")
+
+    async def action_expand(self) -> None:
+        self.expanded = not self.expanded
+        self.shown_record = None
+        bundle = self.walk.current_bundle
+        if bundle is not None:
+            self.query_one(PromptBox).show(bundle.record, self.limit(), self.key("review.expand"))
+            for card, candidate in zip(self.query_one(CandidatePanel).cards, bundle.record.candidates):
+                card.show(candidate, self.limit(), self.key("review.expand"))
+            self.shown_record = bundle.record.id
+
+    # -- app-wide keys -------------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.app.push_screen(ReviewHelpScreen(self.keymap))
+
+    def action_quit(self) -> None:
+        self.host.quit_when_saved()
+
+    def action_interrupt(self) -> None:
+        self.host.interrupt()
+
+
+def _index(parameters: tuple[object, ...]) -> int:
+    value = parameters[0] if parameters else None
+    return value if isinstance(value, int) else 99
