@@ -84,3 +84,72 @@ def test_long_text_is_cut_with_a_note_naming_the_key():
     assert isinstance(body, Text) and len(body.plain) == 20_000
     assert "30,000 more characters" in note.plain and "press e" in note.plain
     assert isinstance(render_untrusted("x" * 50_000, limit=None), Text)
+
+
+@pytest.mark.parametrize(
+    "char,tag",
+    [("\u200b", "ZWSP"), ("\u200c", "ZWNJ"), ("\u200d", "ZWJ"), ("\u2060", "WJ"), ("\ufeff", "BOM"), ("\u00ad", "SHY")],
+)
+def test_zero_width_and_invisible_format_characters_are_shown_as_tags(char, tag):
+    assert neutralise(f"pass{char}word") == f"pass⟦{tag}⟧word"
+    assert f"pass⟦{tag}⟧word" in rendered(render_untrusted(f"pass{char}word"))
+
+
+def test_the_app_and_the_cli_share_one_table():
+    from rlhf_tui import terminal_text
+
+    assert neutralise is terminal_text.neutralise
+    assert neutralise("\U000e0041") == "⟦U+E0041⟧"  # any other format character, by code point
+
+
+HOSTILE_MARKDOWN = (
+    "# Title\n\n"
+    "Some **bold** and *slanted* text, `code \x1b[31m [bold]x[/bold]` and [click me](https://evil.example) "
+    "and ![a cat](https://img.example/cat.png) and <b>raw html</b> <img src=x onerror=alert(1)> "
+    "&#x202E;flipped &ZeroWidthSpace;hidden [@click=app.quit]Q[/]\n\n"
+    "- one\n- two\n\n"
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+    "```python\nprint('[red]x[/red]')\n```\n\n"
+    "```../../etc/passwd\nx = 1\n```\n"
+)
+
+
+def segments(renderable, width: int = 200):
+    console = Console(width=width, file=io.StringIO(), color_system="truecolor")
+    return list(console.render(renderable, console.options))
+
+
+def test_markdown_renders_the_safe_subset():
+    text = " ".join(rendered(render_untrusted(HOSTILE_MARKDOWN, markdown=True), width=200).split())
+    assert "Some bold and slanted text" in text  # emphasis rendered, no asterisks
+    assert "# Title" not in text and "Title" in text
+    assert "• one" in text and "• two" in text
+    assert "print('[red]x[/red]')" in text and "```" not in text
+
+
+def test_markdown_shows_links_and_images_as_text_and_nothing_is_clickable():
+    renderable = render_untrusted(HOSTILE_MARKDOWN, markdown=True)
+    text = " ".join(rendered(renderable, width=200).split())
+    assert "click me (https://evil.example)" in text
+    assert "[image: a cat] (https://img.example/cat.png)" in text
+    for segment in segments(renderable):
+        style = segment.style
+        assert style is None or (not style.link and not style.meta), segment
+
+
+def test_markdown_keeps_escapes_html_and_markup_visible():
+    text = " ".join(rendered(render_untrusted(HOSTILE_MARKDOWN, markdown=True), width=200).split())
+    assert "code ␛[31m [bold]x[/bold]" in text  # an escape in a code span, neutralised; markup literal
+    assert "<b>raw html</b>" in text and "<img src=x onerror=alert(1)>" in text  # raw HTML shown, not dropped
+    assert "⟦RLO⟧flipped" in text and "⟦ZWSP⟧hidden" in text  # characters from entities, neutralised too
+    assert "[@click=app.quit]Q[/]" in text
+    assert "\x1b" not in rendered(render_untrusted(HOSTILE_MARKDOWN, markdown=True))
+
+
+def test_markdown_code_blocks_take_only_a_plain_lexer_name():
+    from rlhf_tui.app.safe_markdown import SafeMarkdown
+
+    markdown = SafeMarkdown("```python\nx = 1\n```\n\n```$(evil)\nx = 1\n```\n\n```../../etc/passwd\nx\n```")
+    fences = [token for token in markdown.parsed if token.type == "fence"]
+    code_block = SafeMarkdown.elements["fence"]
+    assert [code_block.create(markdown, token).lexer_name for token in fences] == ["python", "text", "text"]
