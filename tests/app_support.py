@@ -108,3 +108,28 @@ def shown_texts(app) -> list[str]:
 def current_external_id(app) -> str | None:
     item = app.screen.session.current
     return item.record.external_id if item else None
+
+
+def screen_lines(app) -> list[str]:
+    """The text of each row of the screen as it is drawn now."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def screen_has(app, needle: str) -> bool:
+    return any(needle in line for line in screen_lines(app))
+
+
+LONG_CHAT = [
+    {"role": "system", "content": "You are a careful assistant who answers questions about cooking."},
+    {"role": "user", "content": "How long should I boil an egg for a soft yolk?\nI like it runny."},
+    {"role": "assistant", "content": "About six minutes from boiling water, then into cold water.\n" * 4},
+    {"role": "user", "content": "And for a hard-boiled one?"},
+    {"role": "assistant", "content": "Ten to twelve minutes.\n\nCool it quickly so the yolk stays yellow."},
+    {"role": "user", "content": "LAST QUESTION: and at 2,500 m, where water boils cooler, how much longer?"},
+]
+LONG_ANSWER = "At 2,500 m water boils near 92 °C, so add two to three minutes. " + "More detail here. " * 40
+
+
+def chat_rows() -> list[dict]:
+    """One record: a long multi-turn chat, a long answer and two short ones."""
+    return [{"id": "chat", "prompt": LONG_CHAT, "responses": [LONG_ANSWER, "Add a minute.", "Use a pressure cooker."]}]

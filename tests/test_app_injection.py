@@ -66,3 +66,44 @@ async def test_hostile_text_is_rendered_literally_everywhere(tmp_path):
         await settle(pilot)
         assert app.is_running
     store.close()
+
+
+MARKDOWN_ANSWER = (
+    "Use **bold** and `code \x1b[2J [b]x[/b]`; see [the docs](https://evil.example/docs) "
+    "and ![diagram](https://evil.example/d.png) <b>html</b>"
+)
+
+
+async def test_markdown_is_a_dataset_setting_and_links_never_open(tmp_path):
+    for markdown in (True, False):  # a dataset that asks for Markdown, then one that does not
+        await check_markdown_setting(tmp_path / str(markdown), markdown)
+
+
+async def check_markdown_setting(tmp_path, markdown: bool) -> None:
+    tmp_path.mkdir()
+    rows = [{"id": "md", "prompt": "Explain *this*", "responses": [MARKDOWN_ANSWER, "plain"]}]
+    store = build_store(tmp_path, "rank", rows)
+    if markdown:
+        store.update_dataset("d", settings={"markdown": True})
+    app = make_app(store)
+    opened: list[str] = []
+    app.open_url = lambda url, **_: opened.append(url)  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        card = next(c for c in app.screen.query_one(CandidateGrid).cards if c.text_length == len(MARKDOWN_ANSWER))
+        body = plain(card.query_one(".candidate-body").content)
+        if markdown:
+            assert "Use bold and code ␛[2J [b]x[/b];" in body
+            assert "the docs (https://evil.example/docs)" in body
+            assert "[image: diagram] (https://evil.example/d.png)" in body
+            assert "<b>html</b>" in body
+            assert "Explain this" in plain(app.screen.query_one("#prompt-body").content)
+        else:
+            assert "Use **bold** and `code ␛[2J [b]x[/b]`; see [the docs](https://evil.example/docs)" in body
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg
+        column, row = screen_position(app, "docs")
+        await pilot.click(offset=(column + 1, row))  # on the link text (or its address): nothing opens
+        await settle(pilot)
+        assert opened == [] and app.is_running
+    store.close()

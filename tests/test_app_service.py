@@ -52,6 +52,7 @@ async def test_answers_given_while_the_service_is_down_are_sent_once_it_is_back(
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
             assert client.reconnect_timeout is None  # the app waits for the service as long as it takes
+            assert status_line(app).startswith(f" {client.user} · d ")  # who the service records answers as
             first = app.screen.session.current.record.id
             services[0].kill()
             services[0].wait()

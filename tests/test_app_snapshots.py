@@ -4,7 +4,16 @@ Update them with `pytest --snapshot-update` after a deliberate change."""
 from __future__ import annotations
 
 import pytest
-from app_support import build_store, make_app, pair_rows, press, rank_rows, settle, two_annotators_answered
+from app_support import (
+    build_store,
+    chat_rows,
+    make_app,
+    pair_rows,
+    press,
+    rank_rows,
+    settle,
+    two_annotators_answered,
+)
 
 ROWS = {
     "rank": [
@@ -69,5 +78,55 @@ def test_admin_screen(snap_compare, tmp_path):
 
     try:
         assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(120, 50), run_before=ready)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("keys", [[], ["p"]], ids=["prompt-open", "prompt-collapsed"])
+def test_long_chat_with_short_and_long_answers_at_80x24(snap_compare, tmp_path, keys):
+    """The last user turn shows (earlier turns one line each above it); short answers get
+    small cards, the long one the room; `p` leaves the prompt one line."""
+    store = build_store(tmp_path, "rank", chat_rows())
+
+    async def ready(pilot):
+        await settle(pilot)
+        await press(pilot, *keys)
+        await pilot.pause()
+
+    try:
+        assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(80, 24), run_before=ready)
+    finally:
+        store.close()
+
+
+HOSTILE_MARKDOWN = (
+    "## Steps\n\n1. **Boil** the water\n2. Add *salt*: `NaCl \x1b[2J [b]x[/b]`\n\n"
+    "See [the guide](https://evil.example/guide) ![chart](https://evil.example/c.png) <b>raw</b>\n\n"
+    "| grams | minutes |\n|---|---|\n| 10 | 6 |\n\n```python\nboil(minutes=6)\n```"
+)
+
+
+@pytest.mark.parametrize("markdown", [True, False], ids=["markdown", "literal"])
+def test_hostile_markdown_at_80x24(snap_compare, tmp_path, markdown):
+    rows = [{"id": "md", "prompt": "How do I **boil** pasta?", "responses": [HOSTILE_MARKDOWN, "Just boil it."]}]
+    store = build_store(tmp_path, "rank", rows)
+    if markdown:
+        store.update_dataset("d", settings={"markdown": True})
+    try:
+        assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(80, 24), run_before=settle)
+    finally:
+        store.close()
+
+
+def test_end_of_queue_at_80x24(snap_compare, tmp_path):
+    store = build_store(tmp_path, "rank", rank_rows(1, candidates=2))
+
+    async def ready(pilot):
+        await settle(pilot)
+        await press(pilot, "1", "enter")
+        await pilot.pause()
+
+    try:
+        assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(80, 24), run_before=ready)
     finally:
         store.close()

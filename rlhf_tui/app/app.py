@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import BindingType
@@ -92,9 +93,16 @@ class AnnotationApp(App[None]):
     def on_dataset_loaded(self, message: DatasetLoaded) -> None:
         dataset: Dataset = message.dataset
         screen_class = PairScreen if dataset.task == "pair" else RankScreen
-        self.sub_title = f"{dataset.name} · {dataset.task} · {self.annotator}"
-        context = AnnotateContext(self.store, self.jobs, self, self.annotator, self.config, self.clock)
+        identity = self.identity()
+        self.sub_title = f"{dataset.name} · {dataset.task} · {identity}"
+        context = AnnotateContext(self.store, self.jobs, self, self.annotator, self.config, self.clock, identity)
         self.push_screen(screen_class(dataset, context))
+
+    def identity(self) -> str:
+        """Who the answers are recorded as: over the service, the name it knows us by."""
+        if isinstance(self.store, ServiceClient) and self.store.user:
+            return self.store.user
+        return self.annotator
 
     # -- keys everywhere --------------------------------------------------------------
     def action_help(self) -> None:
@@ -121,6 +129,18 @@ class AnnotationApp(App[None]):
         store, who = self.store, self.annotator
         self.jobs.submit(self, "releasing your records", lambda: store.release_all_leases(who))
         self.jobs.submit(self, "finishing", lambda: None, lambda _: StoreDrained())
+
+    async def action_interrupt(self) -> None:
+        """Ctrl-C: quit like q (the draft saved, records released); again while that waits
+        (on a lost service, say): quit at once."""
+        if not self.quitting:
+            await self.action_quit()
+            return
+        unsent = self.jobs.pending
+        self.exit(
+            return_code=130,
+            message=Text(f"Quit at once: {unsent} store call(s) had not run, so answers not yet sent are lost."),
+        )
 
     def on_service_connection_changed(self, message: ServiceConnectionChanged) -> None:
         self.service_lost = not message.connected

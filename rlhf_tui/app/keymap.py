@@ -22,6 +22,15 @@ APP_BINDINGS: list[Binding] = [
         id="app.admin",
         tooltip="Progress per annotator and agreement figures of this dataset (admins, over the service)",
     ),
+    Binding(
+        "ctrl+c",
+        "interrupt",
+        "Quit",
+        show=False,
+        priority=True,
+        id="app.interrupt",
+        tooltip="Save the draft and quit, like q; pressed again while quitting: quit at once, unsent answers lost",
+    ),
 ]
 
 PICKER_BINDINGS: list[Binding] = [
@@ -29,35 +38,44 @@ PICKER_BINDINGS: list[Binding] = [
 ]
 
 ANNOTATE_BINDINGS: list[Binding] = [
-    Binding("s", "skip", "Skip", show=True, id="annotate.skip"),
+    Binding(
+        "s", "skip", "Skip", show=True, id="annotate.skip", tooltip="Skip the record: it comes back after the others"
+    ),
+    Binding("u", "back", "Back", show=True, id="annotate.back", tooltip="Go back to the previous record to amend it"),
     Binding(
         "d",
         "discard",
         "Discard",
-        show=False,
+        show=True,
         id="annotate.discard",
         tooltip="Discard the record, with an optional reason",
     ),
-    Binding("u", "back", "Back", show=False, id="annotate.back", tooltip="Go back to the previous record to amend it"),
     Binding(
         "c",
         "comment",
-        "Comment",
-        show=False,
+        "Note",
+        show=True,
         id="annotate.comment",
         tooltip="Add a comment or rationale to this record",
     ),
-    Binding("g", "guidelines", "Guidelines", show=False, id="annotate.guidelines"),
     Binding(
-        "p", "toggle_prompt", "Prompt", show=False, id="annotate.toggle_prompt", tooltip="Collapse or expand the prompt"
+        "p",
+        "toggle_prompt",
+        "Prompt",
+        show=True,
+        id="annotate.toggle_prompt",
+        tooltip="Collapse the prompt to one line (the answers get the room) or show it again",
+    ),
+    Binding(
+        "g", "guidelines", "Guide", show=True, id="annotate.guidelines", tooltip="Show or hide the dataset's guidelines"
     ),
     Binding(
         "e",
         "expand",
         "Expand",
-        show=False,
+        show=True,
         id="annotate.expand",
-        tooltip="Show long texts in full (the first 20,000 characters are shown)",
+        tooltip="Show long texts and earlier chat turns in full (the first 20,000 characters are shown)",
     ),
 ]
 
@@ -75,7 +93,7 @@ RANK_BINDINGS: list[Binding] = [
         for n in range(1, 10)
     ),
     Binding("t", "tie", "Tie", show=True, id="rank.tie", tooltip="The next candidate shares the previous rank"),
-    Binding("backspace", "clear", "Clear", show=False, id="rank.clear", tooltip="Clear the ranking"),
+    Binding("backspace", "clear", "Clear", show=True, id="rank.clear", tooltip="Clear the ranking"),
     Binding(
         "enter",
         "submit",
@@ -91,6 +109,48 @@ PAIR_BINDINGS: list[Binding] = [
     Binding("2,right,b", "decide('b')", "B better", show=True, id="pair.b_better", key_display="2/→"),
     Binding("t", "decide('tie')", "Tie", show=True, id="pair.tie"),
     Binding("x", "decide('both_bad')", "Both bad", show=True, id="pair.both_bad"),
+]
+
+# What the annotate screen's footer keeps when not every key fits, most needed first.
+FOOTER_PRIORITY: list[str] = [
+    *(f"rank.candidate_{n}" for n in range(1, 10)),
+    "pair.a_better",
+    "pair.b_better",
+    "rank.submit",
+    "pair.tie",
+    "pair.both_bad",
+    "rank.tie",
+    "annotate.skip",
+    "app.quit",
+    "app.help",
+    "annotate.back",
+    "annotate.discard",
+    "annotate.comment",
+    "annotate.toggle_prompt",
+    "annotate.guidelines",
+    "annotate.expand",
+    "rank.clear",
+]
+
+# The order the annotate screen's footer shows its keys in: the answer first, quit and help last.
+FOOTER_ORDER: list[str] = [
+    *(f"rank.candidate_{n}" for n in range(1, 10)),
+    "rank.tie",
+    "rank.clear",
+    "rank.submit",
+    "pair.a_better",
+    "pair.b_better",
+    "pair.tie",
+    "pair.both_bad",
+    "annotate.skip",
+    "annotate.back",
+    "annotate.discard",
+    "annotate.comment",
+    "annotate.toggle_prompt",
+    "annotate.guidelines",
+    "annotate.expand",
+    "app.quit",
+    "app.help",
 ]
 
 DIALOG_BINDINGS: list[Binding] = [

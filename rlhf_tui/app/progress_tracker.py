@@ -24,10 +24,12 @@ class ProgressTracker:
         self.annotator = annotator
         self.progress: AnnotatorProgress | None = None  # the last read
         self.submitted_here = 0  # first-time submissions in this session
+        self.discarded_here = 0  # first-time discards in this session
         self.in_flight = False
         self.stale = False  # asked again while a read was in flight
         self.outdated = False  # an answer was saved since the last read was asked for
         self.submitted_when_asked = 0
+        self.discarded_when_asked = 0
 
     def request(self) -> None:
         if self.in_flight:
@@ -36,6 +38,7 @@ class ProgressTracker:
         self.in_flight = True
         self.outdated = False
         self.submitted_when_asked = self.submitted_here
+        self.discarded_when_asked = self.discarded_here
         store, name, who = self.store, self.dataset, self.annotator
         self.jobs.submit(
             self.owner, "reading progress", lambda: store.progress(name, who), ProgressLoaded, tag="progress"
@@ -63,9 +66,19 @@ class ProgressTracker:
     def count_submission(self) -> None:
         self.submitted_here += 1
 
+    def count_discard(self) -> None:
+        self.discarded_here += 1
+
     def shown(self) -> AnnotatorProgress | None:
-        """The last read, counting the submissions it has not seen yet."""
-        if self.progress is None:
+        """The last read, counting the first-time answers it has not seen yet."""
+        progress = self.progress
+        if progress is None:
             return None
-        unseen = self.submitted_here - self.submitted_when_asked
-        return dataclasses.replace(self.progress, submitted=self.progress.submitted + unseen)
+        submitted = self.submitted_here - self.submitted_when_asked
+        discarded = self.discarded_here - self.discarded_when_asked
+        return dataclasses.replace(
+            progress,
+            submitted=progress.submitted + submitted,
+            discarded=progress.discarded + discarded,
+            remaining_for_annotator=max(0, progress.remaining_for_annotator - submitted - discarded),
+        )

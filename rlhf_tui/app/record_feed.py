@@ -79,7 +79,8 @@ class RecordFeed:
         if ids:
             self.jobs.submit(self.owner, "renewing leases", renew)
 
-    def release(self, record_id: int) -> None:
-        """Let other annotators have a skipped record."""
+    def skip(self, record_id: int) -> None:
+        """The annotator skipped the record: the store keeps that (it comes back to them after
+        the others, also after a restart) and lets other annotators have it at once."""
         store, who = self.store, self.annotator
-        self.jobs.submit(self.owner, "releasing the record", lambda: store.release_lease(record_id, who))
+        self.jobs.submit(self.owner, "skipping the record", lambda: store.skip_record(record_id, who))

@@ -17,23 +17,27 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from store import Dataset, PreferenceStore
 from store.types import AnnotationStatus
 
 from ..answering import AnswerController, Clock
 from ..config import AppConfig
-from ..keymap import ANNOTATE_BINDINGS, first_key
+from ..keymap import ANNOTATE_BINDINGS, FOOTER_ORDER, FOOTER_PRIORITY, first_key
 from ..messages import AnsweredIdsLoaded, AnswerSaved, PreviousLoaded, ProgressLoaded, RecordsFetched, StoreFailed
 from ..progress_tracker import ProgressTracker
 from ..record_feed import RecordFeed
+from ..safe_text import neutralise
 from ..session import AnnotationSession, Item
 from ..store_jobs import StoreJobQueue
-from ..widgets import CandidateGrid, GuidelinesPanel, PromptView, StatusFacts, StatusLine
+from ..widgets import CandidateGrid, GuidelinesPanel, KeyFooter, PromptView, StatusFacts, StatusLine
 from .text_prompt import TextPromptScreen
 
 RENEW_LEASES_EVERY_SECONDS = 120
+# Keys that act on the record on screen: hidden from the footer (and idle) when there is none.
+RECORD_ACTIONS = frozenset(
+    {"skip", "discard", "comment", "expand", "toggle_prompt", "rank", "tie", "clear", "submit", "decide"}
+)
 
 
 class AnnotationHost(Protocol):
@@ -55,6 +59,7 @@ class AnnotateContext:
     annotator: str
     config: AppConfig
     clock: Clock
+    identity: str = ""  # the name answers are recorded under (the service's name for us); default: annotator
 
 
 class AnnotateScreen(Screen[None]):
@@ -67,6 +72,8 @@ class AnnotateScreen(Screen[None]):
         self.dataset = dataset
         self.host = context.host
         self.annotator = context.annotator
+        self.identity = context.identity or context.annotator
+        self.markdown = bool(dataset.settings.get("markdown"))  # the dataset's setting; literal by default
         self.config = context.config
         self.clock = context.clock
         self.session = AnnotationSession(self.config.prefetch)
@@ -94,20 +101,24 @@ class AnnotateScreen(Screen[None]):
         )
         self.expanded = False  # long texts shown in full
         self.session_started = self.clock()
+        self.skip_note = ""  # feedback on the skip that led to the record on screen
+        self.skipped_here: set[int] = set()  # records skipped in this session (shown with a note when back)
+        self.record_keys_offered = False  # whether the footer offers the keys that act on a record
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="work"):
-                yield PromptView(id="prompt")
+                yield PromptView(max_height_percent=self.config.prompt_height_percent, id="prompt")
                 yield CandidateGrid(self.config.min_card_width, id="candidates")
             yield GuidelinesPanel(self.dataset.guidelines, id="guidelines")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter(FOOTER_PRIORITY, FOOTER_ORDER)
 
     def on_mount(self) -> None:
-        self.query_one(PromptView).styles.max_height = f"{self.config.prompt_height_percent}%"
-        self.query_one(PromptView).show_message("Loading records…")
+        prompt = self.query_one(PromptView)
+        prompt.toggle_key = self.key_for("annotate.toggle_prompt")
+        prompt.show_message("Loading records…")
         self.feed.load_earlier_answers()
         self.feed.request_records()
         self.progress.request()
@@ -120,6 +131,17 @@ class AnnotateScreen(Screen[None]):
 
     def key_for(self, binding_id: str) -> str:
         return first_key(binding_id, self.config.keymap)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # With no record on screen (loading, or nothing left) only the keys that need none are offered.
+        return self.session.current is not None or action not in RECORD_ACTIONS
+
+    def offer_record_keys(self) -> None:
+        """Rebuild the footer when a record appears or goes (rebuilding it is slow: only then)."""
+        offered = self.session.current is not None
+        if offered != self.record_keys_offered:
+            self.record_keys_offered = offered
+            self.refresh_bindings()
 
     # -- the mode (rank or pair) -------------------------------------------------
     def card_labels(self, item: Item) -> list[str]:
@@ -177,22 +199,22 @@ class AnnotateScreen(Screen[None]):
             await self.show_waiting()
             return
         self.expanded = False
-        limit = self.config.preview_chars
+        self.skip_note = ""
         record = item.record
         grid = self.query_one(CandidateGrid)
         if not grid.display:
             grid.display = True
         labels = self.card_labels(item)
         count_changed = len(labels) != len(grid.cards)
-        cards = await grid.set_card_count(labels)
-        expand_key = self.key_for("annotate.expand")
-        self.query_one(PromptView).show(record, limit, expand_key)
-        for position, card in enumerate(cards):
-            card.show(record.candidates[item.shown_order[position]], limit, expand_key)
+        await grid.set_card_count(labels)
+        self.show_texts(item)
         self.restore_answer(item, self.answer.begin(item))
         self.refresh_marks()
         if count_changed:
+            self.record_keys_offered = True
             self.refresh_bindings()  # the footer offers only the numbers on screen; rebuilding it is slow
+        else:
+            self.offer_record_keys()
         self.refresh_status()
         self.call_after_refresh(self.host.record_rendered, record.id)
 
@@ -202,6 +224,7 @@ class AnnotateScreen(Screen[None]):
             return
         self.query_one(PromptView).show_message("Loading records…")
         self.query_one(CandidateGrid).display = False
+        self.offer_record_keys()
         self.refresh_status()
 
     async def show_nothing_left(self) -> None:
@@ -212,6 +235,7 @@ class AnnotateScreen(Screen[None]):
             f"Press {self.key_for('annotate.back')} to go back and amend an answer, "
             f"or {self.key_for('app.quit')} to quit."
         )
+        self.record_keys_offered = False
         self.refresh_bindings()
         self.refresh_status()
         self.host.record_rendered(None)
@@ -227,6 +251,10 @@ class AnnotateScreen(Screen[None]):
             notes.append("amending an earlier answer")
         elif item is not None and item.draft is not None:
             notes.append("draft restored")
+        if self.skip_note:
+            notes.append(self.skip_note)
+        elif item is not None and item.record.id in self.skipped_here and not item.answered:
+            notes.append("you skipped this one earlier")
         if self.answer.comment:
             notes.append("comment added")
         mode = self.mode_note()
@@ -235,6 +263,8 @@ class AnnotateScreen(Screen[None]):
         now = self.clock()
         on_record = (now - self.answer.record_started + self.answer.carried_seconds) if item is not None else 0.0
         facts = StatusFacts(
+            self.identity,
+            self.dataset.name,
             self.progress.shown(),
             self.progress.submitted_here,
             now - self.session_started,
@@ -261,6 +291,8 @@ class AnnotateScreen(Screen[None]):
         self.answer.finish(item, status, ranks, both_bad, discard_reason)
         if status == "submitted" and not item.answered:
             self.progress.count_submission()
+        elif status == "discarded" and not item.answered:
+            self.progress.count_discard()
         await self.move_on(answered=True)
 
     async def move_on(self, answered: bool) -> None:
@@ -276,9 +308,14 @@ class AnnotateScreen(Screen[None]):
         if item is None:
             return
         self.answer.save_draft_now()
+        note = ""
         if not item.answered:
-            self.feed.release(item.record.id)
+            self.feed.skip(item.record.id)  # kept by the store: it comes back after the others, also next time
+            self.skipped_here.add(item.record.id)
+            note = f"skipped {neutralise(item.record.external_id, one_line=True)}: it comes back after the others"
         await self.move_on(answered=False)
+        self.skip_note = note
+        self.refresh_status()
 
     def action_discard(self) -> None:
         item = self.ready_item()
@@ -336,15 +373,22 @@ class AnnotateScreen(Screen[None]):
         await self.query_one(GuidelinesPanel).toggle()
 
     def action_toggle_prompt(self) -> None:
-        self.query_one(PromptView).toggle_collapsed()
+        self.query_one(PromptView).toggle_collapsed()  # the grid is resized and fits its cards again
 
     def action_expand(self) -> None:
         item = self.session.current
         if item is None:
             return
         self.expanded = not self.expanded
+        self.show_texts(item)
+
+    def show_texts(self, item: Item) -> None:
+        """The prompt and the candidates of the record on screen, then the cards fitted to them."""
         limit = None if self.expanded else self.config.preview_chars
         expand_key = self.key_for("annotate.expand")
-        self.query_one(PromptView).show(item.record, limit, expand_key)
-        for position, card in enumerate(self.query_one(CandidateGrid).cards):
-            card.show(item.record.candidates[item.shown_order[position]], limit, expand_key)
+        record = item.record
+        self.query_one(PromptView).show(record, limit, expand_key, self.markdown, self.expanded)
+        grid = self.query_one(CandidateGrid)
+        for position, card in enumerate(grid.cards):
+            card.show(record.candidates[item.shown_order[position]], limit, expand_key, self.markdown)
+        grid.fit()

@@ -50,9 +50,9 @@ class RankScreen(AnnotateScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Only the numbers of the candidates on screen are offered.
-        if action == "rank" and parameters and isinstance(parameters[0], int):
-            return parameters[0] < self.ranking.size
-        return True
+        if action == "rank" and parameters and isinstance(parameters[0], int) and parameters[0] >= self.ranking.size:
+            return False
+        return super().check_action(action, parameters)
 
     def action_rank(self, position: int) -> None:
         if self.ready_item() is not None and position < self.ranking.size:

@@ -7,6 +7,7 @@ from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.css.types import EdgeType
+from textual.geometry import Size
 from textual.widgets import Static
 
 from store import Candidate
@@ -26,7 +27,7 @@ MARK_BORDERS: dict[str, tuple[EdgeType, str]] = {
 
 class CandidateCard(VerticalScroll, can_focus=True):
     DEFAULT_CSS = """
-    CandidateCard { border: round $panel-lighten-2; padding: 0 1; height: 1fr; min-height: 4; }
+    CandidateCard { border: round $panel-lighten-2; padding: 0 1; height: 1fr; min-height: 3; }
     CandidateCard:focus { border: round $accent; }
     CandidateCard > Static { width: 1fr; }
     """
@@ -44,10 +45,20 @@ class CandidateCard(VerticalScroll, can_focus=True):
     def on_mount(self) -> None:
         self.border_title = Content(self.label)
 
-    def show(self, candidate: Candidate, limit: int | None, expand_key: str = "e") -> None:
+    @property
+    def body(self) -> Static:
+        return self.query_one(".candidate-body", Static)
+
+    def show(self, candidate: Candidate, limit: int | None, expand_key: str = "e", markdown: bool = False) -> None:
         self.text_length = len(candidate.text)
-        self.query_one(".candidate-body", Static).update(render_untrusted(candidate.text, limit, expand_key))
+        self.body.update(render_untrusted(candidate.text, limit, expand_key, markdown))
         self.scroll_home(animate=False)
+
+    def needed_height(self, width: int) -> int:
+        """Rows the card needs at `width` cells to show its text without scrolling."""
+        inner = max(1, width - 4)  # the border and the padding on each side
+        size = Size(inner, self.app.size.height)
+        return self.body.get_content_height(size, self.app.size, inner) + 2
 
     def show_rank(self, rank: int, tied: bool, pending_hint: str = "") -> None:
         """Rank 0 means not ranked yet; `tied` when another card shares the rank."""

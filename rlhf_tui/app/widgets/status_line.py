@@ -1,5 +1,7 @@
-"""The always-visible progress line: your submitted count, the dataset's completion,
-your rate per hour, the time on this record, and what mode the record is in."""
+"""The always-visible progress line: who you are and on which dataset, your submitted
+count, the records left for you, what mode the record is in, the dataset's completion,
+your rate per hour and the time on this record (most important first: a narrow terminal
+cuts the end)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from textual.widgets import Static
 
 from store import AnnotatorProgress
 
+from ..safe_text import neutralise
+
 
 def clock_text(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -19,6 +23,8 @@ def clock_text(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class StatusFacts:
+    annotator: str  # as the store records answers (over the service: the name it gave us)
+    dataset: str
     progress: AnnotatorProgress | None
     submitted_this_session: int
     session_seconds: float
@@ -41,6 +47,9 @@ def status_text(facts: StatusFacts) -> Text:
     if facts.service_lost:  # first, so a narrow terminal still shows it
         text.append(f"⚠ {SERVICE_LOST_NOTICE}", style="bold reverse red")
         text.append(" · ")
+    who, dataset = neutralise(facts.annotator, one_line=True), neutralise(facts.dataset, one_line=True)
+    text.append(f" {who} · {dataset} ", style="bold reverse")  # who am I, and where: always first
+    text.append(" ")
     progress = facts.progress
     if progress is None:
         text.append("loading progress…", style="dim")
@@ -48,6 +57,10 @@ def status_text(facts: StatusFacts) -> Text:
         text.append(f"✔ {progress.submitted:,} submitted", style="bold")
         if progress.discarded:
             text.append(f" · ✖ {progress.discarded:,}")
+        text.append(f" · {progress.remaining_for_annotator:,} left for you")
+    if facts.note:
+        text.append(f" · {facts.note}", style="bold yellow")
+    if progress is not None:
         text.append(
             f" · dataset {progress.dataset_percent:.1f}% "
             f"({progress.dataset_complete_records:,}/{progress.dataset_records:,})"
@@ -55,8 +68,6 @@ def status_text(facts: StatusFacts) -> Text:
     rate = facts.rate_per_hour
     text.append(f" · {rate:.0f}/h" if rate is not None else " · –/h")
     text.append(f" · ⏱ {clock_text(facts.record_seconds)}")
-    if facts.note:
-        text.append(f" · {facts.note}", style="bold yellow")
     return text
 
 
