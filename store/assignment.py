@@ -69,7 +69,8 @@ class DatasetAssignment:
 
         # A draft comes back even when the record has filled up meanwhile: the annotator is told
         # (submission_counts) and may still submit it, counted as over K, or drop it.
-        for record_id in sorted(self.drafts.get(annotator, ())):
+        drafts = self.drafts.get(annotator, set())
+        for record_id in sorted(drafts - skipped):  # a skipped draft waits with the other skipped records
             pos = self.position(record_id)
             if len(picked) < limit and pos >= 0 and fits(record_id, self.counts[pos], bounded=False):
                 picked.append(record_id)
@@ -97,7 +98,7 @@ class DatasetAssignment:
             pos = self.position(record_id)
             if len(picked) >= limit:
                 break
-            if pos >= 0 and fits(record_id, self.counts[pos], bounded=pos >= calibration):
+            if pos >= 0 and fits(record_id, self.counts[pos], bounded=pos >= calibration and record_id not in drafts):
                 picked.append(record_id)
         return picked
 

@@ -263,3 +263,12 @@ def test_assignment_state_survives_reopen(store_path, jsonl):
     with open_store(store_path) as s:  # rebuilt from the tables
         assert [r.id for r in s.next_records("d", "bob", limit=5)] == before
     assert before[0] == r1.id and r0.id not in before
+
+
+def test_a_skipped_draft_waits_with_the_skipped_records(store, jsonl):
+    store.import_file(jsonl(rank_rows(3)), dataset="d")
+    ids = store.record_ids("d")
+    (first,) = store.next_records("d", "ann")
+    store.save_annotation(AnnotationInput(first.id, "ann", "draft", (1, 0, 0, 0)))
+    store.skip_record(first.id, "ann")
+    assert [r.id for r in store.next_records("d", "ann", limit=3)] == [ids[1], ids[2], ids[0]]
