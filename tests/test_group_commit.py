@@ -176,6 +176,7 @@ def test_a_failed_commit_of_an_answer_raises_it_and_the_record_is_handed_out_aga
 
 def test_concurrent_writers_share_commits_and_a_bad_write_fails_alone(store, jsonl):
     store.import_file(jsonl(rank_rows(40)), dataset="d", annotators_per_record=2)
+    store.update_dataset("d", settings={"assignment": "spread"})  # the fewest submissions first
     ids = store.record_ids("d")
     con = scripted(store)
 
