@@ -88,13 +88,30 @@ def child(kind, four_bit, max_length, batch, model, data, gpu) -> None:
     print("RESULT " + json.dumps({"peak": peak}), flush=True)
 
 
-def long_rows(n_prompts: int, words: int):
+def long_rows(n_prompts: int, model: Path, max_length: int):
+    """Pairs whose prompt + answer fill `max_length` tokens (the estimate's assumption) without
+    exceeding it: a reward model drops longer pairs, DPO would cut them."""
     from trainers_fixtures import preference_rows
 
+    from trainers.formatting import encode_exchange
+    from trainers.modeling import ModelSource, load_tokenizer
+
+    tok = load_tokenizer(ModelSource(str(model)))
     rows = preference_rows(n_prompts=n_prompts, pairs_per_prompt=1)
-    for r in rows:  # long enough to fill max_length, so the estimate's assumption holds
-        r["chosen"] = (r["chosen"] + " ") * words
-        r["rejected"] = (r["rejected"] + " ") * words
+    for r in rows:
+        for side in ("chosen", "rejected"):
+            unit, text = r[side] + " ", r[side]
+            while True:  # grow word by word until the next word would not fit
+                for word in unit.split():
+                    longer = f"{text} {word}"
+                    prompt_ids, answer_ids = encode_exchange(tok, r["prompt"], longer)
+                    if len(prompt_ids) + len(answer_ids) > max_length:
+                        break
+                    text = longer
+                else:
+                    continue
+                break
+            r[side] = text
     return rows
 
 
@@ -114,7 +131,6 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-mem-"))
     model = make_model(work / "model")
-    data = write_jsonl(work / "prefs.jsonl", long_rows(16, 20))
     shape = ArchShape.from_config(read_model_config(str(model)))
     device = "gpu" if a.gpu else "cpu"
     print(
@@ -123,6 +139,9 @@ def main() -> None:
     )
     worst = 0.0
     for kind, four_bit, length, batch in CASES:
+        data = work / f"prefs-{length}.jsonl"
+        if not data.exists():
+            write_jsonl(data, long_rows(16, model, length))
         cfg = config_for(kind, four_bit, length, batch, model, data, work / "out")
         parts = estimate(
             cfg, shape, device, checkpoint_bytes=sum(p.stat().st_size for p in model.glob("*.safetensors"))

@@ -114,6 +114,7 @@ def run_plain_trl(model: str, data: str, out: str, steps: int) -> dict:
         gradient_checkpointing=True,
         gradient_checkpointing_kwargs={"use_reentrant": False},
         bf16=True,
+        disable_dropout=False,  # as rlhf-tui trains: LoRA dropout active (TRL's default would zero it)
         seed=s["seed"],
         report_to="none",
         save_steps=10_000,

@@ -114,7 +114,7 @@ def test_summary_counts_the_pairs_used_and_reports_those_dropped(tiny_model_dir,
     assert re.search(r"train pairs dropped.*--max-length\W+2\b", captured.out)
 
 
-def test_dpo_keeps_long_prompts_cut_from_the_left(tiny_model_dir, tmp_path):
+def test_dpo_keeps_every_pair_cutting_prompts_from_the_left(tiny_model_dir, tmp_path):
     from trainers.generation import prompt_for_generation
     from trainers.run import run_training
 
@@ -124,7 +124,10 @@ def test_dpo_keeps_long_prompts_cut_from_the_left(tiny_model_dir, tmp_path):
         progress=False,
     )
     kept = result.trainer.train_dataset
-    assert result.metrics["summary"]["train_pairs"] == len(kept) == 8
+    summary = result.metrics["summary"]
+    # DPO drops nothing: long prompts lose their start, answers too long for any prompt lose their end
+    assert summary["train_pairs"] == len(kept) == 10 and summary["train_pairs_dropped"] == 0
+    assert summary["prompts_cut"] == 3 and summary["answers_cut"] == 2
     tok = result.trainer.processing_class
     long_prompt = preference_rows(n_prompts=1)[0]["prompt"]  # any prompt ends with the same assistant opening
     ending = tok(prompt_for_generation(tok, long_prompt), add_special_tokens=False)["input_ids"][-3:]

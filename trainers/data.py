@@ -93,6 +93,7 @@ class EncodedSplit:
     given: int  # pairs in the split before encoding
     dropped: int  # pairs whose answer leaves no room for the prompt within --max-length
     prompts_cut: int  # pairs kept with their prompt cut from the left
+    answers_cut: int = 0  # pairs kept with their answers' ends cut (DPO, when an answer alone is too long)
 
 
 def encode_split(
@@ -100,7 +101,7 @@ def encode_split(
 ) -> EncodedSplit:
     """Each row through the kind's encoder; `group_id` (the prompt group) added when asked."""
     kept: list[dict[str, Any]] = []
-    dropped = cut = 0
+    dropped = cut = answers_cut = 0
     ids: dict[str, int] = {}
     for row in rows:
         encoded = encode(row)
@@ -108,10 +109,11 @@ def encode_split(
             dropped += 1
             continue
         cut += bool(encoded.get("prompt_cut"))
+        answers_cut += bool(encoded.get("answers_cut"))
         if with_group:
             encoded["group_id"] = ids.setdefault(prompt_key(row), len(ids))
         kept.append(encoded)
-    return EncodedSplit(rows=kept, given=len(rows), dropped=dropped, prompts_cut=cut)
+    return EncodedSplit(rows=kept, given=len(rows), dropped=dropped, prompts_cut=cut, answers_cut=answers_cut)
 
 
 def to_dataset(rows: list[dict[str, Any]]) -> Any:

@@ -7,8 +7,9 @@ a template a plain-string prompt is the raw text followed by the answer and the 
 does); chat data then needs a template (`--chat-template FILE`).
 
 Too long for `--max-length`: the prompt is cut from the left (its end, the question being answered,
-stays), the answer is kept whole; a pair whose answer leaves too little room for the prompt is
-dropped and counted. Pure Python: it calls the tokenizer it is given, never imports torch.
+stays), the answer is kept whole. When an answer alone leaves too little room for the prompt, DPO
+cuts the answers' ends (as TRL's own truncation does) and a reward model drops the pair (its score
+would judge half an answer); both are counted. Pure Python: it calls the tokenizer it is given, never imports torch.
 """
 
 from __future__ import annotations
@@ -120,18 +121,27 @@ def cut_prompt(tokenizer: Tokenizer, prompt_ids: list[int], budget: int) -> list
 
 @dataclass
 class EncodedPair:
-    """A preference pair in tokens, fitting --max-length; `prompt_cut` when the prompt lost its start."""
+    """A preference pair in tokens, fitting --max-length; `prompt_cut` when the prompt lost its start,
+    `answers_cut` when the answers lost their ends."""
 
     prompt_ids: list[int]
     chosen_ids: list[int]
     rejected_ids: list[int]
     prompt_cut: bool
+    answers_cut: bool = False
 
 
 def encode_pair(
-    tokenizer: Tokenizer, prompt: Any, chosen: Any, rejected: Any, max_length: int, source: str = "the model"
+    tokenizer: Tokenizer,
+    prompt: Any,
+    chosen: Any,
+    rejected: Any,
+    max_length: int,
+    source: str = "the model",
+    cut_answers: bool = False,
 ) -> EncodedPair | None:
-    """The pair in tokens, its prompt cut from the left to fit; None when an answer alone leaves no room."""
+    """The pair in tokens, its prompt cut from the left to fit. When an answer alone leaves too little
+    room: with `cut_answers` the answers keep their starts, else None (the pair is dropped)."""
     prompt_ids, chosen_ids = encode_exchange(tokenizer, prompt, chosen, source)
     rejected_prompt, rejected_ids = encode_exchange(tokenizer, prompt, rejected, source)
     if rejected_prompt != prompt_ids:  # the split point differs: keep the shorter prompt, give the rest to the answer
@@ -141,9 +151,19 @@ def encode_pair(
     budget = max_length - max(len(chosen_ids), len(rejected_ids))
     if budget >= len(prompt_ids):
         return EncodedPair(prompt_ids, chosen_ids, rejected_ids, prompt_cut=False)
-    if budget < min(len(prompt_ids), min_prompt_tokens(max_length)):
+    floor = min(len(prompt_ids), min_prompt_tokens(max_length))
+    if budget >= floor:
+        return EncodedPair(cut_prompt(tokenizer, prompt_ids, budget), chosen_ids, rejected_ids, prompt_cut=True)
+    if not cut_answers:
         return None
-    return EncodedPair(cut_prompt(tokenizer, prompt_ids, budget), chosen_ids, rejected_ids, prompt_cut=True)
+    room = max_length - floor
+    return EncodedPair(
+        cut_prompt(tokenizer, prompt_ids, floor),
+        chosen_ids[:room],
+        rejected_ids[:room],
+        prompt_cut=floor < len(prompt_ids),
+        answers_cut=True,
+    )
 
 
 def scoring_ids(tokenizer: Tokenizer, prompt: Any, answer: Any, max_length: int) -> list[int]:

@@ -98,7 +98,10 @@ def _encode_reward(ctx: EncodeContext, row: dict[str, Any]) -> dict[str, Any] | 
 
 
 def _encode_dpo(ctx: EncodeContext, row: dict[str, Any]) -> dict[str, Any] | None:
-    pair = encode_pair(ctx.tokenizer, row["prompt"], row["chosen"], row["rejected"], ctx.max_length, ctx.source)
+    # A policy learns from the start of a long answer as well (TRL's own truncation keeps it): cut, not drop.
+    pair = encode_pair(
+        ctx.tokenizer, row["prompt"], row["chosen"], row["rejected"], ctx.max_length, ctx.source, cut_answers=True
+    )
     if pair is None:
         return None
     return {
@@ -107,6 +110,7 @@ def _encode_dpo(ctx: EncodeContext, row: dict[str, Any]) -> dict[str, Any] | Non
         "rejected_ids": pair.rejected_ids,
         "answer_tokens": (len(pair.chosen_ids) + len(pair.rejected_ids)) / 2,
         "prompt_cut": pair.prompt_cut,
+        "answers_cut": pair.answers_cut,
     }
 
 

@@ -234,6 +234,7 @@ class PreparedData:
             "train_pairs_dropped": self.train_split.dropped,
             "eval_pairs_dropped": self.eval_split.dropped,
             "prompts_cut": self.train_split.prompts_cut + self.eval_split.prompts_cut,
+            "answers_cut": self.train_split.answers_cut + self.eval_split.answers_cut,
             "train_prompts": self.train_prompts,
             "eval_prompts": self.eval_prompts,
         }
@@ -283,6 +284,12 @@ def length_notes(cfg: TrainConfig, data: PreparedData) -> list[str]:
         notes.append(
             f"{cut} of {given} pairs have their prompt cut from the left to fit --max-length {cfg.data.max_length} "
             "(the end of the conversation and the whole answer kept)"
+        )
+    answers = data.train_split.answers_cut + data.eval_split.answers_cut
+    if answers:
+        notes.append(
+            f"{answers} of {given} pairs have answers longer than --max-length {cfg.data.max_length} allows: "
+            "trained on their first tokens; raise --max-length to keep them whole"
         )
     return notes
 

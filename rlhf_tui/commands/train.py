@@ -155,6 +155,8 @@ def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
         add("eval pairs dropped (too long: raise --max-length)", summary["eval_pairs_dropped"])
     if summary.get("prompts_cut"):
         add("prompts cut from the left to fit", summary["prompts_cut"])
+    if summary.get("answers_cut"):
+        add("answers cut at the end (too long: raise --max-length)", summary["answers_cut"])
     add("eval prompts", summary.get("eval_prompts"))
     add("steps", summary.get("global_step"))
     add("train loss (last log)", summary.get("final_train_loss"))
