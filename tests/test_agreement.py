@@ -37,7 +37,7 @@ def pair_rows(answers: dict[int, dict[str, str]]) -> list[tuple]:
     ]
 
 
-def rank_rows(answers: dict[int, dict[str, tuple[int, ...]]]) -> list[tuple]:
+def ranking_answers(answers: dict[int, dict[str, tuple[int, ...]]]) -> list[tuple]:
     return [(rid, a, tuple(r), False) for rid, by_a in answers.items() for a, r in by_a.items()]
 
 
@@ -197,7 +197,7 @@ def test_rank_report_alpha_is_ordinal_alpha_over_record_candidates():
         11: {"x": (1, 1, 2), "y": (2, 1, 1)},
     }
     units = [[r[i] for r in by_a.values()] for by_a in answers.values() for i in range(3)]
-    report = compute_agreement("rank", rank_rows(answers))
+    report = compute_agreement("rank", ranking_answers(answers))
     assert report.rank.krippendorff_alpha == pytest.approx(brute_force_alpha(units, "ordinal"))
 
 
@@ -264,7 +264,7 @@ def test_rank_report_means_and_skipped_tau_pairs():
         2: {"x": (1, 2, 3), "y": (3, 2, 1)},
         3: {"x": (1, 1, 1), "y": (1, 1, 1)},  # W undefined, tau-b pair skipped
     }
-    report = compute_agreement("rank", rank_rows(answers))
+    report = compute_agreement("rank", ranking_answers(answers))
     rank = report.rank
     w1 = reference_kendall_w(list(answers[1].values()))
     assert dict(rank.kendall_w) == pytest.approx({1: w1, 2: 0.0})
@@ -306,7 +306,7 @@ def test_rank_majority_is_tau_b_with_borda_consensus_of_the_others():
         1: {"alice": (1, 2, 3), "bob": (1, 2, 3), "carol": (1, 3, 2)},
         2: {"alice": (1, 2, 3), "bob": (3, 2, 1)},
     }
-    by = {a.annotator: a for a in compute_agreement("rank", rank_rows(answers)).by_annotator}
+    by = {a.annotator: a for a in compute_agreement("rank", ranking_answers(answers)).by_annotator}
     # Record 1, alice: the others' summed ranks are bob + carol = (2, 5, 5), tied for last.
     alice_1 = kendalltau((1, 2, 3), (2, 5, 5)).statistic
     carol_1 = kendalltau((1, 3, 2), (2, 4, 6)).statistic  # alice + bob
@@ -336,7 +336,7 @@ def test_disputed_records_most_disagreement_first_and_limited():
 
 
 def test_no_overlapping_records_is_reported_not_raised():
-    report = compute_agreement("rank", rank_rows({1: {"a": (1, 2)}, 2: {"b": (2, 1)}}))
+    report = compute_agreement("rank", ranking_answers({1: {"a": (1, 2)}, 2: {"b": (2, 1)}}))
     assert (report.records_submitted, report.records_compared) == (2, 0)
     assert report.rank is None and report.pair is None and report.disputed == ()
     assert "No record has two or more submissions" in report.notes[0]
@@ -404,7 +404,7 @@ def test_view_prints_annotator_names_literally():
     assert text.count(sneaky) == 3  # kappa note, per-annotator table, disputed record
     for figure in ("percent agreement", "Cohen's kappa", "Krippendorff's alpha (nominal)", "Most disputed"):
         assert figure in text
-    rank_text = render(compute_agreement("rank", rank_rows({1: {"x": (1, 2), "y": (2, 1)}})))
+    rank_text = render(compute_agreement("rank", ranking_answers({1: {"x": (1, 2), "y": (2, 1)}})))
     assert "Kendall's W" in rank_text and "tau-b" in rank_text and "2,1" in rank_text
 
 
