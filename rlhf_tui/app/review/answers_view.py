@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import JustifyMethod
 from rich.text import Text
 
 from rlhf_tui.terminal_text import neutralise
 from store.types import Annotation, Review
 
 COMMENT_CHARS = 400  # of a comment shown in the table (the rest is cut with an ellipsis)
+NAME_CELLS = 24  # the widest an annotator's name is shown
+GAP = Text("  ")  # between the table's columns
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -62,39 +65,61 @@ def same_answer(answer: Annotation, review: Review | None) -> bool:
     )
 
 
+def cell(text: str | Text, width: int, justify: JustifyMethod = "left", style: str = "") -> Text:
+    """`text` in exactly `width` cells (cut with an ellipsis, padded), as plain `Text`."""
+    piece = text.copy() if isinstance(text, Text) else Text(text, style=style)
+    piece.truncate(width, overflow="ellipsis")
+    gap = width - piece.cell_len
+    if justify == "right":
+        piece = Text(" " * gap) + piece
+    elif justify == "center":
+        piece = Text(" " * (gap // 2)) + piece + Text(" " * (gap - gap // 2))
+    else:
+        piece.append(" " * gap)
+    return piece
+
+
 def answers_table(
-    answers: Sequence[Annotation], task: str, candidates: int, selected: int | None, review: Review | None
-) -> Table:
-    """One row per annotator: the row key, name, rank of each candidate (pairs: the choice),
-    ✓ when it is the final answer, time spent and comment; > marks the selected row."""
+    answers: Sequence[Annotation],
+    task: str,
+    candidates: int,
+    selected: int | None,
+    review: Review | None,
+    width: int = 200,
+) -> Text:
+    """One line per annotator: the row key, name, rank of each candidate (pairs: the choice),
+    ✓ when it is the final answer, time spent and comment; > marks the selected row. Each
+    line is cut to `width` cells.
+
+    Laid out by hand in fixed columns, one line per row (a comment is cut with an ellipsis):
+    a Rich `Table` was measured and rendered many times per record and took most of the
+    time between a keypress and the next record on screen."""
     distinct = len({(tuple(a.ranks), a.both_bad) for a in answers if a.status == "submitted"})
-    title = Text(
+    text = Text(end="")
+    text.append(
         f"Answers · {len(answers)} annotator{'s' if len(answers) != 1 else ''} · "
-        f"{distinct} different answer{'s' if distinct != 1 else ''}",
+        f"{distinct} different answer{'s' if distinct != 1 else ''}\n",
         style="bold",
     )
-    table = Table(title=title, title_justify="left", expand=True, box=None, pad_edge=False, padding=(0, 1))
-    table.add_column(Text(" #"), justify="right", no_wrap=True)
-    table.add_column(Text("annotator"), no_wrap=True, max_width=24, overflow="ellipsis")
+    names = [one_line(answer.annotator) for answer in answers]
+    name_width = min(NAME_CELLS, max([cell_len(name) for name in names] + [len("annotator")]))
     if task == "pair":
-        table.add_column(Text("choice"), no_wrap=True)
+        marks_head = [cell("choice", 9)]
     else:
-        for index in range(candidates):
-            table.add_column(Text(f"cand {index + 1}"), justify="center", no_wrap=True)
-    table.add_column(Text("final"), justify="center", no_wrap=True)
-    table.add_column(Text("time"), justify="right", no_wrap=True)
-    table.add_column(Text("comment"), ratio=1, overflow="fold")
-    for row, answer in enumerate(answers):
+        marks_head = [cell(f"cand {index + 1}", 6, "center") for index in range(candidates)]
+    header = [cell(" #", 2), cell("annotator", name_width), *marks_head, cell("final", 5), cell("time", 5, "right")]
+    head = GAP.join([*header, Text("comment")])
+    head.truncate(width, overflow="ellipsis")
+    head.stylize("bold")
+    text.append_text(head)
+    for row, (answer, name) in enumerate(zip(answers, names)):
         chosen = row == selected
-        style = "reverse" if chosen else ""
         discarded = answer.status != "submitted"
         if task == "pair":
-            marks = [Text("discarded" if discarded else pair_label(answer.ranks, answer.both_bad))]
+            marks = [cell("discarded" if discarded else pair_label(answer.ranks, answer.both_bad), 9)]
         else:
-            marks = [Text("–" if discarded or not rank else str(rank)) for rank in answer.ranks[:candidates]]
-            marks += [Text("–")] * (candidates - len(marks))
-            if answer.both_bad and not discarded:
-                marks[-1].append(" (all bad)")
+            ranks = list(answer.ranks[:candidates]) + [0] * (candidates - len(answer.ranks))
+            marks = [cell("–" if discarded or not rank else str(rank), 6, "center") for rank in ranks]
         comment = Text()
         if discarded:
             comment.append("discarded", style="bold")
@@ -102,18 +127,27 @@ def answers_table(
                 comment.append(f": {one_line(answer.discard_reason, COMMENT_CHARS)}")
             if answer.comment:
                 comment.append(" · ")
+        elif answer.both_bad and task != "pair":
+            comment.append("all bad · ", style="bold")
         comment.append(one_line(answer.comment, COMMENT_CHARS))
         key = str(row + 1) if row < 9 else ""
-        table.add_row(
-            Text(f">{key}" if chosen else key),
-            Text(one_line(answer.annotator)),
-            *marks,
-            Text("✓", style="bold green") if same_answer(answer, review) else Text(""),
-            Text(seconds_text(answer.seconds_spent)),
-            comment,
-            style=style,
+        final = Text("✓", style="bold green") if same_answer(answer, review) else Text("")
+        line = GAP.join(
+            [
+                cell(f">{key}" if chosen else f" {key}", 2),
+                cell(name, name_width),
+                *marks,
+                cell(final, 5, "center"),
+                cell(seconds_text(answer.seconds_spent), 5, "right"),
+                comment,
+            ]
         )
-    return table
+        line.truncate(width, overflow="ellipsis", pad=chosen)  # the selected row is reversed across the box
+        if chosen:
+            line.stylize("reverse")
+        text.append("\n")
+        text.append_text(line)
+    return text
 
 
 def review_text(review: Review | None, history: Sequence[Review], task: str, you: str) -> Text:

@@ -304,6 +304,9 @@ class ReviewScreen(Screen[None]):
         self.offer_keys()
         self.call_after_refresh(self.host.record_rendered, record.id)
 
+    def on_resize(self) -> None:
+        self.show_answers()  # the table's lines are cut to its width
+
     def limit(self) -> int | None:
         return None if self.expanded else PREVIEW_CHARS
 
@@ -334,7 +337,7 @@ class ReviewScreen(Screen[None]):
             else:
                 header.append(" · not reviewed", style="yellow")
         header.append(f" · reviewer {one_line(self.reviewer)}")
-        self.query_one("#review-header", Static).update(header)
+        self.query_one("#review-header", Static).update(header, layout=False)  # one line, always
 
     def show_answers(self) -> None:
         """The answers table, the review's state and the marks on the cards."""
@@ -342,8 +345,15 @@ class ReviewScreen(Screen[None]):
         if bundle is None:
             return
         count = len(bundle.record.candidates)
-        table = answers_table(bundle.answers, self.task_kind, count, self.selected, bundle.review)
-        self.query_one("#review-answers", Static).update(table)
+        box = self.query_one("#review-answers", Static)
+        width = box.content_size.width or self.app.size.width - 4
+        table = answers_table(bundle.answers, self.task_kind, count, self.selected, bundle.review, width)
+        lines = len(bundle.answers) + 2
+        if box.styles.height is None or box.styles.height.value != lines + 2:
+            box.styles.height = lines + 2  # the border, the title, the header and one line per answer
+            box.update(table)
+        else:
+            box.update(table, layout=False)  # as tall as before: repainted without laying out the screen
         state = review_text(bundle.review, bundle.history, self.task_kind, self.reviewer)
         draft = self.draft
         review = bundle.review
@@ -416,7 +426,7 @@ class ReviewScreen(Screen[None]):
         if self.feedback.plain:
             text.append(" · ")
             text.append_text(self.feedback)
-        self.query_one("#review-status", Static).update(text)
+        self.query_one("#review-status", Static).update(text, layout=False)  # one line, always
 
     def _external_id(self, record_id: int) -> str:
         bundle = self.walk.bundles.get(record_id)
