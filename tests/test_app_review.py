@@ -335,3 +335,19 @@ def test_review_screen_snapshot(snap_compare, answered):
         await press(pilot, "2")
 
     assert snap_compare(review_app(store), terminal_size=(120, 40), run_before=ready)
+
+
+async def test_help_lists_the_ids_and_quit_waits_for_the_save(answered):
+    store, ids = answered
+    app = review_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "question_mark")
+        help_text = screen_text(app)
+        assert "review.accept" in help_text and "review.rank.tie" in help_text and "review.pair.both_bad" in help_text
+        await press(pilot, "escape")
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("3", "enter", "q")  # quit at once after a decision: the save still lands
+        await settle(pilot)
+    assert app.return_code in (0, None)
+    assert store.get_review(ids["r2"]).accepted_from == "cat"

@@ -492,7 +492,7 @@ class ReviewScreen(Screen[None]):
             return False
         self.mode = "choose"
         await self.show_current()
-        self.fetch_around()
+        self.call_after_refresh(self.fetch_around)  # once the record is painted: the store worker never slows that
         return True
 
     async def action_next(self) -> None:
