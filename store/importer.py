@@ -4,21 +4,35 @@ bulk-insert the new records and candidates in one transaction (all or nothing)."
 from __future__ import annotations
 
 import heapq
+import json
 import re
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from .answer_checks import MAX_ANNOTATOR_CHARS
 from .clock import utcnow
 from .connection import first_row
 from .dataset_rows import insert_dataset
 from .errors import InvalidInputError
-from .import_formats import RESPONSE_FIELD, RESPONSES_FIELD, detect_format, normalise_python, normalise_sql
+from .import_formats import (
+    FORMAT_AXES,
+    RATING_FORMATS,
+    RESPONSE_FIELD,
+    RESPONSES_FIELD,
+    detect_format,
+    normalise_python,
+    normalise_sfb_axis,
+    normalise_sql,
+)
 from .import_readers import BadLineError, GoodLines, RawInput, jsonl_good_lines, raw_relation_sql, read_error
 from .types import IMPORT_FORMATS, MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
 
 MAX_LISTED_REJECTIONS = 1000
+# `--keep-labels gold`: the file's chosen/rejected become gold reviews by this reviewer, not an answer.
+GOLD = "gold"
+GOLD_REVIEWER = "import"
 
 
 # An empty reply is a real candidate in chosen/rejected data (the model said nothing); a
@@ -86,24 +100,31 @@ def import_file(
     if fmt not in ("auto", *IMPORT_FORMATS):
         raise InvalidInputError(f"unknown format {fmt!r}; use auto, {', '.join(IMPORT_FORMATS)}")
     if task is not None and task not in TASK_KINDS:
-        raise InvalidInputError(f"unknown task {task!r}; use rank or pair")
+        raise InvalidInputError(f"unknown task {task!r}; use {', '.join(TASK_KINDS)}")
     if annotators_per_record is not None and annotators_per_record < 1:
         raise InvalidInputError("--annotators-per-record must be at least 1")
-    existing = first_row(con.execute("SELECT id, task FROM datasets WHERE name = ?", [dataset]))
+    existing = first_row(con.execute("SELECT id, task, settings FROM datasets WHERE name = ?", [dataset]))
     if existing and task and existing[1] != task:
         raise InvalidInputError(f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task}")
-    task = task or (existing[1] if existing else None)
+    existing_task = existing[1] if existing else None
+    existing_settings = json.loads(existing[2] or "{}") if existing else {}
+    task = task or existing_task
+    keep_labels = keep_labels or None
+
+    def read(good: GoodLines | None) -> tuple[RawInput, pa.Table, str, str, int]:
+        return _read_and_check(con, path, good, fmt, task, keep_labels, dataset, existing_task)
 
     try:
-        raw, checked, fmt, task = _read_and_check(con, path, None, fmt, task, keep_labels)
+        raw, checked, fmt, task, rows_read = read(None)
         skipped: tuple[tuple[int, str], ...] = ()
     except BadLineError as exc:
         if not skip_invalid:
             raise InvalidInputError(f"{exc}; nothing was imported (--skip-invalid leaves such lines out)") from None
         # Only now is the file copied line by line: the clean path stays in DuckDB.
         with jsonl_good_lines(path) as good:
-            raw, checked, fmt, task = _read_and_check(con, path, good, fmt, task, keep_labels)
+            raw, checked, fmt, task, rows_read = read(good)
         skipped = good.skipped
+    axes = _dataset_axes(dataset, fmt, task, keep_labels, existing_settings)
 
     con.register("checked", checked)
     try:
@@ -125,11 +146,29 @@ def import_file(
             guidelines,
             annotators_per_record,
             keep_labels,
+            axes,
             rejected,
-            len(checked) + len(skipped),
+            rows_read + len(skipped),
+            len(checked) - len(problems),
         )
     finally:
         _unregister(con, "checked")
+
+
+def _check_labels(fmt: str, keep_labels: str | None) -> None:
+    """--keep-labels fits the format: a chosen/rejected pair (trl, hh; NAME or gold) or ratings (NAME)."""
+    if keep_labels is None:
+        return
+    if fmt in RATING_FORMATS and keep_labels == GOLD:
+        raise InvalidInputError(
+            "--keep-labels gold records chosen/rejected as gold reviews (trl or hh data); "
+            f"{fmt} ratings are kept as a source's answers: name the source instead (--keep-labels NAME)"
+        )
+    if fmt not in ("trl", "hh", *RATING_FORMATS):
+        raise InvalidInputError(
+            "--keep-labels needs data that carries labels: chosen/rejected (trl, hh) or ratings "
+            f"(ultrafeedback, sfb-axis), not {fmt}"
+        )
 
 
 def _read_and_check(
@@ -139,21 +178,40 @@ def _read_and_check(
     fmt: str,
     task: str | None,
     keep_labels: str | None,
-) -> tuple[RawInput, pa.Table, str, str]:
-    """(what was read, the normalised rows with a `problem` column each, the format, the task).
-    `task` is the one asked for or the existing dataset's; None picks it from the format."""
+    dataset: str,
+    existing_task: str | None,
+) -> tuple[RawInput, pa.Table, str, str, int]:
+    """(what was read, the normalised rows with a `problem` column each, the format, the task,
+    how many rows were read). `task` is the one asked for or the existing dataset's; None picks
+    it from the format (and from whether ratings are kept)."""
     raw, raw_sql = raw_relation_sql(con, path, good_lines)
     try:
         fmt = detect_format(raw, con, raw_sql) if fmt == "auto" else fmt
-        if keep_labels and fmt not in ("trl", "hh"):
-            raise InvalidInputError(f"--keep-labels needs chosen/rejected data (trl or hh), not {fmt}")
-        task = task or ("pair" if fmt in ("trl", "hh") else "rank")
+        _check_labels(fmt, keep_labels)
+        rated_by = keep_labels if fmt in RATING_FORMATS else None
+        if rated_by is not None and task not in (None, "rate"):
+            if task == existing_task:
+                raise InvalidInputError(
+                    f"dataset {dataset!r} is a {task} dataset; {fmt} ratings (--keep-labels) need a rate dataset"
+                )
+            raise InvalidInputError(f"--keep-labels on {fmt} data keeps ratings; the task must be rate, not {task}")
+        if keep_labels is not None and rated_by is None and task in ("rate", "thumbs"):
+            raise InvalidInputError(
+                f"--keep-labels on {fmt} data keeps which answer was chosen; the task must be pair or rank, not {task}"
+            )
+        if task is None:
+            task = "pair" if fmt in ("trl", "hh") else "rate" if fmt == "sfb-axis" or rated_by else "rank"
         min_n, max_n = (2, 2) if task == "pair" else (MIN_CANDIDATES, MAX_CANDIDATES)
+        rows = None
         if fmt in ("trl", "hh"):
             con.register("norm", normalise_python(con, raw, raw_sql, fmt))
             source = "norm"
+        elif fmt == "sfb-axis":
+            table, rows = normalise_sfb_axis(con, raw, raw_sql, rated_by, min_n, max_n, MAX_ANNOTATOR_CHARS)
+            con.register("norm", table)
+            source = "norm"
         else:
-            source = f"({normalise_sql(raw, raw_sql, fmt)})"
+            source = f"({normalise_sql(raw, raw_sql, fmt, rated_by)})"
         # One materialisation: the file is parsed, normalised and checked in a single pass.
         checked = con.sql(_validation_sql(source, min_n, max_n, fmt in EMPTY_RESPONSE_ALLOWED)).to_arrow_table()
     except InvalidInputError:
@@ -162,7 +220,26 @@ def _read_and_check(
         raise read_error(path, raw.file_type, exc, good_lines) from None
     finally:
         _unregister(con, "norm")
-    return raw, checked, fmt, task
+    return raw, checked, fmt, task, len(checked) if rows is None else rows
+
+
+def _dataset_axes(dataset: str, fmt: str, task: str, keep_labels: str | None, settings: dict) -> list[dict] | None:
+    """The axes to give the dataset (a rate dataset from a format with ratings, without axes yet),
+    after checking that a rate dataset with axes of its own can hold the ratings kept."""
+    ours = FORMAT_AXES.get(fmt) if task == "rate" else None
+    if ours is None:
+        return None
+    theirs = settings.get("axes")
+    if not theirs:
+        return ours
+    if keep_labels is not None:
+        scales = {a["name"]: (a["low"], a["high"]) for a in theirs}
+        if any(scales.get(a["name"]) != (a["low"], a["high"]) for a in ours):
+            raise InvalidInputError(
+                f"dataset {dataset!r} rates on {', '.join(scales)}; {fmt} ratings are on "
+                f"{', '.join(a['name'] for a in ours)} ({ours[0]['low']} to {ours[0]['high']})"
+            )
+    return None
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -181,17 +258,23 @@ def _insert(
     guidelines: str | None,
     k: int | None,
     keep_labels: str | None,
+    axes: list[dict] | None,
     rejected: tuple[str, ...],
     rows_read: int,
+    valid: int,
 ) -> ImportReport:
     now = utcnow()
     con.execute("BEGIN TRANSACTION")
     try:
-        row = first_row(con.execute("SELECT id FROM datasets WHERE name = ?", [dataset]))
+        row = first_row(con.execute("SELECT id, settings FROM datasets WHERE name = ?", [dataset]))
         if row is None:
-            dataset_id = insert_dataset(con, dataset, task, guidelines or "", k or 1, None, now)
+            settings = {"axes": axes} if axes else None
+            dataset_id = insert_dataset(con, dataset, task, guidelines or "", k or 1, settings, now)
         else:
             dataset_id = row[0]
+            if axes:
+                merged = {**json.loads(row[1] or "{}"), "axes": axes}
+                con.execute("UPDATE datasets SET settings = ? WHERE id = ?", [json.dumps(merged), dataset_id])
             if guidelines is not None:
                 con.execute("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, dataset_id])
             if k is not None:
@@ -258,7 +341,34 @@ def _insert(
                 """
             ).fetchall()
             labels = 0
-            if keep_labels:
+            if keep_labels == GOLD:
+                # The file's choice as a gold review: the reference each annotator's accuracy is scored on.
+                labels = con.execute(
+                    """
+                    INSERT INTO reviews (record_id, dataset_id, reviewer, ranks, both_bad, accepted_from, note, gold,
+                                         created_at, updated_at)
+                    SELECT n.id, $d, $who, CASE c.label_chosen WHEN 0 THEN [1, 2] ELSE [2, 1] END, false, NULL,
+                           'the imported file''s chosen answer', true, $now, $now
+                    FROM new_ids n JOIN checked c USING (row_no) WHERE c.label_chosen IS NOT NULL
+                    """,
+                    {"d": dataset_id, "who": GOLD_REVIEWER, "now": now},
+                ).fetchall()[0][0]
+            elif keep_labels and fmt in RATING_FORMATS:
+                # Each source annotator's ratings as their submitted answer (no ranks: a rate answer).
+                labels = con.execute(
+                    """
+                    INSERT INTO annotations (record_id, dataset_id, annotator, status, ranks, shown_order,
+                                             created_at, updated_at, ratings)
+                    SELECT n.id, $d, u.l.annotator, 'submitted',
+                           list_transform(range(len(c.responses)), lambda i: 0)::SMALLINT[],
+                           range(len(c.responses))::SMALLINT[], $now, $now, u.l.ratings
+                    FROM new_ids n JOIN checked c USING (row_no) CROSS JOIN unnest(c.labels) AS u(l)
+                    WHERE len(u.l.ratings) > 0
+                    ORDER BY n.id, u.l.annotator
+                    """,
+                    {"d": dataset_id, "now": now},
+                ).fetchall()[0][0]
+            elif keep_labels:
                 labels = con.execute(
                     """
                     INSERT INTO annotations (record_id, dataset_id, annotator, status, ranks, shown_order,
@@ -276,7 +386,6 @@ def _insert(
         con.execute("ROLLBACK")
         raise
     added = len(new_ids)
-    valid = rows_read - len(rejected)
     return ImportReport(
         dataset=dataset,
         file=str(raw.path),

@@ -56,7 +56,10 @@ def import_command(
         None, "--task", help="rank (2-9 candidates) or pair (exactly 2). Default: pair for trl/hh data, else rank."
     ),
     fmt: ImportFormat = typer.Option(
-        ImportFormat("auto"), "--format", help="Input format; auto detects it from the columns."
+        ImportFormat("auto"),
+        "--format",
+        help="Input format; auto detects it from the columns. sfb-axis: summarize-from-feedback's axis rows "
+        "(one rated summary per row), one record per post, a rate dataset.",
     ),
     guidelines: Path | None = typer.Option(None, "--guidelines", help="Markdown file with the annotation guidelines."),
     annotators_per_record: int | None = typer.Option(
@@ -66,7 +69,10 @@ def import_command(
     keep_labels: str | None = typer.Option(
         None,
         "--keep-labels",
-        help="trl/hh data: also record the existing choice as a submitted answer by this annotator.",
+        help="Keep the file's labels. trl/hh: the choice as a submitted answer by this annotator, or with "
+        "'gold' as gold reviews that score each annotator's accuracy. ultrafeedback: the fine-grained ratings "
+        "as this annotator's answers (a rate dataset). sfb-axis: each worker's ratings as that worker's answers "
+        "(this name where a row has no worker).",
     ),
     strategy: Strategy | None = typer.Option(
         None,
