@@ -6,11 +6,19 @@ validation work the same whatever the file type.
 
 A JSONL file with bad lines (not UTF-8, blank, not one JSON object) fails fast with the
 first one named; `--skip-invalid` then reads a private copy holding only the good lines
-(`jsonl_good_lines`), and rows keep the line numbers of the original file."""
+(`jsonl_good_lines`), and rows keep the line numbers of the original file.
+
+CSV is read with one dialect, strictly: comma-separated, `"` quotes with `""` inside a quoted
+value, a header line (CSV_DIALECT). DuckDB's sniffer is not asked: it guesses another dialect
+for a malformed file and reads wrong rows, or none, without a word. The header is parsed here
+(names as DuckDB gives them: "column0" for an empty one, "name_1" for a repeat), and a
+malformed file is reported at its line by Python's csv module."""
 
 from __future__ import annotations
 
 import codecs
+import csv
+import dataclasses
 import json
 import os
 import re
@@ -26,6 +34,7 @@ import duckdb
 from .errors import InvalidInputError
 from .sql_names import quote_identifier, quote_literal
 
+CSV_DIALECT = "delim=',', quote='\"', escape='\"', header=true, strict_mode=true, null_padding=false, auto_detect=false"
 FILE_TYPES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 KIND_NAMES = {"jsonl": "JSON Lines", "json": "JSON", "parquet": "Parquet", "csv": "CSV"}
 
@@ -49,18 +58,20 @@ class RawInput:
     path: Path
     file_type: str
     columns: tuple[str, ...]
-    line_numbers: tuple[int, ...] | None = None  # JSONL read from GoodLines: row_no -> original line
+    # row_no -> its line in the file: JSONL read from GoodLines (rows are renumbered when lines
+    # were left out), CSV with values over several lines (`with_csv_lines`).
+    line_numbers: tuple[int, ...] | None = None
 
     def line_of(self, row_no: int) -> int:
-        """The original line of JSONL row `row_no`; rows are renumbered when lines were left out."""
-        return self.line_numbers[row_no - 1] if self.line_numbers is not None else row_no
+        """The line of the file where row `row_no` starts."""
+        if self.line_numbers is not None:
+            return self.line_numbers[row_no - 1]
+        return row_no + 1 if self.file_type == "csv" else row_no  # a CSV's header is line 1
 
     def location(self, row_no: int) -> str:
         """How a person finds row `row_no` in the file."""
-        if self.file_type == "jsonl":
+        if self.file_type in ("jsonl", "csv"):
             return f"line {self.line_of(row_no)}"
-        if self.file_type == "csv":
-            return f"line {row_no + 1}"  # the header is line 1
         if self.file_type == "json":
             return f"item {row_no}"
         return f"row {row_no}"
@@ -195,6 +206,95 @@ def _csv_cell_as_json(column: str) -> str:
                 ELSE to_json({column}) END AS {column}"""
 
 
+def _csv_reader(fh: Any) -> Any:
+    return csv.reader(fh, delimiter=",", quotechar='"', doublequote=True, strict=True)
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file's header, as DuckDB names them, or a located error."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        try:
+            header: list[str] = next(_csv_reader(fh), [])
+        except csv.Error as exc:
+            raise InvalidInputError(f"{path}: line 1: not valid CSV ({exc})") from None
+    if not header or header == [""]:
+        raise InvalidInputError(f"{path}: line 1: no header (the first line names the columns)")
+    if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):
+        raise InvalidInputError(
+            f"{path}: line 1: the header is one column {header[0][:60]!r}; CSV files must be comma-separated, "
+            f"not {sep!r}-separated"
+        )
+    names: list[str] = []
+    for i, name in enumerate(header):
+        if "\x00" in name:
+            raise InvalidInputError(f"{path}: the column name {name!r} contains a NUL character")
+        name = name or f"column{i}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(the line it starts on, the fields) of each data record; blank lines are skipped as DuckDB does."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = _csv_reader(fh)
+        next(reader, None)
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise _CsvProblem(start, reader.line_num, str(exc)) from None
+            if record:
+                yield start, record
+
+
+class _CsvProblem(Exception):
+    def __init__(self, start: int, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.start, self.line, self.reason = start, line, reason
+
+    def describe(self) -> str:
+        if "unexpected end of data" in self.reason or "EOF" in self.reason:
+            return f"line {self.start}: a quoted value that starts here is never closed"
+        if "expected after" in self.reason:
+            return f'line {self.line}: text after a closing quote (quote the whole value, doubling any " inside)'
+        return f"line {self.line}: not valid CSV ({self.reason})"
+
+
+def _csv_file_problem(path: Path) -> str | None:
+    """Where Python's csv module finds a CSV file bad: "line N: ...", or None."""
+    try:
+        width = len(_csv_header(path))
+        for start, record in _csv_records(path):
+            if len(record) != width:
+                return f"line {start}: expected {width} fields as in the header, found {len(record)}"
+    except _CsvProblem as problem:
+        return problem.describe()
+    except (InvalidInputError, UnicodeDecodeError, OSError):
+        return None
+    return None
+
+
+def with_csv_lines(raw: RawInput, rows: int) -> RawInput:
+    """`raw` with each row's line in the file, when a CSV has values over several lines (so a
+    row's line is not row + 1); for naming the rows of problems, not on the clean path."""
+    if raw.file_type != "csv" or raw.line_numbers is not None:
+        return raw
+    try:
+        lines = tuple(start for start, _ in _csv_records(raw.path))
+    except (_CsvProblem, UnicodeDecodeError, OSError):
+        return raw
+    if len(lines) != rows or lines == tuple(range(2, rows + 2)):
+        return raw
+    return dataclasses.replace(raw, line_numbers=lines)
+
+
 def _check_jsonl_text(path: Path) -> None:
     """Valid UTF-8 and no blank line, else the first bad line (which may come before either)."""
     try:
@@ -250,9 +350,10 @@ def raw_relation_sql(
             select = ", ".join(f"to_json({q}) AS {q}" for q in (quote_identifier(c) for c, _ in columns))
             source = f"read_parquet({p})"
         else:
-            columns = _describe(con, path, f"read_csv({p}, header=true, all_varchar=true)")
+            columns = [(name, "VARCHAR") for name in _csv_header(path)]
+            spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c, _ in columns) + "}"
             select = ", ".join(_csv_cell_as_json(quote_identifier(c)) for c, _ in columns)
-            source = f"read_csv({p}, header=true, all_varchar=true)"
+            source = f"read_csv({p}, columns={spec}, {CSV_DIALECT})"
     except InvalidInputError:
         raise
     except duckdb.Error as exc:
@@ -297,6 +398,8 @@ def read_error(path: Path, kind: str, exc: Exception, good_lines: GoodLines | No
     if kind == "jsonl" and good_lines is None and (bad := _first_bad_jsonl_line(path)):
         return bad
     if kind == "json" and (problem := _json_file_problem(path)):
+        return InvalidInputError(f"{path}: {problem}")
+    if kind == "csv" and (problem := _csv_file_problem(path)):
         return InvalidInputError(f"{path}: {problem}")
     paths = (path,) if good_lines is None else (path, good_lines.path)
     return InvalidInputError(f"{path}: cannot be read as {KIND_NAMES[kind]} ({_duckdb_reason(exc, *paths)})")

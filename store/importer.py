@@ -26,7 +26,15 @@ from .import_formats import (
     normalise_sfb_axis,
     normalise_sql,
 )
-from .import_readers import BadLineError, GoodLines, RawInput, jsonl_good_lines, raw_relation_sql, read_error
+from .import_readers import (
+    BadLineError,
+    GoodLines,
+    RawInput,
+    jsonl_good_lines,
+    raw_relation_sql,
+    read_error,
+    with_csv_lines,
+)
 from .types import IMPORT_FORMATS, MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
 
 MAX_LISTED_REJECTIONS = 1000
@@ -131,6 +139,8 @@ def import_file(
         problems = con.execute(
             "SELECT row_no, problem FROM checked WHERE problem IS NOT NULL ORDER BY row_no"
         ).fetchall()
+        if problems:
+            raw = with_csv_lines(raw, rows_read)  # rows named by their line, after any multi-line values
         rows = [(raw.line_of(r), _describe_problem(raw, r, p, fmt)) for r, p in problems]
         if rows and not skip_invalid:
             more = f" (and {len(rows) - 1} more problem rows; --skip-invalid imports the rest)" if len(rows) > 1 else ""
