@@ -221,7 +221,7 @@ class DuckDBStore:
                         f"DELETE FROM {table} WHERE record_id IN (SELECT id FROM records WHERE dataset_id = ?)",
                         [dataset_id],
                     )
-                for table in ("annotation_history", "annotations", "records"):
+                for table in ("annotation_history", "annotations", "skips", "review_history", "reviews", "records"):
                     self._q(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
                 self._q("DELETE FROM datasets WHERE id = ?", [dataset_id])
                 self._q("COMMIT")

@@ -20,6 +20,7 @@ from store import (
     shown_order,
 )
 from store.clock import utcnow
+from store.types import ReviewInput
 from store.migrations import SCHEMA_VERSION
 
 
@@ -244,10 +245,17 @@ def test_delete_dataset_removes_everything(store, jsonl):
     store.import_file(jsonl(rank_rows(2)), dataset="d")
     (record, _) = store.get_records(store.record_ids("d"))
     submit(store, record, "ann", [1, 2, 3, 4])
+    store.save_review(ReviewInput(record.id, "lead", (1, 2, 3, 4), gold=True))
+    store.save_review(ReviewInput(record.id, "lead", (2, 1, 3, 4)))
+    store.skip_record(record.id + 1, "bob")
     store.delete_dataset("d")
     assert store.list_datasets() == []
     store.import_file(jsonl(rank_rows(2)), dataset="d")
     assert store.list_datasets()[0].submissions == 0
+    # Record ids are handed out again: nothing of the old dataset may attach to the new records.
+    assert store.reviews("d") == [] and store.get_review(record.id) is None
+    assert store.review_history(record.id) == []
+    assert [r.id for r in store.next_records("d", "bob", limit=2)] == store.record_ids("d")
 
 
 def test_assignment_state_survives_reopen(store_path, jsonl):

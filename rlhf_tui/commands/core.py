@@ -53,7 +53,10 @@ def import_command(
     path: Path = typer.Argument(..., help="JSONL, JSON (array), Parquet or CSV file.", show_default=False),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to import into (created if new)."),
     task: Task | None = typer.Option(
-        None, "--task", help="rank (2-9 candidates) or pair (exactly 2). Default: pair for trl/hh data, else rank."
+        None,
+        "--task",
+        help="rank (2-9 candidates), pair (exactly 2), rate (every candidate on the dataset's axes) or thumbs "
+        "(each candidate good or bad). Default: pair for trl/hh data, rate for rated data, else rank.",
     ),
     fmt: ImportFormat = typer.Option(
         ImportFormat("auto"),
