@@ -77,6 +77,19 @@ async def test_back_amends_the_previous_answer_then_returns(rank_store):
         assert app.screen.session.current.record.id == second
 
 
+async def test_back_and_return_keeps_a_draft_already_saved(rank_store):
+    app = make_app(rank_store)  # draft delay 0: every change is saved at once
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "1", "enter")
+        here = app.screen.session.current.record.id
+        await press(pilot, "2")
+        assert rank_store.get_annotation(here, ANNOTATOR).status == "draft"
+        await press(pilot, "u", "1", "enter")
+        assert app.screen.session.current.record.id == here
+        assert app.screen.ranking.rank_of(1) == 1  # not the record as it was fetched, before the draft
+
+
 async def test_back_reaches_answers_from_an_earlier_session(rank_store):
     app = make_app(rank_store)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -1,17 +1,21 @@
 """What the admin screen shows, read from the store in one store job: the dataset's
-completion, answers per annotator and status, records over K, and the submitted
-rankings the agreement figures are computed from. Over the service these reads are for
-admins only (blind annotation): a refusal is kept as its one-line message."""
+completion, answers per annotator and status, records over K, the submitted rankings
+the agreement figures are computed from, and the team now (who holds which record,
+each annotator's pace today). Over the service these reads are for admins only (blind
+annotation): a refusal is kept as its one-line message."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 
 from store import DatasetSummary, PermissionDeniedError, PreferenceStore, StatusCount
+from store.clock import utcnow
+from store.types import AnnotatorActivity, LeaseInfo
 
 if TYPE_CHECKING:  # the agreement module is imported only once the figures are computed
     from store.stats.agreement import Submission
@@ -27,6 +31,9 @@ class AdminFigures:
     overfilled: int = 0
     rankings: list[Submission] = field(default_factory=list)
     refusal: str = ""  # the service's one-line refusal, when these figures are not ours to see
+    team: list[AnnotatorActivity] = field(default_factory=list)
+    leases: list[LeaseInfo] = field(default_factory=list)
+    read_at: datetime | None = None  # the store's clock (naive UTC) when read: ages are counted from it
 
 
 def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
@@ -36,9 +43,11 @@ def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
         counts = store.status_counts(dataset)
         overfilled = store.overfilled_records(dataset)
         rankings = store.submitted_rankings(dataset)
+        leases = store.active_leases(dataset)
+        team = store.team_activity(dataset)
     except PermissionDeniedError as exc:
         return AdminFigures(dataset, summary, refusal=str(exc))
-    return AdminFigures(dataset, summary, counts, overfilled, rankings)
+    return AdminFigures(dataset, summary, counts, overfilled, rankings, team=team, leases=leases, read_at=utcnow())
 
 
 def completion_text(figures: AdminFigures) -> Text:

@@ -156,8 +156,8 @@ class AnswerController:
         self.save_draft()
 
     def stash_and_save_draft(self, item: Item) -> None:
-        """Leaving `item` to go back: keep its unsaved work to show on return, and save the draft."""
+        """Leaving `item` to go back: keep its work to show on return, and save the draft.
+        Kept even when already saved: `item` still holds the answer it was fetched with."""
         self.cancel_draft_timer()
-        if self.dirty:
-            self.stash[item.record.id] = LocalState(self.current_ranks(), self.comment, self.seconds_on_record())
+        self.stash[item.record.id] = LocalState(self.current_ranks(), self.comment, self.seconds_on_record())
         self.save_draft()

@@ -114,7 +114,7 @@ class AnnotationApp(App[None]):
     def action_admin(self) -> None:
         """Progress and agreement of the dataset being annotated (not from pop-ups)."""
         if isinstance(self.screen, AnnotateScreen):
-            self.push_screen(AdminScreen(self.screen.dataset, self.store, self.jobs))
+            self.push_screen(AdminScreen(self.screen.dataset, self.store, self.jobs, self.config.keymap))
 
     async def action_quit(self) -> None:
         """Quit once the pending saves, the draft on screen and the lease release have run."""

@@ -77,6 +77,16 @@ ANNOTATE_BINDINGS: list[Binding] = [
         id="annotate.expand",
         tooltip="Show long texts and earlier chat turns in full (the first 20,000 characters are shown)",
     ),
+    Binding(
+        "slash",
+        "jump",
+        "Go to",
+        show=True,
+        id="annotate.jump",
+        key_display="/",
+        tooltip="Go to a record by its id from the file (e.g. r17) to amend it; annotators over the service "
+        "find the records they answered",
+    ),
 ]
 
 RANK_BINDINGS: list[Binding] = [
@@ -129,6 +139,7 @@ FOOTER_PRIORITY: list[str] = [
     "annotate.toggle_prompt",
     "annotate.guidelines",
     "annotate.expand",
+    "annotate.jump",
     "rank.clear",
 ]
 
@@ -149,6 +160,7 @@ FOOTER_ORDER: list[str] = [
     "annotate.toggle_prompt",
     "annotate.guidelines",
     "annotate.expand",
+    "annotate.jump",
     "app.quit",
     "app.help",
 ]
@@ -157,8 +169,30 @@ DIALOG_BINDINGS: list[Binding] = [
     Binding("escape", "cancel", "Cancel", show=True, id="dialog.cancel"),
 ]
 
+CONFIRM_BINDINGS: list[Binding] = [
+    Binding("y,enter", "confirm", "Yes", show=True, id="dialog.confirm", key_display="y"),
+    Binding("n,escape", "cancel", "No", show=True, id="dialog.decline", key_display="n/esc"),
+]
+
 ADMIN_BINDINGS: list[Binding] = [
     Binding("r", "refresh", "Refresh", show=True, id="admin.refresh", tooltip="Read the figures again"),
+    Binding(
+        "x",
+        "release",
+        "Release",
+        show=True,
+        id="admin.release",
+        tooltip="Free every record the selected annotator holds now (asks first); their drafts are kept",
+    ),
+    Binding(
+        "o",
+        "reopen",
+        "Reopen",
+        show=True,
+        id="admin.reopen",
+        tooltip="Send a record back to the selected annotator (asks for its id, then asks first): "
+        "their answer goes to history",
+    ),
     Binding("escape,q,A", "close", "Close", show=True, id="admin.close", key_display="esc"),
 ]
 
@@ -182,7 +216,7 @@ def all_binding_groups() -> list[tuple[str, list[Binding]]]:
         ("Pair mode", PAIR_BINDINGS),
         ("Dataset list", PICKER_BINDINGS),
         ("Admin screen", ADMIN_BINDINGS),
-        ("Pop-ups", DIALOG_BINDINGS + HELP_BINDINGS),
+        ("Pop-ups", DIALOG_BINDINGS + CONFIRM_BINDINGS + HELP_BINDINGS),
     ]
 
 

@@ -50,6 +50,25 @@ class PreviousLoaded(Message):
         self.item = item
 
 
+class RecordFound(Message):
+    """The record asked for by its id from the file (`/`), loaded to show and amend;
+    `item` is None when the store knows no such record (for this annotator)."""
+
+    def __init__(self, external_id: str, item: Item | None) -> None:
+        super().__init__()
+        self.external_id = external_id
+        self.item = item
+
+
+class SubmissionsCounted(Message):
+    """How many submitted answers a record has now (a draft's record may have filled up)."""
+
+    def __init__(self, record_id: int, submissions: int) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.submissions = submissions
+
+
 class AnsweredIdsLoaded(Message):
     """The annotator's answered records from earlier sessions, most recent first."""
 

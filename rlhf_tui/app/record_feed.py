@@ -8,7 +8,7 @@ from textual.message_pump import MessagePump
 
 from store import PreferenceStore
 
-from .messages import AnsweredIdsLoaded, PreviousLoaded, RecordsFetched
+from .messages import AnsweredIdsLoaded, PreviousLoaded, RecordFound, RecordsFetched, SubmissionsCounted
 from .session import AnnotationSession, Item, load_item
 from .store_jobs import StoreJobQueue
 
@@ -63,6 +63,28 @@ class RecordFeed:
             lambda: load_item(store, store.get_record(record_id), who),
             PreviousLoaded,
             tag="previous",
+        )
+
+    def find(self, external_id: str) -> None:
+        """RecordFound (StoreFailed tag "previous"): the record with that id from the file,
+        loaded like a previous one (over the service annotators find the records they answered)."""
+        store, name, who = self.store, self.dataset, self.annotator
+
+        def find() -> RecordFound:
+            record_id = store.find_record(name, external_id)
+            item = None if record_id is None else load_item(store, store.get_record(record_id), who)
+            return RecordFound(external_id, item)
+
+        self.jobs.submit(self.owner, f"looking for record {external_id!r}", find, lambda found: found, tag="previous")
+
+    def count_submissions(self, record_id: int) -> None:
+        """SubmissionsCounted: the record's submitted answers now (has a draft's record filled up?)."""
+        store = self.store
+        self.jobs.submit(
+            self.owner,
+            "counting the record's answers",
+            lambda: store.submission_counts([record_id]),
+            lambda counts: SubmissionsCounted(record_id, counts[0] if counts else 0),
         )
 
     def renew_leases(self) -> None:

@@ -106,6 +106,25 @@ class AnnotationSession:
             self.ahead.appendleft(self.current)
         self.current = item
 
+    def start_finding(self) -> None:
+        """A record asked for by id is loading: keys wait for it, like going back."""
+        self.loading_previous += 1
+
+    def found(self, item: Item | None) -> bool:
+        """Show the record found by id (the one on screen comes next after it); False when
+        there is none or it is on screen already (then nothing changes)."""
+        if item is None or (self.current is not None and self.current.record.id == item.record.id):
+            self.loading_previous -= 1
+            return False
+        record_id = item.record.id
+        self.ahead = deque(i for i in self.ahead if i.record.id != record_id)  # never twice in the queue
+        if record_id in self.back_ids:
+            self.back_ids.remove(record_id)
+        if record_id in self.skipped:
+            self.skipped.remove(record_id)
+        self.previous_loaded(item)
+        return True
+
     def add_earlier_answers(self, record_ids_recent_first: list[int]) -> None:
         """Answered records from earlier sessions go below the ones answered in this one."""
         earlier = [rid for rid in reversed(record_ids_recent_first) if rid not in self.back_ids]

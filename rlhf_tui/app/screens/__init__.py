@@ -2,6 +2,7 @@
 
 from .admin import AdminScreen
 from .annotate import AnnotateContext, AnnotateScreen, AnnotationHost
+from .confirm import ConfirmScreen
 from .dataset_picker import DatasetPickerScreen
 from .help import HelpScreen
 from .pair import PairScreen
@@ -13,6 +14,7 @@ __all__ = [
     "AnnotateContext",
     "AnnotateScreen",
     "AnnotationHost",
+    "ConfirmScreen",
     "DatasetPickerScreen",
     "HelpScreen",
     "PairScreen",

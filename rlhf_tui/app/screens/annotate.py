@@ -19,12 +19,22 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from store import Dataset, PreferenceStore
+from store.client import ServiceClient
 from store.types import AnnotationStatus
 
 from ..answering import AnswerController, Clock
 from ..config import AppConfig
 from ..keymap import ANNOTATE_BINDINGS, FOOTER_ORDER, FOOTER_PRIORITY, first_key
-from ..messages import AnsweredIdsLoaded, AnswerSaved, PreviousLoaded, ProgressLoaded, RecordsFetched, StoreFailed
+from ..messages import (
+    AnsweredIdsLoaded,
+    AnswerSaved,
+    PreviousLoaded,
+    ProgressLoaded,
+    RecordFound,
+    RecordsFetched,
+    StoreFailed,
+    SubmissionsCounted,
+)
 from ..progress_tracker import ProgressTracker
 from ..record_feed import RecordFeed
 from ..safe_text import neutralise
@@ -104,6 +114,10 @@ class AnnotateScreen(Screen[None]):
         self.skip_note = ""  # feedback on the skip that led to the record on screen
         self.skipped_here: set[int] = set()  # records skipped in this session (shown with a note when back)
         self.record_keys_offered = False  # whether the footer offers the keys that act on a record
+        self.filled_elsewhere = False  # the draft on screen waited while its record filled up elsewhere
+        store = context.store
+        # Over the service an annotator finds (`/`) only the records they answered; admins any.
+        self.finds_only_answered = isinstance(store, ServiceClient) and not store.is_admin
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -200,6 +214,7 @@ class AnnotateScreen(Screen[None]):
             return
         self.expanded = False
         self.skip_note = ""
+        self.filled_elsewhere = False
         record = item.record
         grid = self.query_one(CandidateGrid)
         if not grid.display:
@@ -216,6 +231,8 @@ class AnnotateScreen(Screen[None]):
         else:
             self.offer_record_keys()
         self.refresh_status()
+        if item.draft is not None and not item.answered:
+            self.feed.count_submissions(record.id)  # has it filled up elsewhere while the draft waited?
         self.call_after_refresh(self.host.record_rendered, record.id)
 
     async def show_waiting(self) -> None:
@@ -251,6 +268,10 @@ class AnnotateScreen(Screen[None]):
             notes.append("amending an earlier answer")
         elif item is not None and item.draft is not None:
             notes.append("draft restored")
+        if self.filled_elsewhere:
+            notes.append(
+                f"filled up elsewhere: submit anyway (an extra answer) or {self.key_for('annotate.discard')} to drop"
+            )
         if self.skip_note:
             notes.append(self.skip_note)
         elif item is not None and item.record.id in self.skipped_here and not item.answered:
@@ -368,6 +389,49 @@ class AnnotateScreen(Screen[None]):
         self.session.previous_loaded(message.item)
         if self.session.loading_previous == 0:
             await self.show_item(self.session.current)
+
+    def action_jump(self) -> None:
+        def go(external_id: str | None) -> None:
+            if not external_id:
+                return
+            item = self.ready_item()
+            if item is not None:
+                self.answer.stash_and_save_draft(item)
+            self.session.start_finding()
+            self.feed.find(external_id)
+
+        among = " (you find the records you have answered)" if self.finds_only_answered else ""
+        self.app.push_screen(TextPromptScreen("Go to a record", f"The record's id from the file, e.g. r17{among}:"), go)
+
+    async def on_record_found(self, message: RecordFound) -> None:
+        shown = neutralise(message.external_id, one_line=True)
+        if message.item is None:
+            self.session.found(None)
+            among = " among the records you have answered" if self.finds_only_answered else ""
+            self.notify(
+                f"No record {shown!r}{among} in {neutralise(self.dataset.name, one_line=True)!r}.",
+                markup=False,
+                severity="warning",
+            )
+        elif not self.session.found(message.item):
+            self.notify(f"Record {shown!r} is the one on screen.", markup=False)
+        if self.session.loading_previous == 0:
+            await self.show_item(self.session.current)
+
+    def on_submissions_counted(self, message: SubmissionsCounted) -> None:
+        item = self.session.current
+        if item is None or item.record.id != message.record_id or item.answered or item.draft is None:
+            return
+        if message.submissions >= self.dataset.annotators_per_record and not self.filled_elsewhere:
+            self.filled_elsewhere = True
+            self.refresh_status()
+            self.notify(
+                "This record has filled up while your draft waited: submit it anyway (counted as an extra answer) "
+                f"or {self.key_for('annotate.discard')} to drop it.",
+                markup=False,
+                severity="warning",
+                timeout=10,
+            )
 
     async def action_guidelines(self) -> None:
         await self.query_one(GuidelinesPanel).toggle()
