@@ -126,7 +126,8 @@ class TrainArgs:
     batch_size: int = field(default=4, metadata=_help("Pairs per device per forward pass."))
     grad_accum: int = field(default=4, metadata=_help("Forward passes per optimiser step."))
     learning_rate: float | None = field(
-        default=None, metadata=_help("Peak learning rate (default: 1e-4 for reward, 5e-6 for DPO).")
+        default=None,
+        metadata=_help("Peak learning rate (default: the kind's: 1e-4 reward, 2e-4 SFT, 5e-6 DPO and KTO, 1e-5 RLOO)."),
     )
     warmup: float = field(default=0.1, metadata=_help("Linear warm-up: a fraction of the steps (<1) or a count."))
     lr_scheduler: str = field(default="cosine", metadata=_help("Learning-rate schedule after warm-up."))
@@ -228,12 +229,105 @@ class DPOArgs:
     )
 
 
+@dataclass
+class SFTArgs:
+    """SFT only."""
+
+    packing: bool = field(
+        default=False,
+        metadata=_help(
+            "Pack several examples into one --max-length row (TRL's best-fit packing, padding-free). Needs an "
+            "attention kernel that keeps packed examples apart: --attn-implementation flash_attention_2/3 or "
+            "flex_attention; refused with sdpa and eager, where examples would attend to each other."
+        ),
+    )
+
+
+@dataclass
+class KTOArgs:
+    """KTO only."""
+
+    beta: float = field(default=0.1, metadata=_help("KTO β: how far the policy may move from the reference."))
+    desirable_weight: float = field(
+        default=1.0, metadata=_help("Weight of the desirable (thumbs-up) answers' loss; raise it when they are fewer.")
+    )
+    undesirable_weight: float = field(default=1.0, metadata=_help("Weight of the undesirable answers' loss."))
+    threshold: float | None = field(
+        default=None,
+        metadata=_help(
+            "With --dataset of ratings: an answer rated at least this (on the overall axis) is desirable (e.g. 5 "
+            "on a 1-7 scale). Thumbs need none; rankings give the best (desirable) and worst answers."
+        ),
+    )
+
+
+@dataclass
+class RLOOArgs:
+    """RLOO only: online RL against a reward model."""
+
+    reward_model: str | None = field(
+        default=None,
+        metadata=_help(
+            "The reward model: a `train reward` output folder (adapter + head) or a merged reward model. Loaded "
+            "once, frozen: 4-bit on a GPU, float32 on the CPU; it scores as it was trained (its own tokenizer, chat "
+            "template, prompts cut from the left)."
+        ),
+    )
+    num_generations: int = field(
+        default=4,
+        metadata=_help(
+            "Completions per prompt (k, at least 2); each is judged against the mean of the other k-1 "
+            "(leave-one-out baseline). --batch-size x --grad-accum counts completions and must divide by k."
+        ),
+    )
+    max_new_tokens: int = field(
+        default=128,
+        metadata=_help("Longest completion in tokens; prompts are cut from the left to --max-length minus this."),
+    )
+    temperature: float = field(default=1.0, metadata=_help("Sampling temperature of the completions."))
+    top_p: float = field(default=1.0, metadata=_help("Nucleus sampling threshold of the completions."))
+    kl_coef: float = field(
+        default=0.05,
+        metadata=_help(
+            "KL penalty to the reference (the base with the adapter disabled; continuing an SFT adapter: a frozen "
+            "copy of it), subtracted from the reward (0: none)."
+        ),
+    )
+    length_penalty: float = field(
+        default=0.0,
+        metadata=_help("Subtract this times the completion's tokens from its reward (policies learn to pad answers)."),
+    )
+    reward_clip: float | None = field(
+        default=None, metadata=_help("Clip every reward to [-C, C] before the baseline (off by default).")
+    )
+    normalize_advantages: bool = field(
+        default=True,
+        metadata=_help(
+            "Scale the advantages of each generation batch to mean 0, std 1 (a reward model's scale is arbitrary)."
+        ),
+    )
+    mask_truncated: bool = field(
+        default=True,
+        metadata=_help(
+            "Leave completions cut at --max-new-tokens out of the loss (the reward model never saw cut answers)."
+        ),
+    )
+    sample_every: int = field(
+        default=10,
+        metadata=_help("Every N steps, write a few prompts, completions and rewards to OUTPUT/samples.jsonl."),
+    )
+    reward_batch_size: int = field(default=8, metadata=_help("Completions per forward pass of the reward model."))
+
+
 SECTIONS: dict[str, type] = {
     "data": DataArgs,
     "model": ModelArgs,
     "training": TrainArgs,
     "reward": RewardArgs,
     "dpo": DPOArgs,
+    "sft": SFTArgs,
+    "kto": KTOArgs,
+    "rloo": RLOOArgs,
 }
 COMMON_SECTIONS = ("data", "model", "training")
 
@@ -257,6 +351,9 @@ class TrainConfig:
     training: TrainArgs
     reward: RewardArgs = field(default_factory=RewardArgs)
     dpo: DPOArgs = field(default_factory=DPOArgs)
+    sft: SFTArgs = field(default_factory=SFTArgs)
+    kto: KTOArgs = field(default_factory=KTOArgs)
+    rloo: RLOOArgs = field(default_factory=RLOOArgs)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **{s: dataclasses.asdict(getattr(self, s)) for s in kind_sections(self.kind)}}
@@ -417,6 +514,45 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--aggregate must be {', '.join(AGGREGATIONS)}: {d.aggregate}")
     if t.gpu_memory is not None:
         parse_size(t.gpu_memory)
+    validate_kind(cfg)
+
+
+PACKING_KERNELS = ("flash_attention_2", "flash_attention_3", "flex_attention")
+
+
+def validate_kind(cfg: TrainConfig) -> None:
+    """The options of SFT, KTO and RLOO that cannot work, as one line each."""
+    t, m = cfg.training, cfg.model
+    if cfg.kind == "sft" and cfg.sft.packing and m.attn_implementation not in PACKING_KERNELS:
+        raise ConfigError(
+            f"--packing needs an attention kernel that keeps packed examples apart ({', '.join(PACKING_KERNELS)}); "
+            f"with {m.attn_implementation} they would attend to each other: drop --packing"
+        )
+    if cfg.kind == "kto" and t.batch_size < 2:
+        raise ConfigError(
+            "KTO needs --batch-size 2 or more: it estimates its KL term from mismatched answers within a batch"
+        )
+    if cfg.kind == "rloo":
+        r = cfg.rloo
+        if r.num_generations < 2:
+            raise ConfigError("--num-generations must be at least 2 (the leave-one-out baseline needs siblings)")
+        completions = t.batch_size * t.grad_accum
+        if completions % r.num_generations:
+            raise ConfigError(
+                f"--batch-size x --grad-accum ({t.batch_size} x {t.grad_accum} = {completions}) counts completions and "
+                f"must be a multiple of --num-generations ({r.num_generations})"
+            )
+        if r.max_new_tokens < 1 or r.max_new_tokens >= cfg.data.max_length:
+            raise ConfigError(
+                f"--max-new-tokens must be at least 1 and below --max-length ({cfg.data.max_length}), "
+                "which also holds the prompt"
+            )
+        if r.temperature <= 0:
+            raise ConfigError("--temperature must be above 0 (RLOO samples its completions)")
+        if r.sample_every < 1 or r.reward_batch_size < 1:
+            raise ConfigError("--sample-every and --reward-batch-size must be at least 1")
+        if r.reward_clip is not None and r.reward_clip <= 0:
+            raise ConfigError("--reward-clip must be above 0")
 
 
 def report_to(t: TrainArgs) -> list[str]:

@@ -14,6 +14,78 @@ from .config import DataArgs
 from .errors import TrainerError
 
 REQUIRED = ("prompt", "chosen", "rejected")
+# The columns each data format needs, and how they are described in errors
+FORMAT_COLUMNS = {
+    "preference": (("prompt", "chosen", "rejected"), "prompt, chosen, rejected"),
+    "sft": (("prompt", "completion"), "prompt and completion, or messages"),
+    "kto": (("prompt", "completion", "label"), "prompt, completion, label (TRL's unpaired format)"),
+    "prompts": (("prompt",), "prompt (text or chat messages)"),
+}
+
+
+def load_rows(args: DataArgs, data_format: str, threshold: float | None = None) -> list[dict[str, Any]]:
+    """The rows of a file or a store dataset in `data_format` (see FORMAT_COLUMNS), checked."""
+    if data_format == "preference":
+        return load_preference_rows(args)
+    if args.dataset:
+        from store import connect_store
+
+        store = connect_store(args.store)
+        try:
+            if data_format == "prompts":
+                records = store.get_records(store.record_ids(args.dataset))
+                rows = [{"prompt": r.prompt, "record_id": r.id} for r in records]
+            else:
+                rows = store.export_rows(args.dataset, data_format, aggregate=args.aggregate, threshold=threshold)
+        finally:
+            store.close()
+        source = f"dataset '{args.dataset}'"
+    elif args.data:
+        rows = _read_file(Path(args.data), plain_lines=data_format == "prompts")
+        source = args.data
+    else:
+        raise TrainerError("give exactly one of --data FILE or --dataset NAME")
+    if data_format == "sft":
+        rows = [
+            _from_messages(r, source, n) if "messages" in r and "completion" not in r else r
+            for n, r in enumerate(rows, 1)
+        ]
+    if not rows:
+        raise TrainerError(f"no rows in {source} (annotate some records first, or check the file)")
+    needed, described = FORMAT_COLUMNS[data_format]
+    missing = [c for c in needed if c not in rows[0]]
+    if missing:
+        raise TrainerError(f"{source} lacks column(s) {', '.join(missing)}; expected {described}")
+    if data_format == "prompts":
+        rows = [{**r, "prompt": _plain_messages(r["prompt"])} for r in rows]
+    return rows
+
+
+def _plain_messages(prompt: Any) -> Any:
+    """A chat prompt as plain {role, content} dicts (a store record's messages are objects)."""
+    if isinstance(prompt, str):
+        return prompt
+    return [
+        {"role": str(m["role"]), "content": str(m["content"])}
+        if isinstance(m, dict)
+        else {"role": str(m.role), "content": str(m.content)}
+        for m in prompt
+    ]
+
+
+def _from_messages(row: dict[str, Any], source: str, n: int) -> dict[str, Any]:
+    """TRL's conversational SFT row (`messages`): the last assistant turn is the completion, the rest the prompt."""
+    messages = row["messages"]
+    if not isinstance(messages, list) or not messages or messages[-1].get("role") != "assistant":
+        raise TrainerError(f"{source} row {n}: 'messages' must end with an assistant turn (the answer to learn)")
+    return {**row, "prompt": messages[:-1], "completion": [messages[-1]]}
+
+
+def shuffled(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The rows in a seeded random order (the export writes them sorted by record)."""
+    out = list(rows)
+    random.Random(seed).shuffle(out)
+    return out
 
 
 def load_preference_rows(args: DataArgs) -> list[dict[str, Any]]:
@@ -40,10 +112,12 @@ def load_preference_rows(args: DataArgs) -> list[dict[str, Any]]:
     return rows
 
 
-def _read_file(path: Path) -> list[dict[str, Any]]:
+def _read_file(path: Path, plain_lines: bool = False) -> list[dict[str, Any]]:
     if not path.is_file():
         raise TrainerError(f"data file not found: {path}")
     suffix = path.suffix.lower()
+    if plain_lines and suffix in (".txt", ""):  # a prompts file: one prompt per line
+        return [{"prompt": line.strip()} for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 

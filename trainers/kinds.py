@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .formatting import encode_pair
+from .formatting import cut_prompt, encode_exchange, encode_pair, encode_prompt, min_prompt_tokens
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -40,6 +40,7 @@ class BuildRequest:
     eval_dataset: Any | None
     peft_config: LoraConfig | None  # None when the model is already a trainable peft model (continuing)
     callbacks: Sequence[TrainerCallback] = field(default_factory=tuple)
+    reward_funcs: Sequence[Callable[..., list[float]]] = field(default_factory=tuple)  # RLOO: what scores completions
 
 
 @dataclass
@@ -68,6 +69,9 @@ class TrainerKind:
     encode: Callable[[EncodeContext, dict[str, Any]], dict[str, Any] | None]  # None: dropped for length
     build: Callable[[BuildRequest], Trainer]
     refuse_adapter: Callable[[str, str | None], str] = field(default=lambda adapter, task: "")
+    data_format: str = "preference"  # the rows it reads: `store.export_rows` format, or "prompts" (RLOO)
+    evaluates: bool = True  # holds out rows for an eval split (RLOO does not: `rlhf-tui eval` judges it)
+    all_dropout_off: bool = False  # RL: the sampled and the trained log-probs must come from the same network
 
     @property
     def eval_accuracy_key(self) -> str:
@@ -112,6 +116,49 @@ def _encode_dpo(ctx: EncodeContext, row: dict[str, Any]) -> dict[str, Any] | Non
         "prompt_cut": pair.prompt_cut,
         "answers_cut": pair.answers_cut,
     }
+
+
+def _cut_exchange(ctx: EncodeContext, prompt: Any, answer: Any) -> dict[str, Any]:
+    """(prompt ids, answer ids) within --max-length: the prompt cut from the left, a too-long answer's end cut."""
+    prompt_ids, answer_ids = encode_exchange(ctx.tokenizer, prompt, answer, ctx.source)
+    budget = ctx.max_length - len(answer_ids)
+    floor = min(len(prompt_ids), min_prompt_tokens(ctx.max_length))
+    answers_cut = budget < floor
+    kept = cut_prompt(ctx.tokenizer, prompt_ids, max(budget, floor))
+    if answers_cut:
+        answer_ids = answer_ids[: ctx.max_length - len(kept)]
+    return {
+        "prompt_ids": kept,
+        "completion_ids": answer_ids,
+        "prompt_cut": len(kept) < len(prompt_ids),
+        "answers_cut": answers_cut,
+    }
+
+
+def _encode_sft(ctx: EncodeContext, row: dict[str, Any]) -> dict[str, Any] | None:
+    # Loss on the completion only: the mask marks the answer's tokens (TRL's completion_only_loss reads it).
+    cut = _cut_exchange(ctx, row["prompt"], row["completion"])
+    if not cut["completion_ids"]:
+        return None
+    return {
+        "input_ids": cut["prompt_ids"] + cut["completion_ids"],
+        "completion_mask": [0] * len(cut["prompt_ids"]) + [1] * len(cut["completion_ids"]),
+        "prompt_cut": cut["prompt_cut"],
+        "answers_cut": cut["answers_cut"],
+    }
+
+
+def _encode_kto(ctx: EncodeContext, row: dict[str, Any]) -> dict[str, Any] | None:
+    cut = _cut_exchange(ctx, row["prompt"], row["completion"])
+    if not cut["completion_ids"]:
+        return None
+    return {**cut, "label": bool(row["label"])}
+
+
+def _encode_rloo(ctx: EncodeContext, row: dict[str, Any]) -> dict[str, Any] | None:
+    # The trainer generates from the raw prompt; `RLOOPromptTrainer` tokenises and cuts it (left) the same way.
+    encode_prompt(ctx.tokenizer, row["prompt"], ctx.source)  # chat data without a template fails here, in one line
+    return {"prompt": row["prompt"]}
 
 
 # ---- trainers ------------------------------------------------------------------------------------
@@ -204,6 +251,127 @@ def _build_dpo(req: BuildRequest) -> Trainer:
     return trainer
 
 
+def _build_sft(req: BuildRequest) -> Trainer:
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        **req.arguments,
+        completion_only_loss=True,  # explicit: the loss is on the answer, never on the prompt
+        packing=req.cfg.sft.packing,
+        packing_strategy="bfd",
+        dataset_kwargs={"skip_prepare_dataset": False},
+    )
+    trainer: Trainer = SFTTrainer(
+        model=req.model,
+        args=args,
+        train_dataset=req.train_dataset,
+        eval_dataset=req.eval_dataset,
+        processing_class=req.tokenizer,
+        peft_config=req.peft_config,
+        callbacks=list(req.callbacks),
+    )
+    return trainer
+
+
+def _kto_trainer_class() -> type:
+    from datasets import Dataset
+    from trl import KTOTrainer
+
+    class PretokenizedKTOTrainer(KTOTrainer):
+        """KTOTrainer that takes our tokenised rows (prompts cut from the left); it adds only its KL pairs."""
+
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            if not (isinstance(dataset, Dataset) and "prompt_ids" in dataset.column_names):
+                return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if not self.calculate_KL:
+                return dataset
+
+            def add_kl_completion_ids(examples):  # TRL's own: each answer paired with its neighbour's prompt
+                examples["KL_completion_ids"] = [examples["completion_ids"][-1], *examples["completion_ids"][:-1]]
+                return examples
+
+            return dataset.map(add_kl_completion_ids, batched=True, batch_size=args.per_device_train_batch_size)
+
+    return PretokenizedKTOTrainer
+
+
+def _build_kto(req: BuildRequest) -> Trainer:
+    from trl import KTOConfig
+
+    k = req.cfg.kto
+    args = KTOConfig(
+        **req.arguments,
+        beta=k.beta,
+        desirable_weight=k.desirable_weight,
+        undesirable_weight=k.undesirable_weight,
+        disable_dropout=False,  # as for DPO: LoRA dropout stays, the base's own is turned off
+    )
+    trainer: Trainer = _kto_trainer_class()(
+        model=req.model,
+        args=args,
+        train_dataset=req.train_dataset,
+        eval_dataset=req.eval_dataset,
+        processing_class=req.tokenizer,
+        peft_config=req.peft_config,
+        callbacks=list(req.callbacks),
+    )
+    return trainer
+
+
+def _rloo_trainer_class() -> type:
+    from trl import RLOOTrainer
+
+    class RLOOPromptTrainer(RLOOTrainer):
+        """RLOOTrainer whose prompts are tokenised by `trainers.formatting` and cut from the left to fit.
+
+        TRL 1.16 has no prompt length limit: a long prompt would crowd out the completion (or the context)."""
+
+        prompt_budget: int = 0
+
+        def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict]:
+            tokenizer = self.processing_class
+            ids = [cut_prompt(tokenizer, encode_prompt(tokenizer, p), self.prompt_budget) for p in prompts]
+            return ids, None, {}
+
+    return RLOOPromptTrainer
+
+
+def rloo_arguments(req: BuildRequest) -> dict[str, Any]:
+    """The shared arguments RLOOConfig accepts (it has no max_length: the prompt budget is ours)."""
+    return {k: v for k, v in req.arguments.items() if k != "max_length"}
+
+
+def _build_rloo(req: BuildRequest) -> Trainer:
+    from trl import RLOOConfig
+
+    r = req.cfg.rloo
+    args = RLOOConfig(
+        **rloo_arguments(req),
+        num_generations=r.num_generations,
+        max_completion_length=r.max_new_tokens,
+        temperature=r.temperature,
+        top_p=r.top_p,
+        beta=r.kl_coef,
+        normalize_advantages=r.normalize_advantages,
+        reward_clip_range=(-r.reward_clip, r.reward_clip) if r.reward_clip else None,
+        mask_truncated_completions=r.mask_truncated,
+        disable_dropout=True,
+        log_completions=False,  # ours go to OUTPUT/samples.jsonl (trainers.rewards)
+    )
+    cls = _rloo_trainer_class()
+    trainer: Trainer = cls(
+        model=req.model,
+        reward_funcs=list(req.reward_funcs),
+        args=args,
+        train_dataset=req.train_dataset,
+        processing_class=req.tokenizer,
+        peft_config=req.peft_config,
+        callbacks=list(req.callbacks),
+    )
+    trainer.prompt_budget = req.cfg.data.max_length - r.max_new_tokens  # type: ignore[attr-defined]
+    return trainer
+
+
 def _refuse_for_reward(adapter: str, task: str | None) -> str:
     return (
         f"{adapter} is a policy adapter; a reward model continues only a reward-model adapter. To start a reward "
@@ -215,9 +383,9 @@ def _refuse_for_policy(adapter: str, task: str | None) -> str:
     if task == "SEQ_CLS":
         return (
             f"{adapter} is a reward-model adapter (a score head, no language-model head); "
-            "DPO trains a policy: start from the base model or a policy (DPO/SFT) adapter"
+            "this trains a policy: start from the base model or a policy (SFT/DPO/KTO/RLOO) adapter"
         )
-    return f"{adapter} is a {task or 'unknown'} adapter; DPO continues only a causal-LM (policy) adapter"
+    return f"{adapter} is a {task or 'unknown'} adapter; a policy continues only a causal-LM (policy) adapter"
 
 
 KINDS: dict[str, TrainerKind] = {
@@ -254,6 +422,59 @@ KINDS: dict[str, TrainerKind] = {
             encode=_encode_dpo,
             build=_build_dpo,
             refuse_adapter=_refuse_for_policy,
+        ),
+        TrainerKind(
+            name="sft",
+            summary="a policy fine-tuned on instruction data (the best or written answer per prompt)",
+            sections=("sft",),
+            learning_rate=2e-4,
+            head="causal-lm",
+            peft_task="CAUSAL_LM",
+            modules_to_save=(),
+            continues_from=("CAUSAL_LM",),
+            accuracy_key="mean_token_accuracy",
+            margin_key="entropy",
+            accuracy_label="token accuracy",
+            encode=_encode_sft,
+            build=_build_sft,
+            refuse_adapter=_refuse_for_policy,
+            data_format="sft",
+        ),
+        TrainerKind(
+            name="kto",
+            summary="a policy trained with KTO on answers marked desirable or not (thumbs, ratings)",
+            sections=("kto",),
+            learning_rate=5e-6,
+            head="causal-lm",
+            peft_task="CAUSAL_LM",
+            modules_to_save=(),
+            continues_from=("CAUSAL_LM",),
+            accuracy_key="rewards/margins",
+            margin_key="kl",
+            accuracy_label="reward margin",
+            encode=_encode_kto,
+            build=_build_kto,
+            refuse_adapter=_refuse_for_policy,
+            data_format="kto",
+        ),
+        TrainerKind(
+            name="rloo",
+            summary="a policy optimised online against a reward model (RLOO, leave-one-out baseline)",
+            sections=("rloo",),
+            learning_rate=1e-5,
+            head="causal-lm",
+            peft_task="CAUSAL_LM",
+            modules_to_save=(),
+            continues_from=("CAUSAL_LM",),
+            accuracy_key="reward",
+            margin_key="kl",
+            accuracy_label="mean reward",
+            encode=_encode_rloo,
+            build=_build_rloo,
+            refuse_adapter=_refuse_for_policy,
+            data_format="prompts",
+            evaluates=False,
+            all_dropout_off=True,
         ),
     )
 }

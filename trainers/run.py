@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .config import TrainConfig, report_to, required
-from .data import EncodedSplit, encode_split, load_preference_rows, prompt_key, split_by_prompt, to_dataset
+from .data import EncodedSplit, encode_split, load_rows, prompt_key, shuffled, split_by_prompt, to_dataset
 from .errors import TrainerError, TrainingOOMError
 from .kinds import BuildRequest, EncodeContext, kind_of
 from .metrics import plot_curves, summarise, write_metrics
@@ -191,6 +191,7 @@ def build_trainer(
     train_ds: Any,
     eval_ds: Any | None,
     callbacks: Sequence[TrainerCallback] = (),
+    reward_funcs: Sequence[Callable[..., list[float]]] = (),
 ) -> Trainer:
     """The TRL trainer of `cfg.kind` (a `datasets.Dataset` of tokenised rows per split), without
     transformers' printers; a peft model (an adapter being continued) gets no second LoRA config."""
@@ -206,9 +207,16 @@ def build_trainer(
         eval_dataset=eval_ds,
         peft_config=peft_config,
         callbacks=callbacks,
+        reward_funcs=reward_funcs,
     )
-    trainer = kind_of(cfg.kind).build(request)
-    keep_only_lora_dropout(trainer.model)
+    kind = kind_of(cfg.kind)
+    trainer = kind.build(request)
+    if kind.all_dropout_off and trainer.model is not None:
+        for module in trainer.model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+    else:
+        keep_only_lora_dropout(trainer.model)
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)
@@ -242,9 +250,11 @@ class PreparedData:
 
 def prepare_data(cfg: TrainConfig, tokenizer: Tokenizer, source: str = "the model") -> PreparedData:
     """Rows read, split by prompt, and tokenised by the kind's encoder (prompts cut from the left to fit)."""
-    rows = load_preference_rows(cfg.data)
-    train_rows, eval_rows = split_by_prompt(rows, cfg.data.eval_split, cfg.data.seed)
     kind = kind_of(cfg.kind)
+    rows = load_rows(cfg.data, kind.data_format, cfg.kto.threshold if cfg.kind == "kto" else None)
+    train_rows, eval_rows = split_by_prompt(rows, cfg.data.eval_split if kind.evaluates else 0.0, cfg.data.seed)
+    if cfg.kind == "kto":  # KTO reads batches in order and pairs answers within one: mix records and labels
+        train_rows, eval_rows = shuffled(train_rows, cfg.data.seed), shuffled(eval_rows, cfg.data.seed)
     context = EncodeContext(tokenizer=tokenizer, max_length=cfg.data.max_length, cfg=cfg, source=source)
 
     def encode(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -363,11 +373,13 @@ def run_training(
     extra_callbacks: Sequence[TrainerCallback] = (),
     progress: bool = True,
     say: Say | None = None,
+    reward_function: Callable[..., list[float]] | None = None,
 ) -> RunResult:
     """Train, evaluate, save; Ctrl-C saves a checkpoint and returns with `interrupted`.
 
     `say` prints the run's one-line notes (precision chosen, pairs dropped or cut, adapter continued);
-    by default on stderr, from the main process only."""
+    by default on stderr, from the main process only. `reward_function` (RLOO): a TRL reward function
+    used instead of the --reward-model (tests, or a programmatic reward)."""
     from transformers import set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -385,6 +397,8 @@ def run_training(
         if resume_from is None:
             raise TrainerError(f"--resume: no checkpoint in {output}; run without --resume to start")
     reporting(cfg)  # a missing logging package fails before anything loads
+    if cfg.kind == "rloo" and reward_function is None:
+        resolve_model_source(required(cfg.rloo.reward_model, "--reward-model"))  # fails before the policy loads
     source = resolve_model_source(model_name)  # a missing model fails before the data is read
     if source.adapter:
         check_continuable(source, cfg.kind)
@@ -405,8 +419,9 @@ def run_training(
     shown = _progress_callback(cfg.kind, cfg.training.batch_size * cfg.training.grad_accum * world, progress)
     if shown is not None:
         callbacks.append(shown)
+    reward_funcs = rloo_rewards(cfg, output, reward_function, tell) if cfg.kind == "rloo" else []
     try:
-        trainer = build_trainer(cfg, model, tokenizer, data.train, data.eval, callbacks)
+        trainer = build_trainer(cfg, model, tokenizer, data.train, data.eval, callbacks, reward_funcs)
         kept = trainer.train_dataset
         if isinstance(kept, Sized) and len(kept) != len(data.train_split.rows):  # TRL dropped some after all
             raise TrainerError(
@@ -473,6 +488,25 @@ def run_training(
         # the output adapter applies to the base itself, also when it continued another adapter
         result.merged = merge_and_save(output, source.path, cfg.kind, cfg.model.trust_remote_code)
     return result
+
+
+def rloo_rewards(
+    cfg: TrainConfig, output: Path, reward_function: Callable[..., list[float]] | None, tell: Say
+) -> list[Callable[..., list[float]]]:
+    """RLOO's reward functions: the reward model (or the given function), logged to OUTPUT/samples.jsonl,
+    and the length penalty when asked for."""
+    from .rewards import SampleLog, length_penalty_reward, load_reward_model, reward_model_reward
+
+    r = cfg.rloo
+    if reward_function is None:
+        spec = required(r.reward_model, "--reward-model")
+        reward_model, reward_tokenizer = load_reward_model(spec, cfg.model.trust_remote_code)
+        tell(f"reward model {spec}: loaded once, frozen ({'4-bit' if torch.cuda.is_available() else 'float32'})")
+        reward_function = reward_model_reward(reward_model, reward_tokenizer, cfg.data.max_length, r.reward_batch_size)
+    funcs = [SampleLog(output / "samples.jsonl", r.sample_every).wrap(reward_function)]
+    if r.length_penalty:
+        funcs.append(length_penalty_reward(r.length_penalty))
+    return funcs
 
 
 def _continuing_note(source: ModelSource) -> str:

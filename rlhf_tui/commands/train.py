@@ -1,4 +1,4 @@
-"""`rlhf-tui train reward|dpo`: QLoRA reward-model and DPO training (needs the `train` extra).
+"""`rlhf-tui train sft|reward|dpo|kto|rloo`: QLoRA training of each kind (needs the `train` extra).
 
 The options are generated from the dataclasses in `trainers.config`, so the flags, the config
 file keys and the help text cannot drift apart. torch and TRL are imported only when a command runs.
@@ -19,7 +19,7 @@ from trainers.config import option_fields
 from trainers.kinds import KINDS
 
 train_app = typer.Typer(
-    help="Train a reward model or a DPO policy with a LoRA adapter over a 4-bit base (QLoRA).",
+    help="Train with a LoRA adapter over a 4-bit base (QLoRA): sft, reward, dpo, kto, rloo.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -48,6 +48,38 @@ _DOCS = {
     --merge adds a merged 16-bit model. Flags override --config train.toml (or YAML).
 
     Example: rlhf-tui train dpo --dataset demo --model ./SmolLM2-135M --output runs/dpo --beta 0.1
+    """,
+    "sft": """Supervised fine-tuning on instruction data; the loss is on the answers only.
+
+    --dataset NAME takes one row per record from the store (`export --format sft`): an answer an
+    annotator wrote where there is one, else the consensus-best candidate (Borda over all annotators;
+    --aggregate adjudicated prefers a reviewer's choice). --data FILE: JSONL/Parquet with prompt and
+    completion, or messages (the last assistant turn is the answer). Chat prompts go through the chat
+    template. The output is a policy adapter that `train dpo`, `train kto` and `train rloo` accept as
+    --model: they train that adapter further, against a frozen copy of it as the reference.
+
+    Example: rlhf-tui train sft --dataset demo --model ./SmolLM2-135M --output runs/sft
+    """,
+    "kto": """Train a policy with KTO on answers marked desirable or undesirable, one at a time.
+
+    --dataset NAME: thumbs (up = desirable), ratings with --threshold, or rankings (the best answer
+    desirable, the worst undesirable); --data FILE: TRL's unpaired format (prompt, completion, label).
+    KTO pairs answers within a batch to estimate its KL term: --batch-size 2 or more, and the rows are
+    shuffled (seeded). The reference is the base with the adapter disabled.
+
+    Example: rlhf-tui train kto --dataset thumbs --model ./SmolLM2-135M --output runs/kto
+    """,
+    "rloo": """Optimise a policy online against a reward model (RLOO).
+
+    For each prompt the policy samples --num-generations completions; the --reward-model (a `train
+    reward` output, loaded once and frozen) scores each, minus --length-penalty per token and the KL to
+    the reference (the base with the adapter disabled; continuing an SFT adapter, a frozen copy of it);
+    each completion's advantage is its reward minus the mean of its siblings'. Prompts come from
+    --dataset NAME (its records' prompts) or --data FILE (JSONL with prompt, or text lines), cut from
+    the left to fit --max-length minus --max-new-tokens. Logged per step: reward, KL, completion
+    length, entropy; every --sample-every steps a few completions go to OUTPUT/samples.jsonl.
+
+    Example: rlhf-tui train rloo --dataset demo --model runs/sft --reward-model runs/rm --output runs/rloo
     """,
 }
 
