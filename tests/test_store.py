@@ -20,8 +20,8 @@ from store import (
     shown_order,
 )
 from store.clock import utcnow
-from store.types import ReviewInput
 from store.migrations import SCHEMA_VERSION
+from store.types import ReviewInput
 
 
 def submit(store, record, annotator, ranks, **kw):
