@@ -14,13 +14,17 @@ $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# setuptools warns about every editable install of a package whose folders sit in the checkout; that is
+# the point of an editable install, so the warning is not shown (real errors still are).
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
+
 $(VENV)/.core-installed: $(VENV)/bin/activate pyproject.toml
-	$(PIP) install -q -e .
+	$(QUIET_EDITABLE) $(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/bin/activate pyproject.toml
 	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[train,dev]"
+	$(QUIET_EDITABLE) $(PIP) install -q -e ".[train,dev]"
 	touch $@ $(VENV)/.core-installed
 
 install-core: $(VENV)/.core-installed
