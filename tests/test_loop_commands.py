@@ -225,45 +225,57 @@ def test_score_agrees_with_the_trained_model(adapters, tiny_model_dir):
     )
 
 
-def test_eval_writes_answers_side_by_side_and_a_win_rate_inside_its_interval(
-    tiny_model_dir, adapters, tmp_path, capsys
-):
+def test_eval_compares_several_policies_in_one_table_with_lengths(tiny_model_dir, adapters, tmp_path, capsys):
     import pyarrow.parquet as pq
+
+    from trainers.evaluation import similar_length, wilson_interval
 
     prompts = write_jsonl(
         tmp_path / "p.jsonl", [{"id": f"p{i}", "prompt": f"please explain topic {i}"} for i in range(5)]
     )
     out = tmp_path / "eval.parquet"
-    assert (
-        cli_main(
-            [
-                "eval",
-                "--policy",
-                str(adapters["dpo"]),
-                "--reference",
-                str(tiny_model_dir),
-                "--reward-model",
-                str(adapters["reward"]),
-                "--prompts",
-                str(prompts),
-                "--out",
-                str(out),
-                "--temperature",
-                "0.8",
-                *GEN,
-            ]
-        )
-        == 0
-    )
+    policies = [str(adapters["dpo"]), str(tiny_model_dir)]  # the base against itself: every pair a tie
+    args = ["eval", "--policy", policies[0], "--policy", policies[1], "--reference", str(tiny_model_dir)]
+    args += ["--reward-model", str(adapters["reward"]), "--prompts", str(prompts), "--out", str(out)]
+    assert cli_main([*args, "--temperature", "0", *GEN]) == 0
     text = capsys.readouterr().out
     rows = pq.read_table(out).to_pylist()
-    assert [r["id"] for r in rows] == [f"p{i}" for i in range(5)]
-    assert {"prompt", "policy_answer", "reference_answer", "policy_score", "reference_score", "winner"} <= set(rows[0])
-    wins = sum(r["winner"] == "policy" for r in rows) + 0.5 * sum(r["winner"] == "tie" for r in rows)
-    rate = wins / len(rows)
-    assert 0.0 <= rate <= 1.0 and f"{rate:.3f}" in text
-    low, high = (float(x) for x in text.split("95% interval (Wilson)")[1].split("│")[1].strip().split(" – "))
-    assert low <= rate <= high
+    assert [r["policy"] for r in rows] == [policies[0]] * 5 + [policies[1]] * 5
+    assert {"prompt", "policy_answer", "reference_answer", "policy_score", "winner", "policy_tokens"} <= set(rows[0])
+    itself = rows[5:]
+    assert all(r["winner"] == "tie" and r["policy_tokens"] == r["reference_tokens"] for r in itself)
+    for policy in policies:
+        mine = [r for r in rows if r["policy"] == policy]
+        points = sum(r["winner"] == "policy" for r in mine) + 0.5 * sum(r["winner"] == "tie" for r in mine)
+        low, high = wilson_interval(points, len(mine))
+        mean_tokens = sum(r["policy_tokens"] for r in mine) / len(mine)
+        similar = [r for r in mine if similar_length(r["policy_tokens"], r["reference_tokens"])]
+        assert f"{points / len(mine):.3f}" in text and f"{low:.3f} – {high:.3f}" in text
+        assert f"{mean_tokens:.1f}" in text and f"[{len(similar)}]" in text
+    assert "#2 = " + policies[1] in text.replace("\n", "")
+    similar_line = next(line for line in text.splitlines() if "win rate among them" in line)
+    assert similar_line.split("│")[-2].strip() == "0.500"  # the base against itself: similar lengths, all ties
+
+
+def test_similar_length_win_rate_shows_a_policy_that_wins_by_writing_more():
+    from trainers.evaluation import summarise
+    from trainers.generation import PromptItem
+
+    items = [PromptItem(id=str(i), prompt="p", metadata={}) for i in range(6)]
+    # wins the 4 prompts where it wrote twice as much, loses the 2 of equal length
+    result = summarise(
+        items,
+        ["a"] * 6,
+        ["b"] * 6,
+        [1.0, 1.0, 1.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+        policy_tokens=[20, 20, 20, 20, 10, 10],
+        reference_tokens=[10, 10, 10, 10, 11, 10],
+    )
+    assert result.win_rate == pytest.approx(4 / 6)
+    assert result.policy_tokens == pytest.approx(100 / 6) and result.reference_tokens == pytest.approx(61 / 6)
+    assert result.similar_pairs == 2 and result.similar_win_rate == 0.0
+    assert result.similar_low == 0.0 and result.similar_high < 0.7
 
 
 def test_reward_adapter_cannot_generate(adapters, store_path, capsys):

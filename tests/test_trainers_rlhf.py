@@ -48,12 +48,12 @@ def _data(kind: str, tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / f"{kind}.jsonl", rows)
 
 
-def prefers_fox(completion_ids, **_):
-    """A toy reward: how often the completion says 'fox'."""
-    return [float(ids.count(FOX_ID)) for ids in completion_ids]
+def prefers_low_ids(completion_ids, **_):
+    """A toy reward with a signal in every completion: the share of its tokens from the lower half of the vocabulary."""
+    return [sum(t < LOW_IDS for t in ids) / max(1, len(ids)) for ids in completion_ids]
 
 
-FOX_ID = -1
+LOW_IDS = 256
 
 
 def _extra(kind: str) -> dict:
@@ -63,11 +63,7 @@ def _extra(kind: str) -> dict:
 def _reward(kind: str, tok_dir: Path):
     if kind != "rloo":
         return None
-    from transformers import AutoTokenizer
-
-    global FOX_ID
-    FOX_ID = AutoTokenizer.from_pretrained(tok_dir).convert_tokens_to_ids("fox")
-    return prefers_fox
+    return prefers_low_ids
 
 
 def _policy_logits(model, tok, prompt: str):
@@ -120,3 +116,119 @@ def test_a_step_saves_an_adapter_that_reloads_to_the_same_outputs_and_resume_con
         assert samples and {"step", "prompt", "completion", "reward", "tokens"} <= samples[0].keys()
         logged = second.metrics["train"][-1]
         assert "reward" in logged and "kl" in logged and "completions/mean_length" in logged
+
+
+def test_rloo_raises_a_toy_reward_over_a_few_steps(peaked_tiny_model_dir, tmp_path):
+    """The policy's expected toy reward on its first answer token (exact, not sampled) rises with training."""
+    import torch
+
+    from trainers.run import run_training
+
+    def low_mass(model, tok) -> float:
+        prompts = [r["prompt"] for r in prompt_rows()]
+        return sum(torch.softmax(_policy_logits(model, tok, p), -1)[:LOW_IDS].sum().item() for p in prompts) / len(
+            prompts
+        )
+
+    cfg = _cfg(
+        "rloo",
+        data=str(_data("rloo", tmp_path)),
+        model=str(peaked_tiny_model_dir),
+        output=str(tmp_path / "rloo"),
+        max_steps=6,
+        learning_rate=2e-2,
+        warmup=0,
+        lr_scheduler="constant",
+        kl_coef=0.0,
+        mask_truncated=False,  # the random model never ends an answer: masked, nothing would learn
+        **{**RLOO_FAST, "num_generations": 4, "batch_size": 8, "max_new_tokens": 6},
+        **FOUR_BIT,
+    )
+    result = run_training(cfg, progress=False, reward_function=prefers_low_ids)
+    model, tok = result.trainer.model, result.trainer.processing_class
+    model.eval()
+    after = low_mass(model, tok)
+    with model.disable_adapter():
+        before = low_mass(model, tok)
+    assert len(result.metrics["train"]) == 6
+    rewards = [row["reward"] for row in result.metrics["train"]]
+    assert after > before + 0.05, (before, after, rewards)
+
+
+def test_rloo_scores_with_the_reward_model_as_trained(tiny_model_dir, pref_jsonl, tmp_path):
+    from trainers.modeling import load_for_inference
+    from trainers.run import run_training
+    from trainers.scoring import score_answers
+
+    rm = tmp_path / "rm"
+    common = dict(model=str(tiny_model_dir), load_in_4bit=False, bf16=False)
+    run_training(_cfg("reward", data=str(pref_jsonl), output=str(rm), max_steps=1, **common), progress=False)
+    out = tmp_path / "rloo"
+    cfg = _cfg(
+        "rloo",
+        data=str(_data("rloo", tmp_path)),
+        output=str(out),
+        reward_model=str(rm),
+        max_steps=1,
+        model=str(tiny_model_dir),
+        **FOUR_BIT,
+        **RLOO_FAST,
+    )
+    run_training(cfg, progress=False)
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    judge, tok = load_for_inference(str(rm), "reward")
+    expected = score_answers(judge, tok, [(s["prompt"], s["completion"]) for s in samples], max_length=48)
+    assert [s["reward"] for s in samples] == pytest.approx(expected, abs=1e-4)
+    assert len({round(s["reward"], 6) for s in samples}) > 1
+
+
+@pytest.mark.parametrize("kind", ["sft", "kto", "rloo"])
+def test_dry_run_prints_an_estimate(kind, tiny_model_dir, capsys):
+    args = ["train", kind, "--model", str(tiny_model_dir), "--dry-run", "--gpu-memory", "24GB", "--max-length", "64"]
+    assert cli_main([*args, *(["--max-new-tokens", "16"] if kind == "rloo" else [])]) == 0
+    out = capsys.readouterr().out
+    assert "estimated peak GPU memory" in out and "fits in 24.00 GiB" in out
+    if kind == "rloo":
+        assert "generation kv cache" in out and "reward model" in out and "4 completions per forward pass" in out
+
+
+@pytest.mark.parametrize(
+    ("kind", "flags", "message"),
+    [
+        ("kto", ["--batch-size", "1"], "error: KTO needs --batch-size 2 or more"),
+        ("rloo", ["--batch-size", "3", "--grad-accum", "1"], "must be a multiple of --num-generations (4)"),
+        ("sft", ["--packing"], "error: --packing needs an attention kernel"),
+    ],
+)
+def test_impossible_settings_are_one_line_errors(kind, flags, message, tiny_model_dir, tmp_path, capsys):
+    args = ["train", kind, "--data", str(tmp_path / "x.jsonl"), "--model", str(tiny_model_dir)]
+    assert cli_main([*args, "--output", str(tmp_path / "o"), *flags]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_sft_learns_the_answer_only_and_reads_messages(tiny_model_dir, tmp_path):
+    from trainers.config import load_config
+    from trainers.modeling import load_tokenizer, resolve_model_source
+    from trainers.run import prepare_data
+
+    rows = [{"messages": [{"role": "user", "content": "why water"}, {"role": "assistant", "content": "air pressure"}]}]
+    data = write_jsonl(tmp_path / "m.jsonl", rows)
+    cfg = load_config("sft", None, dict(data=str(data), model=str(tiny_model_dir), output="o", eval_split=0.0))
+    tok = load_tokenizer(resolve_model_source(str(tiny_model_dir)))
+    row = prepare_data(cfg, tok).train[0]
+    answer = [t for t, m in zip(row["input_ids"], row["completion_mask"]) if m]
+    prompt = [t for t, m in zip(row["input_ids"], row["completion_mask"]) if not m]
+    assert tok.decode(answer).startswith("air pressure") and "why water" in tok.decode(prompt)
+    assert "<|assistant|>" in tok.decode(prompt)  # the chat template, the assistant turn opened
+
+
+def test_kto_rows_are_shuffled_with_the_seed(tiny_model_dir, tmp_path):
+    from trainers.modeling import load_tokenizer, resolve_model_source
+    from trainers.run import prepare_data
+
+    tok = load_tokenizer(resolve_model_source(str(tiny_model_dir)))
+    common = dict(data=str(_data("kto", tmp_path)), model=str(tiny_model_dir), output="o")
+    labels = [prepare_data(_cfg("kto", seed=s, **common), tok).train["label"] for s in (1, 1, 2)]
+    assert labels[0] == labels[1] != labels[2]
+    assert labels[0] != [True, False] * (len(labels[0]) // 2)  # not the export's record order

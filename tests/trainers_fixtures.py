@@ -107,7 +107,9 @@ def sample_texts(n: int = 400, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(5, 20))) for _ in range(n)]
 
 
-def build_tiny_model(directory: Path, vocab_size: int = 512, hidden: int = 64, layers: int = 2) -> Path:
+def build_tiny_model(
+    directory: Path, vocab_size: int = 512, hidden: int = 64, layers: int = 2, initializer_range: float = 0.02
+) -> Path:
     """Train a BPE tokenizer on sample text and save a random tiny LlamaForCausalLM beside it."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -139,6 +141,7 @@ def build_tiny_model(directory: Path, vocab_size: int = 512, hidden: int = 64, l
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         tie_word_embeddings=False,
+        initializer_range=initializer_range,
     )
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
@@ -178,6 +181,13 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def peaked_tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny model with larger random weights: peaked next-token distributions that a few RL steps can move
+    (the default 0.02 init gives near-uniform ones that no toy reward can shift in a handful of steps)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama-peaked"), initializer_range=0.2)
 
 
 @pytest.fixture()

@@ -96,10 +96,12 @@ class PlainLogCallback(TrainerCallback):
         accuracy_key: str,
         margin_key: str,
         write: Callable[[str], None] = _stderr_line,
+        figures: tuple[tuple[str, str], ...] | None = None,
     ):
         self.pairs_per_step = pairs_per_step
         self.accuracy_key = accuracy_key
         self.margin_key = margin_key
+        self.figures = figures or (("accuracy", accuracy_key), ("margin", margin_key))  # (label, logged key)
         self.write = write
         self.started = 0.0
         self.first_step = 0
@@ -110,7 +112,7 @@ class PlainLogCallback(TrainerCallback):
 
     def _figures(self, logs: dict, prefix: str) -> list[str]:
         parts = []
-        for label, key in (("accuracy", self.accuracy_key), ("margin", self.margin_key)):
+        for label, key in self.figures:
             value = logs.get(prefix + key)
             if isinstance(value, (int, float)):
                 parts.append(f"{label} {value:.3f}")

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .generation import GenerationSettings, ProgressFn, PromptItem, sample_answers
 from .scoring import TIE_TOLERANCE, score_answers
@@ -27,6 +28,14 @@ def wilson_interval(successes: float, n: int, z: float = 1.959963984540054) -> t
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+SIMILAR_LENGTH = 0.2  # two answers are of similar length when their token counts differ by at most 20%
+
+
+def similar_length(a: int, b: int, tolerance: float = SIMILAR_LENGTH) -> bool:
+    """Token counts within `tolerance` of the longer one (two empty answers are similar)."""
+    return abs(a - b) <= tolerance * max(a, b)
+
+
 @dataclass
 class EvalResult:
     prompts: int
@@ -36,6 +45,13 @@ class EvalResult:
     low: float
     high: float
     rows: list[dict] = field(repr=False, default_factory=list)
+    policy: str = "policy"
+    policy_tokens: float | None = None  # mean answer length in the judge's tokens
+    reference_tokens: float | None = None
+    similar_pairs: int = 0  # prompts whose two answers are of similar length
+    similar_win_rate: float | None = None  # the policy's win rate among those (tie = ½)
+    similar_low: float = 0.0
+    similar_high: float = 1.0
 
     @property
     def win_rate(self) -> float:
@@ -50,34 +66,56 @@ def judge(policy_scores: Sequence[float], reference_scores: Sequence[float]) -> 
     return out
 
 
+def _points(verdicts: Sequence[str]) -> float:
+    return verdicts.count("policy") + 0.5 * verdicts.count("tie")
+
+
 def summarise(
     items: Sequence[PromptItem],
     policy_answers: list[str],
     reference_answers: list[str],
     policy_scores: list[float],
     reference_scores: list[float],
+    policy_tokens: Sequence[int] | None = None,
+    reference_tokens: Sequence[int] | None = None,
+    policy: str = "policy",
 ) -> EvalResult:
+    """Win rate and its Wilson interval; with token counts also both mean lengths and the win rate among
+    the prompts whose answers are of similar length (a policy that wins by writing more shows it there)."""
     verdicts = judge(policy_scores, reference_scores)
     rows = []
-    for item, pa, ra, ps, rs, v in zip(
-        items, policy_answers, reference_answers, policy_scores, reference_scores, verdicts
+    for k, (item, pa, ra, ps, rs, v) in enumerate(
+        zip(items, policy_answers, reference_answers, policy_scores, reference_scores, verdicts)
     ):
-        rows.append(
-            {
-                "id": item.id,
-                "record_id": item.record_id,
-                "prompt": item.prompt if isinstance(item.prompt, str) else json.dumps(item.prompt),
-                "policy_answer": pa,
-                "reference_answer": ra,
-                "policy_score": ps,
-                "reference_score": rs,
-                "winner": v,
-            }
-        )
+        row = {
+            "policy": policy,
+            "id": item.id,
+            "record_id": item.record_id,
+            "prompt": item.prompt if isinstance(item.prompt, str) else json.dumps(item.prompt),
+            "policy_answer": pa,
+            "reference_answer": ra,
+            "policy_score": ps,
+            "reference_score": rs,
+            "winner": v,
+        }
+        if policy_tokens is not None and reference_tokens is not None:
+            row["policy_tokens"], row["reference_tokens"] = policy_tokens[k], reference_tokens[k]
+        rows.append(row)
     wins, ties = verdicts.count("policy"), verdicts.count("tie")
     n = len(verdicts)
-    low, high = wilson_interval(wins + 0.5 * ties, n)
-    return EvalResult(prompts=n, wins=wins, ties=ties, losses=n - wins - ties, low=low, high=high, rows=rows)
+    low, high = wilson_interval(_points(verdicts), n)
+    result = EvalResult(
+        prompts=n, wins=wins, ties=ties, losses=n - wins - ties, low=low, high=high, rows=rows, policy=policy
+    )
+    if policy_tokens is not None and reference_tokens is not None and n:
+        result.policy_tokens = sum(policy_tokens) / n
+        result.reference_tokens = sum(reference_tokens) / n
+        similar = [v for v, a, b in zip(verdicts, policy_tokens, reference_tokens) if similar_length(a, b)]
+        result.similar_pairs = len(similar)
+        if similar:
+            result.similar_win_rate = _points(similar) / len(similar)
+            result.similar_low, result.similar_high = wilson_interval(_points(similar), len(similar))
+    return result
 
 
 def _answers(
@@ -98,6 +136,55 @@ def _answers(
     return [a[0] for a in answers]
 
 
+def answer_tokens(tokenizer: Any, answers: Sequence[str]) -> list[int]:
+    """Each answer's length in tokens (the judge's tokenizer: one ruler for every policy)."""
+    return [len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers]
+
+
+def evaluate_policies(
+    policies: Sequence[str],
+    reference: str,
+    reward_model: str,
+    items: Sequence[PromptItem],
+    settings: GenerationSettings,
+    max_length: int = 1024,
+    load_in_4bit: bool | None = None,
+    on_stage: Callable[[str, int], ProgressFn] | None = None,
+) -> list[EvalResult]:
+    """Every policy and the reference answer every prompt (same settings and seed; the reference once),
+    the reward model — best one held out from the policies' training — judges each policy against it.
+
+    `on_stage(name, total)` returns a progress callback for that stage (or the caller passes None)."""
+    from .modeling import load_for_inference
+
+    def stage(name: str, total: int) -> ProgressFn | None:
+        return on_stage(name, total) if on_stage else None
+
+    reference_answers = _answers(reference, items, settings, load_in_4bit, stage("reference answers", len(items)))
+    answers = [_answers(p, items, settings, load_in_4bit, stage(f"{p} answers", len(items))) for p in policies]
+    judge_model, judge_tok = load_for_inference(reward_model, "reward", load_in_4bit=load_in_4bit)
+    prompts = [i.prompt for i in items]
+    pairs = [(p, a) for every in (reference_answers, *answers) for p, a in zip(prompts, every)]
+    scores = score_answers(judge_model, judge_tok, pairs, settings.batch_size, max_length, stage("judging", len(pairs)))
+    n = len(items)
+    reference_scores, reference_tokens = scores[:n], answer_tokens(judge_tok, reference_answers)
+    results = []
+    for k, (policy, policy_answers) in enumerate(zip(policies, answers), 1):
+        results.append(
+            summarise(
+                items,
+                policy_answers,
+                reference_answers,
+                scores[k * n : (k + 1) * n],
+                reference_scores,
+                answer_tokens(judge_tok, policy_answers),
+                reference_tokens,
+                policy,
+            )
+        )
+    return results
+
+
 def evaluate(
     policy: str,
     reference: str,
@@ -108,22 +195,8 @@ def evaluate(
     load_in_4bit: bool | None = None,
     on_stage: Callable[[str, int], ProgressFn] | None = None,
 ) -> EvalResult:
-    """Both models answer every prompt (same settings and seed), the reward model scores the answers.
-
-    `on_stage(name, total)` returns a progress callback for that stage (or the caller passes None)."""
-    from .modeling import load_for_inference
-
-    def stage(name: str, total: int) -> ProgressFn | None:
-        return on_stage(name, total) if on_stage else None
-
-    policy_answers = _answers(policy, items, settings, load_in_4bit, stage("policy answers", len(items)))
-    reference_answers = _answers(reference, items, settings, load_in_4bit, stage("reference answers", len(items)))
-    judge_model, judge_tok = load_for_inference(reward_model, "reward", load_in_4bit=load_in_4bit)
-    prompts = [i.prompt for i in items]
-    pairs = list(zip(prompts, policy_answers)) + list(zip(prompts, reference_answers))
-    scores = score_answers(judge_model, judge_tok, pairs, settings.batch_size, max_length, stage("judging", len(pairs)))
-    n = len(items)
-    return summarise(items, policy_answers, reference_answers, scores[:n], scores[n:])
+    """One policy against the reference (see `evaluate_policies`)."""
+    return evaluate_policies([policy], reference, reward_model, items, settings, max_length, load_in_4bit, on_stage)[0]
 
 
 def write_parquet(rows: list[dict], path: str | Path) -> Path:

@@ -72,6 +72,8 @@ class TrainerKind:
     data_format: str = "preference"  # the rows it reads: `store.export_rows` format, or "prompts" (RLOO)
     evaluates: bool = True  # holds out rows for an eval split (RLOO does not: `rlhf-tui eval` judges it)
     all_dropout_off: bool = False  # RL: the sampled and the trained log-probs must come from the same network
+    log_figures: tuple[tuple[str, str], ...] = ()  # (label, logged key) on each plain log line; () = accuracy, margin
+    margin_label: str = "mean margin"
 
     @property
     def eval_accuracy_key(self) -> str:
@@ -439,6 +441,8 @@ KINDS: dict[str, TrainerKind] = {
             build=_build_sft,
             refuse_adapter=_refuse_for_policy,
             data_format="sft",
+            log_figures=(("token accuracy", "mean_token_accuracy"), ("entropy", "entropy")),
+            margin_label="entropy",
         ),
         TrainerKind(
             name="kto",
@@ -456,6 +460,8 @@ KINDS: dict[str, TrainerKind] = {
             build=_build_kto,
             refuse_adapter=_refuse_for_policy,
             data_format="kto",
+            log_figures=(("reward margin", "rewards/margins"), ("kl", "kl")),
+            margin_label="kl",
         ),
         TrainerKind(
             name="rloo",
@@ -475,6 +481,15 @@ KINDS: dict[str, TrainerKind] = {
             data_format="prompts",
             evaluates=False,
             all_dropout_off=True,
+            log_figures=(
+                ("reward", "reward"),
+                ("reward std", "reward_std"),
+                ("kl", "kl"),
+                ("tokens", "completions/mean_length"),
+                ("cut", "completions/clipped_ratio"),
+                ("entropy", "entropy"),
+            ),
+            margin_label="kl",
         ),
     )
 }

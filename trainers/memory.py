@@ -46,6 +46,7 @@ CPU_RUNTIME_BYTES = int(0.52 * GiB)  # python + torch + transformers + trl + pef
 HEAD_TILE_TOKENS = 4096
 HEAD_TILE_VOCAB = 32768
 CPU_HEAD_TILE_FP32_COPIES = 8  # the torch fallback of the backward tile: y, z, log p, p, grad and temporaries
+SEQUENCES_PER_ROW = {"reward": 2, "dpo": 2, "kto": 2, "sft": 1, "rloo": 1}
 _DTYPE_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2}
 
 
@@ -104,6 +105,16 @@ class ArchShape:
     def total_params(self) -> int:
         heads = 0 if self.tied else self.vocab * self.hidden
         return self.linear_params + self.vocab * self.hidden + heads + self.layers * 2 * self.hidden
+
+
+def _reward_base(spec: str) -> str:
+    """The folder whose config.json describes a reward model: a merged model, or an adapter's base."""
+    path = Path(spec).expanduser()
+    if (path / "adapter_config.json").is_file():
+        from .modeling import resolve_model_source
+
+        return resolve_model_source(spec).path
+    return spec
 
 
 def read_model_config(model: str) -> dict[str, Any]:
@@ -178,7 +189,8 @@ def estimate(
     if continuing_adapter and kind_of(cfg.kind).name == "dpo":
         adapter += lora_params * param_bytes  # TRL's frozen "ref" copy of the adapter
 
-    tokens = 2 * t.batch_size * d.max_length  # chosen and rejected of every pair
+    # sequences per row: chosen and rejected (reward, DPO), the answer and its KL mismatch (KTO), one (SFT, RLOO)
+    tokens = SEQUENCES_PER_ROW.get(cfg.kind, 2) * t.batch_size * d.max_length
     a = 2 if bf16 else 4
     h, i = shape.hidden, shape.intermediate
     q, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
@@ -225,6 +237,23 @@ def estimate(
     return parts
 
 
+def rloo_extra(cfg: TrainConfig, policy: ArchShape, reward: ArchShape, device: str = "gpu") -> dict[str, int]:
+    """What RLOO adds to the policy's training memory: the frozen reward model (4-bit on a GPU, float32 on the
+    CPU, as `trainers.rewards` loads it), the KV cache of generating every completion of a step at once, and
+    the completions' logits rows for the old and the reference log-probs (one fp32 vocabulary row per token)."""
+    r, t, d = cfg.rloo, cfg.training, cfg.data
+    completions = t.batch_size  # a forward batch counts completions (k per prompt)
+    if device == "gpu":
+        blocks = reward.linear_params // 64
+        rm = reward.linear_params // 2 + blocks + (reward.total_params - reward.linear_params) * 2
+    else:
+        rm = reward.total_params * 4
+    kv_bytes = 2 if resolved_precision(cfg, device).bf16 else 4
+    kv = 2 * policy.layers * policy.kv_heads * policy.head_dim * completions * d.max_length * kv_bytes
+    logits = completions * min(r.max_new_tokens, d.max_length) * 4 * 2  # log-probs kept per token, old and ref
+    return {"reward_model": rm, "generation_kv_cache": kv, "completion_logprobs": logits}
+
+
 def detect_gpu_memory() -> tuple[int | None, str | None]:
     """(bytes, name) of GPU 0, or (None, None) without one; imports torch only if it is installed."""
     try:
@@ -247,6 +276,21 @@ def dry_run_report(cfg: TrainConfig) -> tuple[list[str], bool | None]:
     shape = ArchShape.from_config(read_model_config(model))
     continuing = (Path(model).expanduser() / "adapter_config.json").is_file()
     parts = estimate(cfg, shape, "gpu", continuing_adapter=continuing)
+    rloo_note = None
+    if cfg.kind == "rloo":
+        reward_shape = shape
+        if cfg.rloo.reward_model:
+            reward_shape = ArchShape.from_config(read_model_config(_reward_base(cfg.rloo.reward_model)))
+        total = parts.pop("total")
+        extra = rloo_extra(cfg, shape, reward_shape, "gpu")
+        parts.update(extra)
+        parts["total"] = total + sum(extra.values())
+        r = cfg.rloo
+        rloo_note = (
+            f"rloo: {cfg.training.batch_size} completions per forward pass ({cfg.training.batch_size // r.num_generations}"
+            f" prompts x {r.num_generations}), up to {r.max_new_tokens} new tokens each; reward model "
+            f"{reward_shape.total_params / 1e9:.2f}B parameters, 4-bit, frozen"
+        )
     precision = resolved_precision(cfg, "gpu")
     available: int | None
     name: str | None
@@ -262,6 +306,8 @@ def dry_run_report(cfg: TrainConfig) -> tuple[list[str], bool | None]:
         f"max length {cfg.data.max_length}, batch {t.batch_size} x accumulation {t.grad_accum}, "
         f"gradient checkpointing {'on' if t.gradient_checkpointing else 'off'}",
     ]
+    if rloo_note:
+        lines.append(rloo_note)
     for key, value in parts.items():
         if key != "total":
             lines.append(f"  {key.replace('_', ' '):<24}{fmt(value):>12}")

@@ -55,7 +55,9 @@ def plot_curves(path: Path, kind: str, metrics: dict[str, Any]) -> None:
         if points:
             ax_acc.plot(*zip(*points), style, label=label)
     ax_loss.set(title="loss", xlabel="step")
-    ax_acc.set(title=entry.accuracy_label, xlabel="step", ylim=(0, 1.05))
+    ax_acc.set(title=entry.accuracy_label, xlabel="step")
+    if "accuracy" in entry.accuracy_label:
+        ax_acc.set_ylim(0, 1.05)
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

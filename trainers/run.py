@@ -365,7 +365,7 @@ def _progress_callback(kind_name: str, pairs_per_step: int, progress: bool) -> T
     console = Console(stderr=True)
     if console.is_terminal:
         return RichProgressCallback(pairs_per_step, console=console)
-    return PlainLogCallback(pairs_per_step, kind.accuracy_key, kind.margin_key)
+    return PlainLogCallback(pairs_per_step, kind.accuracy_key, kind.margin_key, figures=kind.log_figures or None)
 
 
 def run_training(

@@ -253,9 +253,19 @@ def score_command(
 
 @app.command("eval")
 def eval_command(
-    policy: str = typer.Option(..., "--policy", help="The trained policy (a DPO adapter folder or a model)."),
-    reference: str = typer.Option(..., "--reference", help="What it is compared with, usually the base model."),
-    reward_model: str = typer.Option(..., "--reward-model", "-r", help="The judge: a reward-model folder."),
+    policy: list[str] = typer.Option(
+        ...,
+        "--policy",
+        help="A policy to judge (an SFT/DPO/KTO/RLOO adapter folder or a model); repeat to compare several.",
+    ),
+    reference: str = typer.Option(..., "--reference", help="What each is compared with, usually the base model."),
+    reward_model: str = typer.Option(
+        ...,
+        "--reward-model",
+        "-r",
+        help="The judge: a reward-model folder. Use one held out from the policies' training (another seed or "
+        "split than the reward model RLOO optimised against): a policy beats its own reward model by hacking it.",
+    ),
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Answer the prompts of this dataset."),
     prompts: Path | None = typer.Option(None, "--prompts", help="Or a prompts file (JSONL or text lines)."),
     out: Path = typer.Option(Path("eval.parquet"), "--out", "-o", help="Parquet file for the answers side by side."),
@@ -274,14 +284,17 @@ def eval_command(
     load_in_4bit: bool | None = FourBitOption,
     store: Path | None = StoreOption,
 ) -> None:
-    """Both models answer every prompt; the reward model judges each pair of answers.
+    """Every policy and the reference answer every prompt; the reward model judges each pair of answers.
 
-    Prints the policy's win rate (a tie counts half) with a 95% Wilson interval, and writes every
-    prompt with both answers and both scores to --out.
+    Prints, per policy, the win rate against the reference (a tie counts half) with a 95% Wilson
+    interval, the mean answer length of both sides (in the judge's tokens), and the win rate among
+    the prompts whose two answers are of similar length (within 20%): a policy that wins only by
+    writing more shows it there. Every prompt with both answers, scores and lengths goes to --out.
 
-    Example: rlhf-tui eval --policy runs/dpo --reference models/SmolLM2-135M-Instruct --reward-model runs/rm --dataset demo
+    Example: rlhf-tui eval --policy runs/sft --policy runs/rloo --reference models/SmolLM2-135M-Instruct
+    --reward-model runs/rm-heldout --dataset demo
     """
-    from trainers.evaluation import evaluate, write_parquet
+    from trainers.evaluation import SIMILAR_LENGTH, evaluate_policies, write_parquet
     from trainers.generation import GenerationSettings
 
     items, _ = _prompts(store, dataset, prompts, limit)
@@ -295,14 +308,42 @@ def eval_command(
         use_chat_template=chat_template,
     )
     with _progress() as progress:
-        result = evaluate(
+        results = evaluate_policies(
             policy, reference, reward_model, items, settings, max_length, load_in_4bit, on_stage=_stage(progress)
         )
-    write_parquet(result.rows, out)
-    table = _table(f"eval: {policy} vs {reference}, judged by {reward_model}")
-    table.add_row(plain("prompts"), plain(str(result.prompts)))
-    table.add_row(plain("policy wins / ties / losses"), plain(f"{result.wins} / {result.ties} / {result.losses}"))
-    table.add_row(plain("win rate (tie = ½)"), plain(f"{result.win_rate:.3f}"))
-    table.add_row(plain("95% interval (Wilson)"), plain(f"{result.low:.3f} – {result.high:.3f}"))
+    write_parquet([row for result in results for row in result.rows], out)
+    console.print(plain(f"eval: against {reference}, judged by {reward_model}, {len(items)} prompts"), soft_wrap=True)
+    for k, r in enumerate(results, 1):
+        console.print(plain(f"  #{k} = {r.policy}"), soft_wrap=True)
+    table = Table(show_header=True)
+    table.add_column("metric")
+    for k in range(1, len(results) + 1):
+        table.add_column(f"#{k}", justify="right")
+    within = f"±{SIMILAR_LENGTH:.0%}"
+
+    def interval(low: float, high: float) -> str:
+        return f"{low:.3f} – {high:.3f}"
+
+    lines: list[tuple[str, list[str]]] = [
+        ("win rate (tie = ½)", [f"{r.win_rate:.3f}" for r in results]),
+        ("95% interval (Wilson)", [interval(r.low, r.high) for r in results]),
+        ("wins / ties / losses", [f"{r.wins} / {r.ties} / {r.losses}" for r in results]),
+        ("mean answer tokens", [f"{r.policy_tokens:.1f}" if r.policy_tokens is not None else "—" for r in results]),
+        (
+            "  reference's",
+            [f"{r.reference_tokens:.1f}" if r.reference_tokens is not None else "—" for r in results],
+        ),
+        (f"similar-length pairs ({within})", [f"[{r.similar_pairs}]" for r in results]),
+        (
+            "  win rate among them",
+            [f"{r.similar_win_rate:.3f}" if r.similar_win_rate is not None else "—" for r in results],
+        ),
+        (
+            "  95% interval",
+            [interval(r.similar_low, r.similar_high) if r.similar_pairs else "—" for r in results],
+        ),
+    ]
+    for label, values in lines:
+        table.add_row(plain(label), *(plain(v) for v in values))
     console.print(table)
     console.print(plain(f"answers side by side: {out}"), soft_wrap=True)

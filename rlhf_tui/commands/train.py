@@ -192,6 +192,8 @@ def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
     add("eval prompts", summary.get("eval_prompts"))
     add("steps", summary.get("global_step"))
     add("train loss (last log)", summary.get("final_train_loss"))
+    if kind == "rloo":
+        add("mean reward (last log)", summary.get("final_train_accuracy"))
     add("eval loss", summary.get("eval_loss"))
     add(f"eval {accuracy}", summary.get("eval_accuracy"))
     for bucket in ("short", "medium", "long"):
@@ -201,7 +203,7 @@ def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
                 f"  {bucket} answers ({tokens[0]}-{tokens[1]} tokens, {summary[f'eval_pairs_{bucket}']} pairs)",
                 summary[f"eval_accuracy_{bucket}"],
             )
-    add("eval mean margin", summary.get("eval_mean_margin"))
+    add(f"eval {kind_of(kind).margin_label}", summary.get("eval_mean_margin"))
     if summary.get("best_checkpoint"):
         add("best checkpoint (saved as the adapter)", Path(summary["best_checkpoint"]).name)
     add("training seconds", summary.get("train_seconds"))
