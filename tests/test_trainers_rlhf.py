@@ -174,7 +174,10 @@ def test_rloo_scores_with_the_reward_model_as_trained(tiny_model_dir, pref_jsonl
         **FOUR_BIT,
         **RLOO_FAST,
     )
-    run_training(cfg, progress=False)
+    notes: list[str] = []
+    run_training(cfg, progress=False, say=notes.append)
+    # the random tiny model never ends an answer: every completion is cut, masked, and the run says so
+    assert any("every completion was cut at --max-new-tokens" in n for n in notes), notes
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     judge, tok = load_for_inference(str(rm), "reward")
     expected = score_answers(judge, tok, [(s["prompt"], s["completion"]) for s in samples], max_length=48)

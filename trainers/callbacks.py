@@ -162,3 +162,23 @@ class InterruptCallback(TrainerCallback):
         if self._previous is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+
+
+class AllCutWarningCallback(TrainerCallback):
+    """RLOO with masked truncated completions: warn (once) when every completion of a step was cut at
+    --max-new-tokens, since then the whole step is masked out of the loss and nothing learns."""
+
+    def __init__(self, write: Callable[[str], None] = _stderr_line) -> None:
+        self.write = write
+        self.warned = False
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.warned or not logs or not state.is_world_process_zero:
+            return
+        if logs.get("completions/clipped_ratio", 0.0) >= 1.0:
+            self.warned = True
+            self.write(
+                f"warning: at step {state.global_step} every completion was cut at --max-new-tokens and is left out "
+                "of the loss (--mask-truncated): such steps train nothing; raise --max-new-tokens, or "
+                "--no-mask-truncated"
+            )

@@ -420,6 +420,10 @@ def run_training(
     if shown is not None:
         callbacks.append(shown)
     reward_funcs = rloo_rewards(cfg, output, reward_function, tell) if cfg.kind == "rloo" else []
+    if cfg.kind == "rloo" and cfg.rloo.mask_truncated:
+        from .callbacks import AllCutWarningCallback
+
+        callbacks.append(AllCutWarningCallback(tell))
     try:
         trainer = build_trainer(cfg, model, tokenizer, data.train, data.eval, callbacks, reward_funcs)
         kept = trainer.train_dataset
