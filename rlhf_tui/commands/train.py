@@ -179,10 +179,12 @@ def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
         if value is not None:
             rows.append((label, f"{value:.4f}" if isinstance(value, float) else str(value)))
 
-    add("train pairs used", summary.get("train_pairs"))
+    rows_name = {"sft": "examples", "kto": "answers", "rloo": "prompts"}.get(kind, "pairs")
+    add(f"train {rows_name} used", summary.get("train_pairs"))
     if summary.get("train_pairs_dropped"):
         add("train pairs dropped (too long: raise --max-length)", summary["train_pairs_dropped"])
-    add("eval pairs used", summary.get("eval_pairs"))
+    if kind_of(kind).evaluates:
+        add(f"eval {rows_name} used", summary.get("eval_pairs"))
     if summary.get("eval_pairs_dropped"):
         add("eval pairs dropped (too long: raise --max-length)", summary["eval_pairs_dropped"])
     if summary.get("prompts_cut"):
