@@ -45,15 +45,28 @@ def build_store(
     guidelines: str = GUIDELINES,
     annotators_per_record: int = 1,
     store=None,
+    settings: dict | None = None,
 ):
-    """A store at tmp_path/store.duckdb holding one dataset made of `rows`."""
-    rows = rows if rows is not None else (rank_rows(4) if task == "rank" else pair_rows(4))
+    """A store at tmp_path/store.duckdb holding one dataset made of `rows` (rate, thumbs:
+    rank rows), with dataset `settings` (rate: axes) if given."""
+    rows = rows if rows is not None else (pair_rows(4) if task == "pair" else rank_rows(4))
     source = tmp_path / f"{name}.jsonl"
     source.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
     store = store or open_store(tmp_path / "store.duckdb")
-    store.create_dataset(name, task, guidelines, annotators_per_record)
+    store.create_dataset(name, task, guidelines, annotators_per_record, settings=settings)
     store.import_file(source, dataset=name, task=task)
     return store
+
+
+AXES = [
+    {"name": "accuracy", "low": 1, "high": 7, "guidance": "Is every claim correct? 7: no errors."},
+    {"name": "clarity", "low": 1, "high": 7, "guidance": "Easy to read for the asker."},
+    {"name": "overall", "low": 1, "high": 7, "overall": True, "guidance": "Would you be glad to have written it?"},
+]
+
+
+def notices(app) -> list[str]:
+    return [n.message for n in app._notifications]
 
 
 def answer_as(store, record_id: int, annotator: str, ranks: tuple[int, ...], status: str = "submitted") -> None:

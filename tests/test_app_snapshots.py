@@ -1,10 +1,12 @@
-"""Screenshots at 80×24 and 200×60 in both modes (frozen clock, fixed annotator).
+"""Screenshots at 80×24 and 200×60 in rank and pair mode, at 80×24 and 120×40 in rate
+and thumbs mode (frozen clock, fixed annotator).
 Update them with `pytest --snapshot-update` after a deliberate change."""
 
 from __future__ import annotations
 
 import pytest
 from app_support import (
+    AXES,
     build_store,
     chat_rows,
     make_app,
@@ -128,5 +130,42 @@ def test_end_of_queue_at_80x24(snap_compare, tmp_path):
 
     try:
         assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=(80, 24), run_before=ready)
+    finally:
+        store.close()
+
+
+RATE_ROWS = [
+    {
+        "id": "rate-01",
+        "prompt": "How do I reverse a list in Python?",
+        "responses": [
+            "Use slicing: `items[::-1]` returns a new reversed list; `items.reverse()` reverses in place.",
+            "Call `reversed(items)`. It gives you the list backwards.",
+            "Loop from the end and append each item to a new list.",
+        ],
+    }
+]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("task", ["rate", "thumbs"])
+def test_rate_and_thumbs_screens(snap_compare, tmp_path, task, size):
+    """Rate: two candidates rated (one in part), the highlight on the next cell, a written
+    answer as its own card; thumbs: two of three given."""
+    settings = {"axes": AXES, "written_answers": True} if task == "rate" else None
+    store = build_store(tmp_path, task, RATE_ROWS, settings=settings)
+    keys = ["7", "6", "6", "4"] if task == "rate" else ["y", "n"]
+
+    async def ready(pilot):
+        await settle(pilot)
+        await press(pilot, *keys)
+        if task == "rate":
+            await press(pilot, "w")
+            await pilot.press(*" Or use a deque.")
+            await press(pilot, "ctrl+s")
+        await pilot.pause()
+
+    try:
+        assert snap_compare(make_app(store, annotator="snapshot"), terminal_size=size, run_before=ready)
     finally:
         store.close()

@@ -1,4 +1,5 @@
-"""The Textual annotation app: rank N answers or pick chosen/rejected by keyboard.
+"""The Textual annotation app: rank N answers, pick chosen/rejected, rate answers on axes or
+give each a thumb, by keyboard.
 
 `run_annotation_app(store, dataset, annotator)` is the entry point the CLI uses."""
 

@@ -28,6 +28,8 @@ from .screens import (
     HelpScreen,
     PairScreen,
     RankScreen,
+    RateScreen,
+    ThumbsScreen,
 )
 from .store_jobs import StoreJobQueue
 
@@ -92,7 +94,7 @@ class AnnotationApp(App[None]):
 
     def on_dataset_loaded(self, message: DatasetLoaded) -> None:
         dataset: Dataset = message.dataset
-        screen_class = PairScreen if dataset.task == "pair" else RankScreen
+        screen_class = {"pair": PairScreen, "rate": RateScreen, "thumbs": ThumbsScreen}.get(dataset.task, RankScreen)
         identity = self.identity()
         self.sub_title = f"{dataset.name} · {dataset.task} · {identity}"
         context = AnnotateContext(self.store, self.jobs, self, self.annotator, self.config, self.clock, identity)

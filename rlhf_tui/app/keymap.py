@@ -1,15 +1,16 @@
 """Every key binding of the annotation app, each with an id users remap in the config
 file (`[keymap]` table, see `config.py`), a description and an explicit footer `show`.
 
-Ids are stable: `app.*` anywhere, `annotate.*` in both modes, `rank.*` in rank mode,
-`pair.*` in pair mode, `picker.*` on the dataset picker, `admin.*` on the admin screen,
-`dialog.*` in pop-ups."""
+Ids are stable: `app.*` anywhere, `annotate.*` in every mode, `rank.*` in rank mode,
+`pair.*` in pair mode, `rate.*` in rate mode, `thumbs.*` in thumbs mode, `picker.*` on
+the dataset picker, `admin.*` on the admin screen, `dialog.*` in pop-ups."""
 
 from __future__ import annotations
 
 from textual.binding import Binding
 
 _RANK_GROUP = Binding.Group("rank", compact=True)
+_RATE_GROUP = Binding.Group("rate", compact=True)
 
 APP_BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", show=True, id="app.quit"),
@@ -87,6 +88,15 @@ ANNOTATE_BINDINGS: list[Binding] = [
         tooltip="Go to a record by its id from the file (e.g. r17) to amend it; annotators over the service "
         "find the records they answered",
     ),
+    Binding(
+        "w",
+        "write",
+        "Write",
+        show=True,
+        id="annotate.write",
+        tooltip="Write your own answer (datasets with written_answers): starts from the best candidate's text; "
+        "ranked first unless you say otherwise",
+    ),
 ]
 
 RANK_BINDINGS: list[Binding] = [
@@ -121,18 +131,127 @@ PAIR_BINDINGS: list[Binding] = [
     Binding("x", "decide('both_bad')", "Both bad", show=True, id="pair.both_bad"),
 ]
 
+RATE_BINDINGS: list[Binding] = [
+    *(
+        Binding(
+            str(n),
+            f"rate_char('{n}')",
+            f"Rate {n}",
+            show=n > 0,
+            id=f"rate.value_{n}",
+            group=_RATE_GROUP,
+            tooltip=f"Type {n} into the highlighted rating (scales above 9 take two digits); "
+            "the highlight then moves to the next one",
+        )
+        for n in range(10)
+    ),
+    Binding(
+        "minus",
+        "rate_char('-')",
+        "Minus",
+        show=False,
+        id="rate.minus",
+        tooltip="Start a rating below zero (axes whose scale goes below 0)",
+    ),
+    Binding(
+        "tab",
+        "move_cell(1)",
+        "Next",
+        show=True,
+        priority=True,
+        id="rate.next",
+        key_display="⇥",
+        tooltip="Next rating: the next axis, after the last one the next candidate",
+    ),
+    Binding("shift+tab", "move_cell(-1)", "Previous", show=False, priority=True, id="rate.previous"),
+    Binding("right", "move_axis(1)", "Next axis", show=False, priority=True, id="rate.next_axis"),
+    Binding("left", "move_axis(-1)", "Previous axis", show=False, priority=True, id="rate.previous_axis"),
+    Binding("down", "move_candidate(1)", "Next candidate", show=False, priority=True, id="rate.next_candidate"),
+    Binding("up", "move_candidate(-1)", "Previous candidate", show=False, priority=True, id="rate.previous_candidate"),
+    Binding("backspace", "clear", "Clear", show=True, id="rate.clear", tooltip="Clear the highlighted rating"),
+    Binding(
+        "enter",
+        "submit",
+        "Submit",
+        show=True,
+        id="rate.submit",
+        tooltip="Submit once every required rating is given (and every rank, with rank_too)",
+    ),
+]
+
+THUMBS_BINDINGS: list[Binding] = [
+    Binding(
+        "y,plus",
+        "thumb(1)",
+        "Good",
+        show=True,
+        id="thumbs.good",
+        key_display="y/+",
+        tooltip="The highlighted candidate is good; the highlight moves to the next",
+    ),
+    Binding(
+        "n,minus",
+        "thumb(0)",
+        "Bad",
+        show=True,
+        id="thumbs.bad",
+        key_display="n/-",
+        tooltip="The highlighted candidate is bad; the highlight moves to the next",
+    ),
+    Binding(
+        "tab,down,right",
+        "move_candidate(1)",
+        "Next",
+        show=False,
+        priority=True,
+        id="thumbs.next",
+        tooltip="Highlight the next candidate",
+    ),
+    Binding(
+        "shift+tab,up,left",
+        "move_candidate(-1)",
+        "Previous",
+        show=False,
+        priority=True,
+        id="thumbs.previous",
+        tooltip="Highlight the previous candidate",
+    ),
+    *(
+        Binding(
+            str(n),
+            f"highlight({n - 1})",
+            f"Candidate {n}",
+            show=False,
+            id=f"thumbs.candidate_{n}",
+            tooltip=f"Highlight candidate {n}",
+        )
+        for n in range(1, 10)
+    ),
+    Binding("backspace", "clear", "Clear", show=True, id="thumbs.clear", tooltip="Clear the highlighted thumb"),
+    Binding(
+        "enter", "submit", "Submit", show=True, id="thumbs.submit", tooltip="Submit once every candidate has a thumb"
+    ),
+]
+
 # What the annotate screen's footer keeps when not every key fits, most needed first.
 FOOTER_PRIORITY: list[str] = [
     *(f"rank.candidate_{n}" for n in range(1, 10)),
+    *(f"rate.value_{n}" for n in range(10)),
+    "thumbs.good",
+    "thumbs.bad",
     "pair.a_better",
     "pair.b_better",
     "rank.submit",
+    "rate.submit",
+    "thumbs.submit",
+    "rate.next",
     "pair.tie",
     "pair.both_bad",
     "rank.tie",
     "annotate.skip",
     "app.quit",
     "app.help",
+    "annotate.write",
     "annotate.back",
     "annotate.discard",
     "annotate.comment",
@@ -141,6 +260,8 @@ FOOTER_PRIORITY: list[str] = [
     "annotate.expand",
     "annotate.jump",
     "rank.clear",
+    "rate.clear",
+    "thumbs.clear",
 ]
 
 # The order the annotate screen's footer shows its keys in: the answer first, quit and help last.
@@ -149,10 +270,19 @@ FOOTER_ORDER: list[str] = [
     "rank.tie",
     "rank.clear",
     "rank.submit",
+    *(f"rate.value_{n}" for n in range(10)),
+    "rate.next",
+    "rate.clear",
+    "rate.submit",
+    "thumbs.good",
+    "thumbs.bad",
+    "thumbs.clear",
+    "thumbs.submit",
     "pair.a_better",
     "pair.b_better",
     "pair.tie",
     "pair.both_bad",
+    "annotate.write",
     "annotate.skip",
     "annotate.back",
     "annotate.discard",
@@ -167,6 +297,10 @@ FOOTER_ORDER: list[str] = [
 
 DIALOG_BINDINGS: list[Binding] = [
     Binding("escape", "cancel", "Cancel", show=True, id="dialog.cancel"),
+]
+
+WRITTEN_BINDINGS: list[Binding] = [
+    Binding("ctrl+s", "save", "Save", show=True, id="dialog.save_written", tooltip="Save your written answer"),
 ]
 
 CONFIRM_BINDINGS: list[Binding] = [
@@ -202,21 +336,26 @@ HELP_BINDINGS: list[Binding] = [
 
 # Keys Textual itself provides and the help lists too (not remappable through our ids).
 BUILT_IN_KEYS: list[tuple[str, str]] = [
-    ("tab / shift+tab", "Move focus between the prompt and the candidate cards"),
+    ("tab / shift+tab", "Move focus between the prompt and the candidate cards (rank and pair mode)"),
     ("↑ ↓ pgup pgdn home end", "Scroll the focused prompt or card"),
 ]
+
+
+MODE_PLACES = {"rank": "Rank mode", "pair": "Pair mode", "rate": "Rate mode", "thumbs": "Thumbs mode"}
 
 
 def all_binding_groups() -> list[tuple[str, list[Binding]]]:
     """Every binding with an id, by the place it applies (for the help screen and docs)."""
     return [
         ("Anywhere", APP_BINDINGS),
-        ("Annotating (both modes)", ANNOTATE_BINDINGS),
+        ("Annotating (every mode)", ANNOTATE_BINDINGS),
         ("Rank mode", RANK_BINDINGS),
         ("Pair mode", PAIR_BINDINGS),
+        ("Rate mode", RATE_BINDINGS),
+        ("Thumbs mode", THUMBS_BINDINGS),
         ("Dataset list", PICKER_BINDINGS),
         ("Admin screen", ADMIN_BINDINGS),
-        ("Pop-ups", DIALOG_BINDINGS + CONFIRM_BINDINGS + HELP_BINDINGS),
+        ("Pop-ups", DIALOG_BINDINGS + CONFIRM_BINDINGS + WRITTEN_BINDINGS + HELP_BINDINGS),
     ]
 
 

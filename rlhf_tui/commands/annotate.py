@@ -20,10 +20,12 @@ def annotate(
     ),
     store: Path | None = StoreOption,
 ) -> None:
-    """Rank candidate answers (or pick the better of two) with the keyboard.
+    """Rank candidate answers, pick the better of two, rate them on the dataset's axes or
+    give each a thumb up or down, with the keyboard (the dataset's task decides which).
 
-    Press ? in the app for every key. Keys are remapped by binding id in the config
-    file: $RLHF_TUI_CONFIG, else ~/.config/rlhf-tui/config.toml ([keymap] table)."""
+    Where the dataset takes written answers, w writes your own; / goes to a record by its
+    id from the file. Press ? in the app for every key. Keys are remapped by binding id in
+    the config file: $RLHF_TUI_CONFIG, else ~/.config/rlhf-tui/config.toml ([keymap] table)."""
     from rlhf_tui.app import load_config, run_annotation_app
     from store.client import ServiceClient
     from store.errors import PermissionDeniedError

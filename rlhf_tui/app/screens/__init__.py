@@ -7,7 +7,10 @@ from .dataset_picker import DatasetPickerScreen
 from .help import HelpScreen
 from .pair import PairScreen
 from .rank import RankScreen
+from .rate import RateScreen
 from .text_prompt import TextPromptScreen
+from .thumbs import ThumbsScreen
+from .written_answer import WrittenAnswer, WrittenAnswerScreen
 
 __all__ = [
     "AdminScreen",
@@ -19,5 +22,9 @@ __all__ = [
     "HelpScreen",
     "PairScreen",
     "RankScreen",
+    "RateScreen",
     "TextPromptScreen",
+    "ThumbsScreen",
+    "WrittenAnswer",
+    "WrittenAnswerScreen",
 ]

@@ -1,6 +1,8 @@
-"""What both annotation modes share: the layout, the record queue, showing a record,
-the shared keys (skip, discard, comment, back to amend, guidelines, prompt, expand).
-Rank and pair mode subclass it (`rank.py`, `pair.py`) and add their keys.
+"""What every annotation mode shares: the layout, the record queue, showing a record,
+the shared keys (skip, discard, comment, back to amend, go to a record, guidelines,
+prompt, expand) and the annotator's own written answer (`w`, where the dataset takes
+them). Rank, pair, rate and thumbs mode subclass it (`rank.py`, `pair.py`, `rate.py`,
+`thumbs.py`) and add their keys.
 
 The screen receives its collaborators (`AnnotateContext`): the store and the store
 worker's job queue (every store call goes there), and the app it reports to. It owns
@@ -10,6 +12,7 @@ the answer on screen (`AnswerController`) and the progress on the status line
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -22,7 +25,7 @@ from store import Dataset, PreferenceStore
 from store.client import ServiceClient
 from store.types import AnnotationStatus
 
-from ..answering import AnswerController, Clock
+from ..answering import AnswerController, AnswerParts, Clock
 from ..config import AppConfig
 from ..keymap import ANNOTATE_BINDINGS, FOOTER_ORDER, FOOTER_PRIORITY, first_key
 from ..messages import (
@@ -42,11 +45,16 @@ from ..session import AnnotationSession, Item
 from ..store_jobs import StoreJobQueue
 from ..widgets import CandidateGrid, GuidelinesPanel, KeyFooter, PromptView, StatusFacts, StatusLine
 from .text_prompt import TextPromptScreen
+from .written_answer import WrittenAnswer, WrittenAnswerScreen
 
 RENEW_LEASES_EVERY_SECONDS = 120
 # Keys that act on the record on screen: hidden from the footer (and idle) when there is none.
 RECORD_ACTIONS = frozenset(
-    {"skip", "discard", "comment", "expand", "toggle_prompt", "rank", "tie", "clear", "submit", "decide"}
+    {
+        *("skip", "discard", "comment", "expand", "toggle_prompt", "write", "submit", "clear"),
+        *("rank", "tie", "decide"),  # rank and pair mode
+        *("rate_char", "move_cell", "move_axis", "move_candidate", "thumb", "highlight"),  # rate and thumbs mode
+    }
 )
 
 
@@ -75,7 +83,7 @@ class AnnotateContext:
 class AnnotateScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [*ANNOTATE_BINDINGS]
     CSS_PATH = "../annotate.tcss"
-    task_kind = ""  # "rank" or "pair"
+    task_kind = ""  # "rank", "pair", "rate" or "thumbs"
 
     def __init__(self, dataset: Dataset, context: AnnotateContext) -> None:
         super().__init__()
@@ -104,7 +112,7 @@ class AnnotateScreen(Screen[None]):
             annotator=self.annotator,
             clock=self.clock,
             draft_delay_seconds=self.config.draft_delay_seconds,
-            current_ranks=self.current_ranks,
+            current_answer=self.current_answer,
         )
         self.progress = ProgressTracker(
             store=context.store, jobs=context.jobs, owner=self, dataset=dataset.name, annotator=self.annotator
@@ -115,6 +123,9 @@ class AnnotateScreen(Screen[None]):
         self.skipped_here: set[int] = set()  # records skipped in this session (shown with a note when back)
         self.record_keys_offered = False  # whether the footer offers the keys that act on a record
         self.filled_elsewhere = False  # the draft on screen waited while its record filled up elsewhere
+        self.takes_written = bool(dataset.settings.get("written_answers"))
+        self.written: str | None = None  # the annotator's own answer to the record on screen
+        self.written_rank = 1  # its rank among the candidates (1: better than every one)
         store = context.store
         # Over the service an annotator finds (`/`) only the records they answered; admins any.
         self.finds_only_answered = isinstance(store, ServiceClient) and not store.is_admin
@@ -125,6 +136,7 @@ class AnnotateScreen(Screen[None]):
             with Vertical(id="work"):
                 yield PromptView(max_height_percent=self.config.prompt_height_percent, id="prompt")
                 yield CandidateGrid(self.config.min_card_width, id="candidates")
+                yield from self.mode_widgets()
             yield GuidelinesPanel(self.dataset.guidelines, id="guidelines")
         yield StatusLine(id="status")
         yield KeyFooter(FOOTER_PRIORITY, FOOTER_ORDER)
@@ -147,6 +159,8 @@ class AnnotateScreen(Screen[None]):
         return first_key(binding_id, self.config.keymap)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "write" and not self.takes_written:
+            return False
         # With no record on screen (loading, or nothing left) only the keys that need none are offered.
         return self.session.current is not None or action not in RECORD_ACTIONS
 
@@ -157,24 +171,41 @@ class AnnotateScreen(Screen[None]):
             self.record_keys_offered = offered
             self.refresh_bindings()
 
-    # -- the mode (rank or pair) -------------------------------------------------
+    # -- the mode (rank, pair, rate, thumbs) -----------------------------------------
+    def mode_widgets(self) -> ComposeResult:
+        """Widgets of the mode under the candidates (rate mode's sheet)."""
+        yield from ()
+
     def card_labels(self, item: Item) -> list[str]:
         raise NotImplementedError
 
-    def restore_answer(self, item: Item, ranks: tuple[int, ...] | None) -> None:
-        """Set the mode's state from stored or stashed ranks (None: start fresh)."""
+    def restore_mode(self, item: Item, parts: AnswerParts | None) -> None:
+        """Set the mode's state from a stored or stashed answer (None: start fresh)."""
         raise NotImplementedError
 
-    def current_ranks(self) -> tuple[int, ...]:
-        """The mode's answer on screen, as canonical ranks (saved as the draft)."""
+    def mode_answer(self) -> AnswerParts:
+        """The mode's answer on screen (ranks, ratings; canonical indexes)."""
         raise NotImplementedError
 
     def refresh_marks(self) -> None:
-        """Show the mode's state (ranks, choice) on the cards."""
+        """Show the mode's state (ranks, choice, ratings, thumbs) on the cards."""
         raise NotImplementedError
 
     def mode_note(self) -> str:
         return ""
+
+    def best_position(self) -> int | None:
+        """The shown position of the best candidate so far (its text starts a written answer)."""
+        return None
+
+    def restore_answer(self, item: Item, parts: AnswerParts | None) -> None:
+        self.written = parts.written if parts is not None and self.takes_written else None
+        self.written_rank = (parts.written_rank if parts is not None else None) or 1
+        self.restore_mode(item, parts)
+
+    def current_answer(self) -> AnswerParts:
+        """The answer on screen, the written one with it (saved as the draft)."""
+        return dataclasses.replace(self.mode_answer(), written=self.written, written_rank=self.written_rank)
 
     # -- store results -----------------------------------------------------------
     async def on_records_fetched(self, message: RecordsFetched) -> None:
@@ -221,9 +252,9 @@ class AnnotateScreen(Screen[None]):
             grid.display = True
         labels = self.card_labels(item)
         count_changed = len(labels) != len(grid.cards)
-        await grid.set_card_count(labels)
-        self.show_texts(item)
         self.restore_answer(item, self.answer.begin(item))
+        await grid.set_card_count(labels, written=self.written is not None)
+        self.show_texts(item)
         self.refresh_marks()
         if count_changed:
             self.record_keys_offered = True
@@ -303,13 +334,20 @@ class AnnotateScreen(Screen[None]):
         self.answer.changed()
 
     async def finish(
-        self, status: AnnotationStatus, ranks: tuple[int, ...] = (), both_bad: bool = False, discard_reason: str = ""
+        self,
+        status: AnnotationStatus,
+        parts: AnswerParts = AnswerParts(),
+        both_bad: bool = False,
+        discard_reason: str = "",
     ) -> None:
-        """Save the answer on screen and move on at once (the save runs behind)."""
+        """Save the answer on screen and move on at once (the save runs behind). A discard
+        keeps only its reason; a submission takes the written answer with it."""
         item = self.session.current
         if item is None:
             return
-        self.answer.finish(item, status, ranks, both_bad, discard_reason)
+        if status != "discarded":
+            parts = dataclasses.replace(parts, written=self.written, written_rank=self.written_rank)
+        self.answer.finish(item, status, parts, both_bad, discard_reason)
         if status == "submitted" and not item.answered:
             self.progress.count_submission()
         elif status == "discarded" and not item.answered:
@@ -323,7 +361,7 @@ class AnnotateScreen(Screen[None]):
     def save_before_quit(self) -> None:
         self.answer.save_draft_now()
 
-    # -- the keys both modes share -------------------------------------------------
+    # -- the keys every mode shares ---------------------------------------------------
     async def action_skip(self) -> None:
         item = self.ready_item()
         if item is None:
@@ -433,6 +471,31 @@ class AnnotateScreen(Screen[None]):
                 timeout=10,
             )
 
+    def action_write(self) -> None:
+        item = self.ready_item()
+        if item is None or not self.takes_written:
+            return
+        if self.written is not None:
+            start = self.written
+        else:
+            best = self.best_position()
+            start = "" if best is None else item.record.candidates[item.shown_order[best]].text
+
+        async def written(answer: WrittenAnswer | None) -> None:
+            if answer is None or self.session.current is not item:
+                return
+            text = answer.text if answer.text.strip() else None
+            if (text, answer.rank) == (self.written, self.written_rank):
+                return
+            self.written, self.written_rank = text, answer.rank
+            await self.query_one(CandidateGrid).set_card_count(self.card_labels(item), written=text is not None)
+            self.show_texts(item)
+            self.ranking_changed()
+
+        self.app.push_screen(
+            WrittenAnswerScreen(start, self.written_rank, len(item.shown_order), self.config.keymap), written
+        )
+
     async def action_guidelines(self) -> None:
         await self.query_one(GuidelinesPanel).toggle()
 
@@ -455,4 +518,9 @@ class AnnotateScreen(Screen[None]):
         grid = self.query_one(CandidateGrid)
         for position, card in enumerate(grid.cards):
             card.show(record.candidates[item.shown_order[position]], limit, expand_key, self.markdown)
+        written_card = grid.written_card
+        if written_card is not None and self.written is not None:
+            written_card.show_written(
+                self.written, self.written_rank, len(item.shown_order), self.key_for("annotate.write"), limit
+            )
         grid.fit()

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..config import DEFAULT_CONFIG_PATH
-from ..keymap import BUILT_IN_KEYS, HELP_BINDINGS, all_binding_groups, keys_for
+from ..keymap import BUILT_IN_KEYS, HELP_BINDINGS, MODE_PLACES, all_binding_groups, keys_for
 
 
 def _section(title: str) -> Table:
@@ -37,10 +37,11 @@ def _section(title: str) -> Table:
 
 def help_tables(keymap: dict[str, str], task: str | None, key_display: Callable[[Binding], str]) -> Group:
     """One table per place keys apply: keys after the keymap, what they do, their id."""
-    skip = {"rank": "Pair mode", "pair": "Rank mode"}.get(task or "", "")
+    # On an annotate screen, the keys of its own mode only; elsewhere every mode's.
+    skip = {place for mode, place in MODE_PLACES.items() if task and mode != task}
     tables = []
     for place, bindings in all_binding_groups():
-        if place == skip:
+        if place in skip:
             continue
         table = _section(place)
         for binding in bindings:

@@ -9,6 +9,7 @@ from textual.binding import BindingType
 
 from store import Dataset
 
+from ..answering import AnswerParts
 from ..keymap import PAIR_BINDINGS
 from ..ranking import pair_choice, pair_ranks
 from ..session import Item
@@ -36,13 +37,17 @@ class PairScreen(AnnotateScreen):
         count = len(item.shown_order)
         return ["A", "B"] if count == 2 else [str(position + 1) for position in range(count)]
 
-    def restore_answer(self, item: Item, ranks: tuple[int, ...] | None) -> None:
+    def restore_mode(self, item: Item, parts: AnswerParts | None) -> None:
         self.candidate_count = len(item.shown_order)
         both_bad = bool(item.previous and item.previous.both_bad)
-        self.earlier_choice = pair_choice(item.shown_order, ranks or (), both_bad) if item.answered else None
+        ranks = parts.ranks if parts else ()
+        self.earlier_choice = pair_choice(item.shown_order, ranks, both_bad) if item.answered else None
 
-    def current_ranks(self) -> tuple[int, ...]:
-        return (0,) * self.candidate_count
+    def mode_answer(self) -> AnswerParts:
+        return AnswerParts(ranks=(0,) * self.candidate_count)
+
+    def best_position(self) -> int | None:
+        return {"a": 0, "b": 1}.get(self.earlier_choice or "")
 
     def refresh_marks(self) -> None:
         verdicts = VERDICTS.get(self.earlier_choice or "", ("", ""))
@@ -63,4 +68,4 @@ class PairScreen(AnnotateScreen):
             return
         shown_a, shown_b = item.shown_order
         ranks, both_bad = pair_ranks((shown_a, shown_b), choice)
-        await self.finish("submitted", ranks, both_bad=both_bad)
+        await self.finish("submitted", AnswerParts(ranks=ranks), both_bad=both_bad)

@@ -9,6 +9,7 @@ from textual.binding import BindingType
 
 from store import Dataset
 
+from ..answering import AnswerParts
 from ..keymap import RANK_BINDINGS
 from ..ranking import Ranking, ordinal
 from ..session import Item
@@ -27,11 +28,14 @@ class RankScreen(AnnotateScreen):
     def card_labels(self, item: Item) -> list[str]:
         return [str(position + 1) for position in range(len(item.shown_order))]
 
-    def restore_answer(self, item: Item, ranks: tuple[int, ...] | None) -> None:
-        self.ranking = Ranking.from_canonical(item.shown_order, ranks or ())
+    def restore_mode(self, item: Item, parts: AnswerParts | None) -> None:
+        self.ranking = Ranking.from_canonical(item.shown_order, parts.ranks if parts else ())
 
-    def current_ranks(self) -> tuple[int, ...]:
-        return self.ranking.canonical_ranks()
+    def mode_answer(self) -> AnswerParts:
+        return AnswerParts(ranks=self.ranking.canonical_ranks())
+
+    def best_position(self) -> int | None:
+        return self.ranking.groups[0][0] if self.ranking.groups else None
 
     def refresh_marks(self) -> None:
         ranking = self.ranking
@@ -78,4 +82,4 @@ class RankScreen(AnnotateScreen):
             self.notify(f"Rank every candidate first ({left} not ranked yet).", markup=False, severity="warning")
             return
         self.ranking.complete_last()
-        await self.finish("submitted", self.ranking.canonical_ranks())
+        await self.finish("submitted", AnswerParts(ranks=self.ranking.canonical_ranks()))

@@ -1,8 +1,11 @@
 """One candidate answer in a bordered card that scrolls on its own; its title is the
-key that ranks it (1…9, or A/B) and its subtitle the rank it has been given."""
+key that ranks it (1…9, or A/B) and its subtitle the rank, rating or thumb it has been
+given. An empty answer (possible in imported hh/trl files) says so. `WrittenCard` shows
+the annotator's own written answer after the candidates."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -22,7 +25,9 @@ MARK_BORDERS: dict[str, tuple[EdgeType, str]] = {
     "best": ("heavy", "success"),
     "chosen": ("heavy", "success"),
     "rejected": ("round", "error"),
+    "written": ("double", "primary"),  # not the accent: that marks the card the keys act on
 }
+EMPTY_ANSWER = "(empty answer)"
 
 
 class CandidateCard(VerticalScroll, can_focus=True):
@@ -30,6 +35,7 @@ class CandidateCard(VerticalScroll, can_focus=True):
     CandidateCard { border: round $panel-lighten-2; padding: 0 1; height: 1fr; min-height: 3; }
     CandidateCard:focus { border: round $accent; }
     CandidateCard > Static { width: 1fr; }
+    CandidateCard.-cursor { border-title-style: bold reverse; }
     """
 
     def __init__(self, position: int, label: str) -> None:
@@ -50,9 +56,31 @@ class CandidateCard(VerticalScroll, can_focus=True):
         return self.query_one(".candidate-body", Static)
 
     def show(self, candidate: Candidate, limit: int | None, expand_key: str = "e", markdown: bool = False) -> None:
-        self.text_length = len(candidate.text)
-        self.body.update(render_untrusted(candidate.text, limit, expand_key, markdown))
+        self.show_text(candidate.text, limit, expand_key, markdown)
+
+    def show_text(self, text: str, limit: int | None, expand_key: str = "e", markdown: bool = False) -> None:
+        self.text_length = len(text)
+        if text.strip():
+            self.body.update(render_untrusted(text, limit, expand_key, markdown))
+        else:  # nothing, or only spaces and newlines: say so rather than show a blank card
+            blank = "" if not text else f" ({len(text)} blank character{'s' if len(text) != 1 else ''})"
+            self.body.update(Text(EMPTY_ANSWER + blank, style="dim italic", end=""))
         self.scroll_home(animate=False)
+
+    def show_cursor(self, on: bool) -> None:
+        """Rate and thumbs mode: the card the keys act on has a marked title."""
+        if self.has_class("-cursor") == on:
+            return
+        self.set_class(on, "-cursor")
+        self.border_title = Content(f"▶ {self.label} ◀" if on else self.label)
+
+    def show_mark(self, text: str, mark: str = "") -> None:
+        """A subtitle and a border of MARK_BORDERS ('' for none): ratings, thumbs."""
+        if self._marks == ("mark", text, mark):
+            return
+        self._marks = ("mark", text, mark)
+        self.border_subtitle = Content(text) if text else None
+        self._set_mark_border(mark)
 
     def needed_height(self, width: int) -> int:
         """Rows the card needs at `width` cells to show its text without scrolling."""
@@ -89,3 +117,15 @@ class CandidateCard(VerticalScroll, can_focus=True):
             self.styles.border = (edge, Color.parse(self.app.theme_variables[variable]))
         else:
             self.styles.border = None
+
+
+class WrittenCard(CandidateCard):
+    """The annotator's own written answer, after the candidates; `w` edits it."""
+
+    def __init__(self, position: int, label: str = "✎ your answer") -> None:
+        super().__init__(position, label)
+
+    def show_written(self, text: str, rank: int, candidates: int, edit_key: str, limit: int | None) -> None:
+        self.show_text(text, limit)
+        place = "better than every candidate" if rank <= 1 else f"ranked {ordinal(rank)} of {candidates + 1}"
+        self.show_mark(f"{place} · {edit_key}: edit", "written")

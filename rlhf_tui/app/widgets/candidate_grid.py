@@ -10,7 +10,7 @@ import math
 from textual import events
 from textual.containers import Container
 
-from .candidate_card import CandidateCard
+from .candidate_card import CandidateCard, WrittenCard
 
 MIN_ROW_HEIGHT = 3  # a border and one line
 
@@ -58,15 +58,27 @@ class CandidateGrid(Container):
 
     @property
     def cards(self) -> list[CandidateCard]:
-        return list(self.query_children(CandidateCard))
+        """The candidates' cards, in the order shown (not the written answer's)."""
+        return [card for card in self.query_children(CandidateCard) if not isinstance(card, WrittenCard)]
 
-    async def set_card_count(self, labels: list[str]) -> list[CandidateCard]:
-        """Make exactly one card per label, reusing the cards already there."""
+    @property
+    def written_card(self) -> WrittenCard | None:
+        cards = list(self.query_children(WrittenCard))
+        return cards[0] if cards else None
+
+    async def set_card_count(self, labels: list[str], written: bool = False) -> list[CandidateCard]:
+        """Make exactly one card per label, and the written answer's card after them when
+        `written`, reusing the cards already there."""
         cards = self.cards
         if [c.label for c in cards] != labels:
             await self.remove_children()
             cards = [CandidateCard(position, label) for position, label in enumerate(labels)]
             await self.mount_all(cards)
+        card = self.written_card
+        if written and card is None:
+            await self.mount(WrittenCard(len(labels)))
+        elif not written and card is not None:
+            await card.remove()
         return cards
 
     def on_resize(self, event: events.Resize) -> None:
@@ -75,7 +87,7 @@ class CandidateGrid(Container):
 
     def fit(self) -> None:
         """Lay the cards out for the texts they show now and the room the grid has."""
-        cards = self.cards
+        cards = list(self.query_children(CandidateCard))  # the written answer's card too
         width = self.size.width or self.app.size.width
         height = self.size.height or self.app.size.height
         self._rows_for = (width, height)
