@@ -15,7 +15,7 @@ ANNOTATOR = "tester"
 GUIDELINES = "# How to rank\n\nPrefer **correct** answers.\n\n- shorter is better when equal"
 
 
-def rank_rows(count: int, candidates: int = 3) -> list[dict]:
+def arithmetic_rows(count: int, candidates: int = 3) -> list[dict]:
     return [
         {
             "id": f"r{i}",
@@ -49,7 +49,7 @@ def build_store(
 ):
     """A store at tmp_path/store.duckdb holding one dataset made of `rows` (rate, thumbs:
     rank rows), with dataset `settings` (rate: axes) if given."""
-    rows = rows if rows is not None else (pair_rows(4) if task == "pair" else rank_rows(4))
+    rows = rows if rows is not None else (pair_rows(4) if task == "pair" else arithmetic_rows(4))
     source = tmp_path / f"{name}.jsonl"
     source.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
     store = store or open_store(tmp_path / "store.duckdb")

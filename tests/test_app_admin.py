@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from app_support import ANNOTATOR, build_store, make_app, press, rank_rows, settle, two_annotators_answered
+from app_support import ANNOTATOR, arithmetic_rows, build_store, make_app, press, settle, two_annotators_answered
 from rich.console import Console
 
 from rlhf_tui.app.screens import AdminScreen
@@ -37,7 +37,7 @@ async def wait_for_agreement(pilot) -> None:
 @pytest.fixture
 def answered_store(tmp_path):
     """Three rank records answered by alice and bob alike; bob also discarded one."""
-    store = build_store(tmp_path, "rank", rank_rows(5, candidates=3), annotators_per_record=2)
+    store = build_store(tmp_path, "rank", arithmetic_rows(5, candidates=3), annotators_per_record=2)
     two_annotators_answered(store)
     yield store
     store.close()

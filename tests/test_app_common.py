@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from app_support import ANNOTATOR, build_store, current_external_id, make_app, press, rank_rows, settle
+from app_support import ANNOTATOR, arithmetic_rows, build_store, current_external_id, make_app, press, settle
 
 from rlhf_tui.app.config import load_config
 from rlhf_tui.app.keymap import binding_ids
@@ -16,7 +16,7 @@ from rlhf_tui.app.widgets import CandidateGrid, GuidelinesPanel, PromptView
 
 @pytest.fixture
 def rank_store(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(4, candidates=2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(4, candidates=2))
     yield store
     store.close()
 
@@ -194,7 +194,7 @@ async def test_quit_releases_every_lease(rank_store):
 
 
 async def test_nothing_left_says_so(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(1, candidates=2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(1, candidates=2))
     app = make_app(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -205,7 +205,7 @@ async def test_nothing_left_says_so(tmp_path):
 
 
 async def test_picker_lists_datasets_and_opens_the_chosen_one(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(2, candidates=2), name="alpha")
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=2), name="alpha")
     build_store(tmp_path, "pair", None, name="beta", store=store)
     app = make_app(store, dataset=None)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -42,3 +42,11 @@ def test_bad_files_are_one_line_errors(tmp_path, content, message):
     with pytest.raises(ConfigError, match=message) as caught:
         load_config(path, environ={})
     assert "\n" not in str(caught.value)
+
+
+def test_review_keys_are_remapped_from_the_same_config_file(tmp_path):
+    from rlhf_tui.app.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\n"review.next" = "j"\n"annotate.skip" = "n"\n')
+    assert load_config(path, environ={}).keymap == {"review.next": "j", "annotate.skip": "n"}

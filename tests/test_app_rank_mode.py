@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from app_support import ANNOTATOR, build_store, current_external_id, make_app, press, rank_rows, settle
+from app_support import ANNOTATOR, arithmetic_rows, build_store, current_external_id, make_app, press, settle
 
 from rlhf_tui.app.widgets import CandidateGrid
 
 
 @pytest.fixture
 def rank_store(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(4, candidates=3))
+    store = build_store(tmp_path, "rank", arithmetic_rows(4, candidates=3))
     yield store
     store.close()
 
@@ -112,7 +112,7 @@ async def test_numbers_beyond_the_candidates_do_nothing_and_are_not_offered(rank
 
 
 async def test_nine_candidates_rank_with_every_number_key(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(2, candidates=9))
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=9))
     app = make_app(store)
     async with app.run_test(size=(200, 60)) as pilot:
         await settle(pilot)

@@ -8,11 +8,11 @@ import pytest
 from app_support import (
     ANNOTATOR,
     AXES,
+    arithmetic_rows,
     build_store,
     make_app,
     notices,
     press,
-    rank_rows,
     screen_has,
     screen_lines,
     settle,
@@ -23,7 +23,7 @@ from rlhf_tui.app.widgets import CandidateGrid
 
 
 def rate_store(tmp_path, axes=AXES, **settings):
-    return build_store(tmp_path, "rate", rank_rows(4, candidates=3), settings={"axes": axes, **settings})
+    return build_store(tmp_path, "rate", arithmetic_rows(4, candidates=3), settings={"axes": axes, **settings})
 
 
 @pytest.fixture
@@ -242,7 +242,7 @@ async def test_hostile_axis_names_and_guidance_are_shown_literally(tmp_path):
 
 
 async def test_a_dataset_without_axes_says_so(tmp_path):
-    store = build_store(tmp_path, "rate", rank_rows(2, candidates=2))
+    store = build_store(tmp_path, "rate", arithmetic_rows(2, candidates=2))
     app = make_app(store)
     try:
         async with app.run_test(size=(100, 30)) as pilot:

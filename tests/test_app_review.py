@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from app_support import build_store, pair_rows, press, rank_rows, settle
+from app_support import arithmetic_rows, build_store, pair_rows, press, settle
 from rich.console import Console
 
 from rlhf_tui.app.review.app import ReviewApp
@@ -45,7 +45,7 @@ def answer(store, record_id, who, ranks, both_bad=False, comment="", seconds=30.
 @pytest.fixture
 def answered(tmp_path):
     """Four 3-candidate records answered as in PLAN; bob comments on r2. Yields (store, ids by external id)."""
-    store = build_store(tmp_path, "rank", rank_rows(4, candidates=3), annotators_per_record=3)
+    store = build_store(tmp_path, "rank", arithmetic_rows(4, candidates=3), annotators_per_record=3)
     ids = {record.external_id: record.id for record in store.get_records(store.record_ids("d"))}
     for external, answers in PLAN.items():
         for seconds, (who, ranks) in enumerate(answers.items(), start=1):
@@ -288,7 +288,7 @@ async def test_a_refusal_stops_the_app_with_its_line(answered, capsys):
 
 
 async def test_an_empty_queue_says_so(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(2))
     app = review_app(store)
     try:
         async with app.run_test(size=(120, 40)) as pilot:

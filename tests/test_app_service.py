@@ -10,7 +10,7 @@ import pwd
 import time
 
 import pytest
-from app_support import build_store, make_app, rank_rows, settle
+from app_support import arithmetic_rows, build_store, make_app, settle
 from service_support import start_service, stop
 
 from rlhf_tui.app.widgets import StatusLine
@@ -35,7 +35,7 @@ async def wait_until(pilot, condition, seconds: float = 30) -> None:
 @pytest.fixture
 def served(tmp_path):
     store_path = tmp_path / "store.duckdb"
-    build_store(tmp_path, "rank", rank_rows(6, candidates=2)).close()
+    build_store(tmp_path, "rank", arithmetic_rows(6, candidates=2)).close()
     services = [start_service(store_path)]
     yield store_path, services
     for proc in services:

@@ -7,19 +7,19 @@ from __future__ import annotations
 import pytest
 from app_support import (
     AXES,
+    arithmetic_rows,
     build_store,
     chat_rows,
     make_app,
     pair_rows,
     press,
-    rank_rows,
     settle,
     two_annotators_answered,
 )
 
 ROWS = {
     "rank": [
-        *rank_rows(3, candidates=4),
+        *arithmetic_rows(3, candidates=4),
         {
             "id": "code",
             "prompt": "Write `add` in Python.",
@@ -64,7 +64,7 @@ def test_guidelines_panel_open(snap_compare, tmp_path):
 
 
 def test_admin_screen(snap_compare, tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(5, candidates=3), annotators_per_record=2)
+    store = build_store(tmp_path, "rank", arithmetic_rows(5, candidates=3), annotators_per_record=2)
     two_annotators_answered(store)
 
     async def ready(pilot):
@@ -121,7 +121,7 @@ def test_hostile_markdown_at_80x24(snap_compare, tmp_path, markdown):
 
 
 def test_end_of_queue_at_80x24(snap_compare, tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(1, candidates=2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(1, candidates=2))
 
     async def ready(pilot):
         await settle(pilot)

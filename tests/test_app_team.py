@@ -8,11 +8,11 @@ import pytest
 from app_support import (
     ANNOTATOR,
     answer_as,
+    arithmetic_rows,
     build_store,
     current_external_id,
     make_app,
     press,
-    rank_rows,
     settle,
     two_annotators_answered,
 )
@@ -50,7 +50,7 @@ async def select_team_row(pilot, screen: AdminScreen, annotator: str) -> None:
 @pytest.fixture
 def team_store(tmp_path):
     """alice and bob answered r0–r2 alike (K = 2); carol holds two records and has a draft on one."""
-    store = build_store(tmp_path, "rank", rank_rows(8, candidates=3), annotators_per_record=2)
+    store = build_store(tmp_path, "rank", arithmetic_rows(8, candidates=3), annotators_per_record=2)
     ids = two_annotators_answered(store)
     held = store.next_records("d", "carol", limit=2, exclude=ids)
     answer_as(store, held[0].id, "carol", (1, 0, 0), status="draft")
@@ -186,7 +186,7 @@ async def test_a_non_admin_sees_the_refusal_and_no_team(team_store):
 
 @pytest.fixture
 def rank_store(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(5, candidates=2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(5, candidates=2))
     yield store
     store.close()
 
@@ -249,7 +249,7 @@ async def test_slash_to_a_record_fetched_ahead_shows_it_once(rank_store):
 
 
 async def test_a_draft_on_a_record_that_filled_up_elsewhere_says_so(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(3, candidates=2), annotators_per_record=1)
+    store = build_store(tmp_path, "rank", arithmetic_rows(3, candidates=2), annotators_per_record=1)
     record = store.next_records("d", ANNOTATOR, limit=1)[0]
     answer_as(store, record.id, ANNOTATOR, (1, 0), status="draft")
     store.release_all_leases(ANNOTATOR)
@@ -270,7 +270,7 @@ async def test_a_draft_on_a_record_that_filled_up_elsewhere_says_so(tmp_path):
 
 
 async def test_a_draft_on_a_record_still_open_gives_no_notice(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(3, candidates=2), annotators_per_record=2)
+    store = build_store(tmp_path, "rank", arithmetic_rows(3, candidates=2), annotators_per_record=2)
     record = store.next_records("d", ANNOTATOR, limit=1)[0]
     answer_as(store, record.id, ANNOTATOR, (1, 0), status="draft")
     answer_as(store, record.id, "alice", (1, 2))  # one of two

@@ -5,7 +5,7 @@ index; drafts, amending and the refused incomplete submit."""
 from __future__ import annotations
 
 import pytest
-from app_support import ANNOTATOR, build_store, make_app, notices, press, rank_rows, settle
+from app_support import ANNOTATOR, arithmetic_rows, build_store, make_app, notices, press, settle
 
 from rlhf_tui.app.screens import ThumbsScreen
 from rlhf_tui.app.widgets import CandidateGrid
@@ -14,7 +14,7 @@ from store.types import THUMBS_AXIS
 
 @pytest.fixture
 def store(tmp_path):
-    store = build_store(tmp_path, "thumbs", rank_rows(4, candidates=3))
+    store = build_store(tmp_path, "thumbs", arithmetic_rows(4, candidates=3))
     yield store
     store.close()
 

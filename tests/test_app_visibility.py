@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from app_support import (
     ANNOTATOR,
+    arithmetic_rows,
     build_store,
     chat_rows,
     current_external_id,
     make_app,
     press,
-    rank_rows,
     screen_has,
     settle,
 )
@@ -87,7 +87,7 @@ async def test_cards_of_short_answers_leave_no_empty_boxes(tmp_path):
 
 
 async def test_who_and_which_dataset_and_what_is_left_are_on_the_status_line(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(4, candidates=2), name="medical-qa")
+    store = build_store(tmp_path, "rank", arithmetic_rows(4, candidates=2), name="medical-qa")
     app = make_app(store, dataset="medical-qa", annotator="dr-alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -99,7 +99,7 @@ async def test_who_and_which_dataset_and_what_is_left_are_on_the_status_line(tmp
 
 
 async def test_the_footer_offers_every_key_that_fits_and_keeps_quit_and_help(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(2, candidates=3))
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=3))
     app = make_app(store)
     async with app.run_test(size=(140, 30)) as pilot:
         await settle(pilot)
@@ -118,7 +118,7 @@ async def test_the_footer_offers_every_key_that_fits_and_keeps_quit_and_help(tmp
 
 
 async def test_the_end_of_the_queue_offers_no_ranking_keys(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(1, candidates=2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(1, candidates=2))
     app = make_app(store)
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
@@ -132,7 +132,7 @@ async def test_the_end_of_the_queue_offers_no_ranking_keys(tmp_path):
 
 
 async def test_skip_says_so_and_the_record_says_it_was_skipped_when_it_comes_back(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(2, candidates=2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=2))
     app = make_app(store)
     async with app.run_test(size=(120, 24)) as pilot:
         await settle(pilot)
@@ -147,7 +147,7 @@ async def test_skip_says_so_and_the_record_says_it_was_skipped_when_it_comes_bac
 
 async def test_a_skip_is_kept_across_a_restart(tmp_path):
     path = tmp_path / "store.duckdb"
-    build_store(tmp_path, "rank", rank_rows(3, candidates=2)).close()
+    build_store(tmp_path, "rank", arithmetic_rows(3, candidates=2)).close()
     store = open_store(path)
     app = make_app(store)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -170,7 +170,7 @@ async def test_a_skip_is_kept_across_a_restart(tmp_path):
 
 
 async def test_ctrl_c_saves_the_draft_and_quits_like_q(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(2, candidates=3))
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=3))
     app = make_app(store, draft_delay_seconds=60.0)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

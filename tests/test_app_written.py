@@ -6,7 +6,7 @@ lets escape sequences into the screen."""
 from __future__ import annotations
 
 import pytest
-from app_support import ANNOTATOR, AXES, build_store, make_app, pair_rows, press, rank_rows, settle, shown_texts
+from app_support import ANNOTATOR, AXES, arithmetic_rows, build_store, make_app, pair_rows, press, settle, shown_texts
 from textual.widgets import Input, TextArea
 
 from rlhf_tui.app.screens import WrittenAnswerScreen
@@ -15,7 +15,7 @@ from rlhf_tui.app.widgets import CandidateGrid
 
 @pytest.fixture
 def store(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(4, candidates=3), settings={"written_answers": True})
+    store = build_store(tmp_path, "rank", arithmetic_rows(4, candidates=3), settings={"written_answers": True})
     yield store
     store.close()
 
@@ -120,7 +120,7 @@ async def test_pasted_escape_sequences_become_visible_stand_ins(store):
 
 async def test_rate_mode_starts_the_written_answer_from_the_highest_overall(tmp_path):
     settings = {"axes": AXES, "written_answers": True}
-    store = build_store(tmp_path, "rate", rank_rows(2, candidates=3), settings=settings)
+    store = build_store(tmp_path, "rate", arithmetic_rows(2, candidates=3), settings=settings)
     app = make_app(store)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -153,7 +153,7 @@ async def test_pair_mode_takes_a_written_answer_with_the_decision(tmp_path):
 
 
 async def test_w_is_not_offered_where_the_dataset_takes_no_written_answers(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(2, candidates=2))
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=2))
     app = make_app(store)
     try:
         async with app.run_test(size=(200, 30)) as pilot:

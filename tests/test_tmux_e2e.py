@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from app_support import build_store, rank_rows
+from app_support import arithmetic_rows, build_store
 
 from store import open_store
 
@@ -49,7 +49,7 @@ def wait_for_exit(session: str, timeout: float = 20.0) -> None:
 
 
 def test_rank_two_records_in_tmux_and_quit(tmp_path):
-    store = build_store(tmp_path, "rank", rank_rows(5, candidates=3))
+    store = build_store(tmp_path, "rank", arithmetic_rows(5, candidates=3))
     store.close()  # the app's process must be able to open the file
     session = f"rlhf-e2e-{uuid.uuid4().hex[:8]}"
     command = (

@@ -72,6 +72,7 @@ def _coerce(name: str, kind: type, value: object, origin: str) -> int | float:
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> AppConfig:
     """The config from the file (missing file: defaults) with environment overrides."""
     from .keymap import binding_ids
+    from .review.keys import review_binding_ids
 
     path = path or config_path()
     env: Mapping[str, str] = os.environ if environ is None else environ
@@ -99,7 +100,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     keymap = values.get("keymap", {})
     if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
         raise ConfigError(f"{path}: [keymap] must map binding ids to key strings")
-    bad_ids = sorted(set(keymap) - binding_ids())
+    bad_ids = sorted(set(keymap) - binding_ids() - review_binding_ids())
     if bad_ids:
         raise ConfigError(f"{path}: unknown binding id {bad_ids[0]!r} in [keymap] (the help screen lists the ids)")
     return AppConfig(keymap=dict(keymap), **settings)
