@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-review bench-train bench-gpu install-core install-dev clean
+.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-review bench-train bench-gpu walk install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-train: install-dev
 # On a machine with an NVIDIA GPU: Llama-3-8B-shaped random model, DPO QLoRA at 1024 tokens.
 bench-gpu: install-dev
 	$(PY) benchmarks/bench_gpu_dpo.py --workdir /tmp/bench8b
+	$(PY) benchmarks/bench_gpu_rloo.py
+
+## make walk: SFT -> reward models -> RLOO -> eval on SmolLM2-135M (make demo-model first), in the background.
+walk: install-dev
+	mkdir -p runs/walk && nohup scripts/walk_rlhf.sh > runs/walk/walk.log 2>&1 &
+	@echo "the walk runs in the background; follow runs/walk/walk.log"
 
 clean:
 	rm -rf $(VENV) build *.egg-info
