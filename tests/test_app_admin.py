@@ -92,3 +92,33 @@ async def test_admin_screen_shows_the_refusal_to_a_non_admin(answered_store):
         assert f"status counts is for admins; {ANNOTATOR} is not one" in text
         assert "alice" not in text and "Kendall" not in text  # blind annotation: nobody else's figures
         assert not app._notifications  # shown on the screen, not as an error toast
+
+
+async def test_admin_screen_shows_agreement_per_axis_on_a_rate_dataset(tmp_path):
+    from app_support import AXES
+
+    from store import AnnotationInput
+
+    store = build_store(
+        tmp_path, "rate", arithmetic_rows(2, candidates=2), annotators_per_record=2, settings={"axes": AXES}
+    )
+    try:
+        axes = [a["name"] for a in AXES]
+        for who, shift in (("alice", 0), ("bob", 1)):
+            for record_id in store.record_ids("d"):
+                ratings = tuple(
+                    (i, axis, float(min(a["high"], a["low"] + i + shift)))
+                    for i in range(2)
+                    for axis, a in zip(axes, AXES)
+                )
+                store.save_annotation(AnnotationInput(record_id, who, "submitted", ratings=ratings))
+        app = make_app(store)
+        async with app.run_test(size=(140, 50)) as pilot:
+            await settle(pilot)
+            await press(pilot, "A")
+            await wait_for_agreement(pilot)
+            text = screen_text(app.screen)
+            assert "Agreement per rating axis" in text and "cannot compute" not in text
+            assert all(axis in text for axis in axes)
+    finally:
+        store.close()

@@ -34,6 +34,8 @@ class AdminFigures:
     team: list[AnnotatorActivity] = field(default_factory=list)
     leases: list[LeaseInfo] = field(default_factory=list)
     read_at: datetime | None = None  # the store's clock (naive UTC) when read: ages are counted from it
+    ratings: list[tuple[int, str, tuple[tuple[int, str, float], ...]]] = field(default_factory=list)
+    reviews: list[tuple[int, tuple[int, ...], bool, bool]] = field(default_factory=list)
 
 
 def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
@@ -42,12 +44,26 @@ def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
     try:
         counts = store.status_counts(dataset)
         overfilled = store.overfilled_records(dataset)
-        rankings = store.submitted_rankings(dataset)
+        rated = summary is not None and summary.task in ("rate", "thumbs")
+        rankings = [] if rated else store.submitted_rankings(dataset)
+        ratings = store.submitted_ratings(dataset) if rated else []
+        reviews = [] if rated else store.reviews(dataset)
         leases = store.active_leases(dataset)
         team = store.team_activity(dataset)
     except PermissionDeniedError as exc:
         return AdminFigures(dataset, summary, refusal=str(exc))
-    return AdminFigures(dataset, summary, counts, overfilled, rankings, team=team, leases=leases, read_at=utcnow())
+    return AdminFigures(
+        dataset,
+        summary,
+        counts,
+        overfilled,
+        rankings,
+        team=team,
+        leases=leases,
+        read_at=utcnow(),
+        ratings=ratings,
+        reviews=reviews,
+    )
 
 
 def completion_text(figures: AdminFigures) -> Text:

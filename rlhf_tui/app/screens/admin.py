@@ -37,7 +37,7 @@ from .confirm import ConfirmScreen
 from .text_prompt import TextPromptScreen
 
 if TYPE_CHECKING:
-    from store.stats.agreement import Submission
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +129,21 @@ class AdminScreen(ModalScreen[None]):
         self.fill_team(figures)
         agreement.update(Text("Computing the agreement figures…", style="dim", end=""))
         self.computing = True
-        self.compute_agreement(self.dataset.task, figures.rankings)
+        self.compute_agreement(self.dataset.task, figures)
 
     @work(thread=True, exclusive=True, group="agreement", exit_on_error=False)
-    def compute_agreement(self, task: str, rankings: list[Submission]) -> None:
-        from store.stats.agreement import compute_agreement
+    def compute_agreement(self, task: str, figures: AdminFigures) -> None:
+        from store.stats.agreement import compute_agreement, rating_agreement
 
-        from ...agreement_view import agreement_renderables
+        from ...agreement_view import agreement_renderables, axis_renderables
 
         renderable: RenderableType
         try:
-            renderable = Group(*agreement_renderables(compute_agreement(task, rankings)))
+            if task in ("rate", "thumbs"):  # ratings: agreement per axis
+                renderable = Group(*axis_renderables(rating_agreement(figures.ratings)))
+            else:
+                report = compute_agreement(task, figures.rankings, reviews=figures.reviews)
+                renderable = Group(*agreement_renderables(report))
         except Exception as exc:  # a bug in the figures must not take the app down: one line, the rest logged
             log.exception("computing agreement failed")
             renderable = Text(f"cannot compute the agreement figures: {type(exc).__name__}: {exc}", end="")
