@@ -122,3 +122,30 @@ async def test_admin_screen_shows_agreement_per_axis_on_a_rate_dataset(tmp_path)
             assert all(axis in text for axis in axes)
     finally:
         store.close()
+
+
+async def test_review_opens_from_the_admin_screen_and_closes_back_to_it(answered_store):
+    from rlhf_tui.app.review.screen import ReviewScreen
+
+    app = make_app(answered_store)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await settle(pilot)
+        await press(pilot, "A")
+        await wait_for_agreement(pilot)
+        await press(pilot, "v")
+        for _ in range(50):
+            await settle(pilot)
+            if isinstance(app.screen, ReviewScreen) and app.screen.dataset is not None:
+                break
+        assert isinstance(app.screen, ReviewScreen)
+        await press(pilot, "1", "enter")  # accept the first annotator's answer
+        await settle(pilot)
+        await press(pilot, "q")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, AdminScreen):
+                break
+        assert isinstance(app.screen, AdminScreen)
+    reviews = answered_store.reviews("d")
+    assert len(reviews) == 1 and answered_store.get_review(reviews[0][0]).accepted_from == "alice"
+    assert answered_store.get_review(reviews[0][0]).reviewer == ANNOTATOR

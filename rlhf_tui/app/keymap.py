@@ -327,6 +327,14 @@ ADMIN_BINDINGS: list[Binding] = [
         tooltip="Send a record back to the selected annotator (asks for its id, then asks first): "
         "their answer goes to history",
     ),
+    Binding(
+        "v",
+        "review",
+        "Review",
+        show=True,
+        id="admin.review",
+        tooltip="Review and adjudicate this dataset's records with two or more answers, most disputed first",
+    ),
     Binding("escape,q,A", "close", "Close", show=True, id="admin.close", key_display="esc"),
 ]
 

@@ -288,5 +288,13 @@ class AdminScreen(ModalScreen[None]):
         self.query_one("#admin-completion", Static).update(Text("Reading the figures…", end=""))
         self.load_figures()
 
+    def action_review(self) -> None:
+        from ..review.embedded import review_screen
+
+        reviewer = getattr(self.store, "user", "") or getattr(self.app, "annotator", "")
+        self.app.push_screen(
+            review_screen(self.app, self.store, self.jobs, self.dataset.name, str(reviewer), self.keymap)
+        )
+
     def action_close(self) -> None:
         self.dismiss(None)
