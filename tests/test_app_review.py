@@ -117,6 +117,37 @@ async def test_walks_the_queue_most_disputed_first_and_back(answered):
         assert app.rendered_records == 7  # each move rendered once
 
 
+async def test_slash_goes_to_a_record_by_its_id_in_or_out_of_the_queue(answered, tmp_path):
+    from conftest import write_jsonl
+
+    store, _ = answered
+    extra = write_jsonl(tmp_path / "one.jsonl", [{"id": "solo", "prompt": "alone?", "responses": ["a", "b", "c"]}])
+    store.import_file(extra, dataset="d")
+    app = review_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert on_screen(app) == "r2"
+        await press(pilot, "slash")
+        await type_text(pilot, "r0")
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert on_screen(app) == "r0"  # in the queue (last): the walk goes there
+        await press(pilot, "slash")
+        await type_text(pilot, "nope")
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert on_screen(app) == "r0"  # an unknown id changes nothing (a notice says so)
+        await press(pilot, "p")
+        assert on_screen(app) == "r3"
+        await press(pilot, "slash")
+        await type_text(pilot, "solo")  # no answers, so not in the queue: shown next all the same
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert on_screen(app) == "solo"
+        await press(pilot, "p")
+        assert on_screen(app) == "r3"
+
+
 async def test_the_table_shows_every_answer_with_time_and_comment(answered):
     store, _ = answered
     app = review_app(store)

@@ -46,6 +46,15 @@ REVIEW_BINDINGS: list[Binding] = [
     Binding("n,right", "next", "Next", show=True, id="review.next", key_display="n/→", priority=True),
     Binding("p,left", "previous", "Prev", show=True, id="review.previous", key_display="p/←", priority=True),
     Binding(
+        "slash",
+        "jump",
+        "Go to",
+        show=True,
+        id="review.jump",
+        key_display="/",
+        tooltip="Go to a record by its id from the file (it need not be in the queue)",
+    ),
+    Binding(
         "c",
         "note",
         "Note",

@@ -33,7 +33,7 @@ from .candidate_panel import CandidatePanel
 from .help import ReviewHelpScreen
 from .keys import REVIEW_BINDINGS, REVIEW_OWN_BINDINGS, REVIEW_PAIR_BINDINGS, REVIEW_RANK_BINDINGS, review_key
 from .prompt_box import PromptBox
-from .walk import ReviewBundle, ReviewWalk, load_bundles
+from .walk import ReviewBundle, ReviewWalk, find_item, load_bundles
 
 Mode = Literal["choose", "own"]
 PAIR_VERDICTS = {"A": ("better", "worse"), "B": ("worse", "better"), "tie": ("tie", "tie")}
@@ -100,6 +100,12 @@ class ReviewScreen(Screen[None]):
             super().__init__()
             self.bundles = bundles
             self.asked = asked
+
+    class Found(Message):
+        def __init__(self, external_id: str, item: ReviewItem | None) -> None:
+            super().__init__()
+            self.external_id = external_id
+            self.item = item
 
     class ReviewSaved(Message):
         def __init__(self, review: Review) -> None:
@@ -497,6 +503,32 @@ class ReviewScreen(Screen[None]):
 
     async def action_next(self) -> None:
         await self.move(1)
+
+    def action_jump(self) -> None:
+        store, name = self.store, self.dataset_name
+
+        def go(external_id: str | None) -> None:
+            if not external_id:
+                return
+            self.jobs.submit(
+                self,
+                f"finding record {one_line(external_id)}",
+                lambda: find_item(store, name, external_id),
+                lambda item: self.Found(external_id, item),
+            )
+
+        self.app.push_screen(TextPromptScreen("Go to a record", "The record's id from the file, e.g. r17:"), go)
+
+    async def on_review_screen_found(self, message: Found) -> None:
+        if message.item is None:
+            self.notify(
+                f"No record {one_line(message.external_id)!r} in this dataset.", markup=False, severity="warning"
+            )
+            return
+        self.walk.jump_to(message.item)
+        self.mode = "choose"
+        await self.show_current()
+        self.call_after_refresh(self.fetch_around)
 
     async def action_previous(self) -> None:
         await self.move(-1)

@@ -33,6 +33,19 @@ class ReviewBundle:
         return replace(self, review=review, history=earlier, item=replace(self.item, reviewed=True))
 
 
+def find_item(store: PreferenceStore, dataset: str, external_id: str) -> ReviewItem | None:
+    """The queue item of the dataset's record with that id from the file, whatever its answers
+    (in the store worker thread); None when there is no such record."""
+    record_id = store.find_record(dataset, external_id)
+    if record_id is None:
+        return None
+    answers = [a for a in store.record_answers(record_id) if a.status == "submitted"]
+    distinct = len({(a.ranks, a.both_bad) for a in answers})
+    commented = sum(1 for a in answers if a.comment)
+    reviewed = store.get_review(record_id) is not None
+    return ReviewItem(record_id, external_id, len(answers), distinct, 0.0, commented, reviewed)
+
+
 def load_bundles(store: PreferenceStore, items: list[ReviewItem]) -> list[ReviewBundle]:
     """The bundles of `items` (in the store worker thread)."""
     if not items:
@@ -91,6 +104,16 @@ class ReviewWalk:
     def total_text(self) -> str:
         """How many records the queue has, as far as known: "1,234" or "500+"."""
         return f"{len(self.items):,}" if self.exhausted else f"{len(self.items):,}+"
+
+    def jump_to(self, item: ReviewItem) -> None:
+        """Make `item` the record on screen: where it already is in the queue, else inserted
+        right after the current one (so "previous" comes back to where the reviewer was)."""
+        if item.record_id not in self._index:
+            at = min(self.position + 1, len(self.items)) if self.items else 0
+            self.items.insert(at, item)
+            self._index = {it.record_id: i for i, it in enumerate(self.items)}
+        self.position = self._index[item.record_id]
+        self._forget_far()
 
     def move(self, step: int) -> bool:
         """Go `step` records on (or back); False at either end."""
