@@ -13,6 +13,7 @@ import dataclasses
 import grp
 import os
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -60,6 +61,28 @@ def _group_hint(socket_path: Path) -> str:
     except (OSError, KeyError):
         return "ask the admin of the store service for access"
     return f"only members of group {name} may use it: ask an admin to run `usermod -aG {name} $USER`, then log in again"
+
+
+def _untrusted_server(socket_path: Path, sock: socket.socket) -> str:
+    """Why the process at the other end of `sock` is not to be trusted with our answers, or "".
+
+    The service owns its socket, in a folder nobody else may write: a socket planted by
+    someone else (in a folder they can write) is refused before anything is sent."""
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, server_uid, _gid = struct.unpack("3i", creds)
+        owner = socket_path.lstat().st_uid
+        folder = socket_path.absolute().parent.stat()
+    except OSError as exc:
+        return f"cannot check who serves {socket_path} ({exc.strerror or exc})"
+    if folder.st_mode & 0o022 or folder.st_uid not in (server_uid, 0):
+        return (
+            f"{socket_path.parent} can be written by others (mode {folder.st_mode & 0o777:o}), so anyone could have "
+            "put this socket there; refusing to talk to it (ask the admin to give the socket a private folder)"
+        )
+    if server_uid != owner:
+        return f"{socket_path} is served by uid {server_uid}, not by its owner uid {owner}; refusing to talk to it"
+    return ""
 
 
 class ServiceClient:
@@ -111,6 +134,10 @@ class ServiceClient:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
+            refusal = _untrusted_server(self.socket_path, sock)
+            if refusal:
+                sock.close()
+                raise PermissionDeniedError(refusal)
             if not greeting:
                 sock.close()
                 if time.monotonic() >= deadline:

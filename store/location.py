@@ -47,10 +47,18 @@ class ServiceMarker:
     admins: tuple[str, ...]
 
     def write(self, store_path: Path) -> None:
+        """Written to a fresh private temporary file (never through a link) and renamed into place."""
+        import tempfile
+
         path = marker_path(store_path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"socket": self.socket, "group": self.group, "admins": list(self.admins)}))
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps({"socket": self.socket, "group": self.group, "admins": list(self.admins)}))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def read_marker(store_path: Path) -> ServiceMarker | None:

@@ -542,6 +542,9 @@ def store_problems(store_path: Path, socket_path: Path, gid: int | None) -> list
     problems = []
     me = os.geteuid()
     for path in (store_path, wal_path(store_path), marker_path(store_path)):
+        if path.is_symlink():
+            problems.append(f"{path} is a symbolic link; give the real path: --store {path.resolve()}")
+            continue
         if not path.exists():
             continue
         st = path.stat()
@@ -552,7 +555,15 @@ def store_problems(store_path: Path, socket_path: Path, gid: int | None) -> list
             )
         if st.st_mode & 0o077:
             problems.append(f"{path} is open to others (mode {st.st_mode & 0o777:o}): chmod 600 {path}")
-    folder = store_path.resolve().parent
+    folder = store_path.absolute().parent
+    folder_st = folder.stat()
+    if folder_st.st_mode & 0o022 or folder_st.st_uid not in (me, 0):
+        # Others who can write there can plant links where the service writes its marker and WAL.
+        problems.append(
+            f"{folder} (the store's folder) can be written by others (mode {folder_st.st_mode & 0o777:o}, owner "
+            f"{user_name(folder_st.st_uid)}); keep it for the service's user: chown {user_name(me)} {folder} "
+            f"&& chmod 700 {folder}"
+        )
     if gid is not None:
         folder_mode = folder.stat().st_mode & 0o777
         if folder_mode & 0o077:
@@ -574,13 +585,20 @@ def _prepare_socket_folder(folder: Path, gid: int | None) -> None:
         if gid is not None:
             os.chown(folder, -1, gid)
             os.chmod(folder, 0o750)
-    elif gid is not None:
-        st = folder.stat()
-        if not (st.st_mode & 0o010 and st.st_gid == gid) and not st.st_mode & 0o001:
-            raise StoreError(
-                f"{folder} (the socket's folder) cannot be entered by group {group_label(gid)}: "
-                f"chgrp {group_label(gid)} {folder} && chmod 750 {folder}"
-            )
+        return
+    st = folder.stat()
+    if st.st_mode & 0o022 or st.st_uid not in (os.geteuid(), 0):
+        # Whoever can write the socket's folder can put their own socket in its place and read every answer.
+        raise StoreError(
+            f"{folder} (the socket's folder) can be written by others (mode {st.st_mode & 0o777:o}, owner "
+            f"{user_name(st.st_uid)}); give the socket a folder only the service's user writes: "
+            f"chown {user_name(os.geteuid())} {folder} && chmod 750 {folder}"
+        )
+    if gid is not None and not (st.st_mode & 0o010 and st.st_gid == gid) and not st.st_mode & 0o001:
+        raise StoreError(
+            f"{folder} (the socket's folder) cannot be entered by group {group_label(gid)}: "
+            f"chgrp {group_label(gid)} {folder} && chmod 750 {folder}"
+        )
 
 
 def _raise_fd_limit() -> None:
@@ -618,7 +636,7 @@ def serve(
         service = StoreService(store, admins or set(), spool)
         ServiceMarker(str(socket_path.absolute()), gid, tuple(sorted(service.admins))).write(store_path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(socket_path))
+        listener.bind(str(socket_path))  # under umask 077: 0600 from the start, widened below
         try:
             if gid is not None:
                 os.chown(socket_path, -1, gid)

@@ -23,6 +23,7 @@ from service_support import stop
 
 from store import connect_store, open_store
 from store.client import ServiceClient, ServiceUnavailableError
+from store.errors import PermissionDeniedError
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_ID = 20000
@@ -623,3 +624,81 @@ except Exception as e:
         assert refused.stdout.startswith("PermissionDeniedError review is for admins, and uid-20001 is not one")
     finally:
         stop(service)
+
+
+def _serve_once(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rlhf_tui.cli", "serve", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+
+@needs_root
+def test_a_socket_folder_others_can_write_is_refused_by_serve_and_by_clients(team):
+    seeded_store(team, 1, 1)
+    shared_run = team.shared / "open"
+    shared_run.mkdir(mode=0o770)
+    os.chown(shared_run, 0, GROUP_ID)
+    shared_run.chmod(0o770)
+    refused = _serve_once("--store", str(team.store), "--group", str(GROUP_ID), "--socket", str(shared_run / "t.sock"))
+    assert refused.returncode == 1 and "can be written by others" in refused.stderr, refused.stderr
+
+    # A member plants a socket of their own in a folder they can write; root's client will not talk to it.
+    planted = team.shared / "planted"
+    planted.mkdir(mode=0o777)
+    planted.chmod(0o777)
+    fake = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
+import json, socket, time
+from store.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+s = socket.socket(socket.AF_UNIX); s.bind({str(planted / "t.sock")!r}); s.listen(4)
+print('ready', flush=True)
+c, _ = s.accept()
+c.sendall(json.dumps({{'hello': {{'user': 'root', 'admin': True, 'protocol': 1}}}}).encode() + b'\\n')
+c.settimeout(5)
+try:
+    print('GOT', c.recv(65536), flush=True)
+except OSError:
+    print('nothing sent', flush=True)
+""",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert fake.stdout.readline().strip() == "ready"
+        with pytest.raises(PermissionDeniedError, match="can be written by others"):
+            ServiceClient(planted / "t.sock", connect_timeout=3)
+        assert fake.stdout.readline().strip() in ("nothing sent", "GOT b''")  # closed before sending a byte
+    finally:
+        fake.kill()
+        fake.wait()
+
+    # A socket whose file someone else owns is refused too (the server must own its socket).
+    private = team.shared / "private"
+    private.mkdir(mode=0o755)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(private / "t.sock"))
+    listener.listen(1)
+    os.chown(private / "t.sock", 20001, GROUP_ID)
+    try:
+        with pytest.raises(PermissionDeniedError, match="not by its owner"):
+            ServiceClient(private / "t.sock", connect_timeout=3)
+    finally:
+        listener.close()
+
+
+@needs_root
+def test_a_symlinked_store_or_a_store_folder_others_can_write_is_refused(team):
+    seeded_store(team, 1, 1)
+    public = team.shared / "pub"
+    public.mkdir(mode=0o770)
+    public.chmod(0o770)
+    (public / "team.duckdb").symlink_to(team.store)
+    linked = _serve_once("--store", str(public / "team.duckdb"), "--socket", str(team.shared / "run2" / "t.sock"))
+    assert linked.returncode == 1
+    assert "is a symbolic link" in linked.stderr and "can be written by others" in linked.stderr, linked.stderr
+    assert not (public / "team.duckdb.service").exists()
