@@ -115,6 +115,10 @@ class ServiceClient:
             sock.settimeout(max(0.1, min(self.connect_timeout, deadline - time.monotonic())))
             try:
                 sock.connect(str(self.socket_path))
+                refusal = _untrusted_server(self.socket_path, sock)  # before a byte is read or sent
+                if refusal:
+                    sock.close()
+                    raise PermissionDeniedError(refusal)
                 reader = sock.makefile("rb")
                 greeting = reader.readline(protocol.MAX_LINE_BYTES)
                 sock.settimeout(None)
@@ -134,10 +138,6 @@ class ServiceClient:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            refusal = _untrusted_server(self.socket_path, sock)
-            if refusal:
-                sock.close()
-                raise PermissionDeniedError(refusal)
             if not greeting:
                 sock.close()
                 if time.monotonic() >= deadline:

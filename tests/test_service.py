@@ -656,9 +656,9 @@ from store.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
 s = socket.socket(socket.AF_UNIX); s.bind({str(planted / "t.sock")!r}); s.listen(4)
 print('ready', flush=True)
 c, _ = s.accept()
-c.sendall(json.dumps({{'hello': {{'user': 'root', 'admin': True, 'protocol': 1}}}}).encode() + b'\\n')
 c.settimeout(5)
 try:
+    c.sendall(json.dumps({{'hello': {{'user': 'root', 'admin': True, 'protocol': 1}}}}).encode() + b'\\n')
     print('GOT', c.recv(65536), flush=True)
 except OSError:
     print('nothing sent', flush=True)
