@@ -36,6 +36,14 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _type_name(value: object) -> str:
     return type(value).__name__
 
@@ -53,6 +61,8 @@ def _check_text(value: object, field: str, most: int) -> None:
         return
     if not isinstance(value, str):
         raise InvalidInputError(f"{field} must be text, not {_type_name(value)}")
+    if not _is_utf8(value):
+        raise InvalidInputError(f"{field} is not valid text (it holds half of a UTF-16 surrogate pair)")
     if len(value) > most:
         raise InvalidInputError(f"{field} is {len(value):,} characters long; the most allowed is {most:,}")
 
@@ -63,7 +73,7 @@ def _check_fields(answer: AnnotationInput) -> None:
         raise InvalidInputError(f"record_id must be a whole number, not {_type_name(answer.record_id)}")
     if not isinstance(answer.annotator, str):
         raise InvalidInputError(f"the annotator's name must be text, not {_type_name(answer.annotator)}")
-    if not answer.annotator.strip():
+    if not answer.annotator.strip() or not _is_utf8(answer.annotator):
         raise InvalidInputError("the annotator's name is empty")
     if len(answer.annotator) > MAX_ANNOTATOR_CHARS:
         raise InvalidInputError(f"the annotator's name is longer than {MAX_ANNOTATOR_CHARS} characters")

@@ -367,10 +367,12 @@ class ServiceClient:
     # -- records and assignment ---------------------------------------------------------
     def get_records(self, record_ids: Sequence[int]) -> list[Record]:
         ids = [int(i) for i in record_ids]
-        out: list[Record] = []
-        for start in range(0, len(ids), GET_RECORDS_BATCH):
-            out.extend(self._call("get_records", record_ids=ids[start : start + GET_RECORDS_BATCH]))
-        return out
+        unique = list(dict.fromkeys(ids))  # the service takes each record once per request
+        by_id: dict[int, Record] = {}
+        for start in range(0, len(unique), GET_RECORDS_BATCH):
+            for record in self._call("get_records", record_ids=unique[start : start + GET_RECORDS_BATCH]):
+                by_id[record.id] = record
+        return [by_id[i] for i in ids]
 
     def get_record(self, record_id: int) -> Record:
         return self.get_records([record_id])[0]

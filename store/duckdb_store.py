@@ -343,14 +343,15 @@ class DuckDBStore:
         with self._lock:
             cache = self._record_cache
             ids = [i for i in wanted if i not in cache]
+            for i in wanted:  # hits first become the most recent, so that trimming never drops one of them
+                if i in cache:
+                    cache.move_to_end(i)
             if ids:
                 ids += self._neighbours(ids, cache)
                 for record in self._fetch_records(ids):
                     cache[record.id] = record
-                while len(cache) > RECORD_CACHE_SIZE:
+                while len(cache) > max(RECORD_CACHE_SIZE, len(wanted)):
                     cache.popitem(last=False)
-            for i in wanted:
-                cache.move_to_end(i)
             return [cache[i] for i in wanted]
 
     def _neighbours(self, ids: list[int], cache: OrderedDict[int, Record]) -> list[int]:

@@ -50,6 +50,7 @@ class Param:
     high: float = INT64
     max_len: int = MAX_NAME_CHARS
     choices: tuple[str, ...] = ()
+    unique: bool = False  # "ints": each value at most once
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,9 @@ _OPERATIONS = (
     Operation("list_datasets", ()),
     Operation("get_dataset", (_name("name"),)),
     Operation(
-        "get_records", (Param("record_ids", "ints", max_len=MAX_IDS_PER_REQUEST),), help="records with candidates"
+        "get_records",
+        (Param("record_ids", "ints", max_len=MAX_IDS_PER_REQUEST, unique=True),),
+        help="records with candidates",
     ),
     Operation("record_ids", (DATASET, OFFSET, LIMIT), paged=True),
     Operation(
@@ -284,6 +287,14 @@ ADMIN_WHAT = {
 }
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -319,6 +330,8 @@ def _check_value(op: str, p: Param, value: object) -> object:
     if kind in ("str", "choice"):
         if not isinstance(value, str):
             raise InvalidInputError(f"{op}: {p.name} must be text, not {type(value).__name__}")
+        if not _is_utf8(value):
+            raise InvalidInputError(f"{op}: {p.name} is not valid text (it holds half of a UTF-16 surrogate pair)")
         if kind == "choice" and value not in p.choices:
             raise InvalidInputError(f"{op}: {p.name} must be one of {', '.join(p.choices)}")
         if len(value) > p.max_len:
@@ -330,7 +343,10 @@ def _check_value(op: str, p: Param, value: object) -> object:
         if len(value) > p.max_len:
             raise InvalidInputError(f"{op}: {p.name} lists {len(value):,} items; at most {p.max_len:,} per request")
         element = Param(p.name, "int")
-        return tuple(_check_int(op, element, v) for v in value)
+        checked = tuple(_check_int(op, element, v) for v in value)
+        if p.unique and len(set(checked)) != len(checked):
+            raise InvalidInputError(f"{op}: {p.name} lists a record twice")
+        return checked
     if kind == "weights":
         if not isinstance(value, dict) or not 0 < len(value) <= p.max_len:
             raise InvalidInputError(f"{op}: {p.name} must map 1 to {p.max_len} axis names to weights")
@@ -345,7 +361,13 @@ def _check_value(op: str, p: Param, value: object) -> object:
             raise InvalidInputError(f"{op}: {p.name} must be a list of at most {p.max_len} [candidate, axis, value]")
         rated: list[tuple[int, str, object]] = []
         for item in value:
-            if not (isinstance(item, list) and len(item) == 3 and isinstance(item[1], str) and len(item[1]) <= 50):
+            if not (
+                isinstance(item, list)
+                and len(item) == 3
+                and isinstance(item[1], str)
+                and len(item[1]) <= 50
+                and _is_utf8(item[1])
+            ):
                 raise InvalidInputError(f"{op}: each of {p.name} must be [candidate index, axis name, value]")
             index = _check_int(op, Param("candidate index", "int", high=64), item[0])
             rating = _check_value(op, Param("rating", "float", low=-1e6, high=1e6), item[2])

@@ -43,7 +43,7 @@ from . import protocol, wire
 from .duckdb_store import DuckDBStore
 from .errors import InvalidInputError, PermissionDeniedError, StoreError
 from .location import ServiceMarker, default_socket_path, marker_path, wal_path
-from .types import AnnotationInput, ReviewInput
+from .types import AnnotationInput, Record, ReviewInput
 
 MAX_CONNECTIONS = 512  # in all; each costs a file descriptor and a few kB
 MAX_CONNECTIONS_PER_USER = 32
@@ -51,6 +51,9 @@ WORKERS = 8  # store calls running at once
 MAX_RUNNING_PER_USER = 2  # so one user's requests never take every worker
 DEFAULT_IDLE_SECONDS = 600.0  # longer than the app's lease renewal interval
 MAX_UPLOAD_BYTES = 4 << 30
+# A reply is written out before the connection's next request is read; one that is not taken
+# up within this time (a client that never reads) closes the connection.
+WRITE_TIMEOUT_SECONDS = 30.0
 TRANSFER_CHUNK = 1 << 20
 
 __all__ = ["StoreService", "default_socket_path", "serve", "socket_in_use", "store_problems"]
@@ -106,6 +109,14 @@ class StoreService:
         self.spool = spool  # the service's private folder for uploads and exports
         # Operations that need the connection are methods here; the rest go to the store as they are.
         self._own = {name for name in protocol.OPERATIONS if hasattr(self, "_op_" + name)}
+        # Every open connection by user: a lease is released on disconnect only when no other
+        # connection of the same user holds that record too.
+        self._live: dict[str, list[ConnectionState]] = {}
+        self._live_lock = threading.Lock()
+
+    def connected(self, conn: ConnectionState) -> None:
+        with self._live_lock:
+            self._live.setdefault(conn.user, []).append(conn)
 
     def hello(self, conn: ConnectionState) -> dict:
         return {"user": conn.user, "admin": conn.is_admin, "protocol": protocol.PROTOCOL_VERSION}
@@ -132,7 +143,35 @@ class StoreService:
     def _op_next_records(self, conn: ConnectionState, dataset: str, annotator: str, limit: int, exclude: tuple) -> list:
         records = self.store.next_records(dataset, conn.user, limit, exclude)
         conn.leased.update(r.id for r in records)
-        return records
+        return self._as_seen_by(conn, records)
+
+    def _op_get_records(self, conn: ConnectionState, record_ids: tuple[int, ...]) -> list:
+        records = self.store.get_records(record_ids)
+        size = sum(len(c.text.encode("utf-8")) + len(c.source or "") for r in records for c in r.candidates) + sum(
+            len(str(r.prompt).encode("utf-8")) for r in records
+        )
+        if size > protocol.MAX_REPLY_BYTES:  # refused before the reply is built, not after
+            raise InvalidInputError(
+                f"those records hold {size >> 20} MiB of text, over the reply limit of "
+                f"{protocol.MAX_REPLY_BYTES >> 20} MiB; ask for fewer at a time"
+            )
+        return self._as_seen_by(conn, records)
+
+    @staticmethod
+    def _as_seen_by(conn: ConnectionState, records: list[Record]) -> list[Record]:
+        """Annotators do not learn who wrote a promoted written answer (blind annotation)."""
+        if conn.is_admin:
+            return records
+        out = []
+        for record in records:
+            if any((c.source or "").startswith("written:") for c in record.candidates):
+                hidden = tuple(
+                    dataclasses.replace(c, source="written") if (c.source or "").startswith("written:") else c
+                    for c in record.candidates
+                )
+                record = dataclasses.replace(record, candidates=hidden)
+            out.append(record)
+        return out
 
     def _op_release_lease(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
         self.store.release_lease(record_id, conn.user)
@@ -248,8 +287,16 @@ class StoreService:
             path.unlink(missing_ok=True)
 
     def disconnected(self, conn: ConnectionState) -> None:
-        """A client went away: free the records it was holding and its temporary files."""
-        for record_id in list(conn.leased):
+        """A client went away: free the records it was holding (unless another connection of
+        the same user holds them too) and its temporary files."""
+        with self._live_lock:
+            others = [c for c in self._live.get(conn.user, []) if c is not conn]
+            if others:
+                self._live[conn.user] = others
+            else:
+                self._live.pop(conn.user, None)
+            held_elsewhere = set().union(*(c.leased for c in others)) if others else set()
+        for record_id in list(conn.leased - held_elsewhere):
             with contextlib.suppress(StoreError):
                 self.store.release_lease(record_id, conn.user)
         for upload_id in list(conn.uploads):
@@ -271,6 +318,7 @@ class _Client:
     closed: bool = False
     close_after_write: bool = False
     last_active: float = field(default_factory=time.monotonic)
+    unsent_since: float | None = None  # when the reply now waiting in outbuf was queued
 
 
 class ServiceLoop:
@@ -291,6 +339,7 @@ class ServiceLoop:
         self.per_user: dict[int, int] = {}
         self.running: dict[int, int] = {}
         self.queued: dict[int, deque[_Client]] = {}
+        self.accept_paused_until: float | None = None
 
     def shutdown(self) -> None:
         self._stop.set()
@@ -338,13 +387,15 @@ class ServiceLoop:
                 sock, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # out of file descriptors: refuse quietly until some close
+            except OSError:  # out of file descriptors: stop accepting for a moment instead of spinning
+                self._pause_accepting()
                 return
             sock.setblocking(False)
             uid = peer_uid(sock)
             name = user_name(uid)
             state = ConnectionState(user=name, is_admin=name in self.service.admins)
             client = _Client(sock, uid, state)
+            self.service.connected(state)
             refusal = None
             if len(self.clients) >= MAX_CONNECTIONS:
                 refusal = f"the store service is at its limit of {MAX_CONNECTIONS} connections; try again shortly"
@@ -378,13 +429,26 @@ class ServiceLoop:
             self._cleanup(client)
 
     def _cleanup(self, client: _Client) -> None:
-        if client.state.leased or client.state.uploads or client.state.transfers:
-            self.pool.submit(self.service.disconnected, client.state)
+        self.pool.submit(self.service.disconnected, client.state)
+
+    def _pause_accepting(self) -> None:
+        if self.accept_paused_until is None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.listener)
+        self.accept_paused_until = time.monotonic() + 1.0
+
+    def _resume_accepting(self) -> None:
+        if self.accept_paused_until is not None and time.monotonic() >= self.accept_paused_until:
+            self.accept_paused_until = None
+            self.selector.register(self.listener, selectors.EVENT_READ, "accept")
 
     def _reap_idle(self) -> None:
         now = time.monotonic()
+        self._resume_accepting()
         for client in list(self.clients):
-            if not client.busy and not client.waiting and now - client.last_active > self.idle_seconds:
+            if client.unsent_since is not None and now - client.unsent_since > WRITE_TIMEOUT_SECONDS:
+                self._close(client)  # it does not read its replies
+            elif not client.busy and not client.waiting and now - client.last_active > self.idle_seconds:
                 self._close(client)
 
     # -- reading and writing -------------------------------------------------------------
@@ -410,6 +474,8 @@ class ServiceLoop:
 
     def _maybe_dispatch(self, client: _Client) -> None:
         if client.closed or client.busy or client.waiting or client.close_after_write or b"\n" not in client.inbuf:
+            return
+        if client.outbuf:  # the last reply first: a client that does not read cannot make the service hoard
             return
         if self.running.get(client.uid, 0) >= MAX_RUNNING_PER_USER:
             client.waiting = True
@@ -443,8 +509,22 @@ class ServiceLoop:
             pass
 
     def _resume_reading(self, client: _Client) -> None:
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.outbuf else 0)
+        events = (selectors.EVENT_READ if self._wants_read(client) else 0) | (
+            selectors.EVENT_WRITE if client.outbuf else 0
+        )
         self._modify(client, events)
+
+    @staticmethod
+    def _wants_read(client: _Client) -> bool:
+        """Read more only when nothing of this connection runs or waits to be written and at most
+        one request line is buffered: a client cannot make the service hold more than that."""
+        return (
+            not client.busy
+            and not client.waiting
+            and not client.close_after_write
+            and not client.outbuf
+            and len(client.inbuf) <= protocol.MAX_LINE_BYTES
+        )
 
     def _run(self, client: _Client, line: bytes) -> None:
         """On a worker thread: answer one request line."""
@@ -493,9 +573,19 @@ class ServiceLoop:
         if not client.outbuf and client.close_after_write:
             self._close(client)
             return
-        reading = not client.busy and not client.waiting and not client.close_after_write
-        events = (selectors.EVENT_READ if reading else 0) | (selectors.EVENT_WRITE if client.outbuf else 0)
+        if client.outbuf:
+            if client.unsent_since is None:
+                client.unsent_since = time.monotonic()
+        elif client.unsent_since is not None:
+            client.unsent_since = None
+            client.last_active = time.monotonic()
+        # Nothing more is read while a reply waits: the kernel's buffers push back on the client.
+        events = (selectors.EVENT_READ if self._wants_read(client) else 0) | (
+            selectors.EVENT_WRITE if client.outbuf else 0
+        )
         self._modify(client, events)
+        if not client.outbuf and not client.busy:
+            self._maybe_dispatch(client)
 
 
 def answer_line(service: StoreService, conn: ConnectionState, line: bytes) -> bytes:

@@ -21,6 +21,7 @@ from conftest import rank_rows, write_jsonl
 from service_support import start_service as start_team_service
 from service_support import stop
 
+import store.types
 from store import connect_store, open_store
 from store.client import ServiceClient, ServiceUnavailableError
 from store.errors import PermissionDeniedError
@@ -702,3 +703,175 @@ def test_a_symlinked_store_or_a_store_folder_others_can_write_is_refused(team):
     assert linked.returncode == 1
     assert "is a symbolic link" in linked.stderr and "can be written by others" in linked.stderr, linked.stderr
     assert not (public / "team.duckdb.service").exists()
+
+
+def big_store(team: Team, n: int, text_bytes: int) -> Path:
+    rows = [{"id": f"b{i}", "prompt": f"q{i}", "responses": ["x" * text_bytes, "y" * text_bytes]} for i in range(n)]
+    with open_store(team.store) as s:
+        s.import_file(write_jsonl(team.shared / "big.jsonl", rows), dataset="d")
+    return team.store
+
+
+@needs_root
+def test_a_client_that_never_reads_its_replies_cannot_grow_the_service(team):
+    big_store(team, 64, 200_000)
+    service = start_service(team)
+    try:
+        before = rss_mib(service.pid)
+        hog = as_user(
+            20001,
+            f"""
+import json, socket, time
+s = socket.socket(socket.AF_UNIX)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect({str(team.sock)!r}); s.makefile('rb').readline()
+line = json.dumps({{'id': 1, 'op': 'get_records', 'params': {{'record_ids': list(range(1, 65))}}}}).encode() + b'\\n'
+s.setblocking(False)
+sent, t0 = 0, time.monotonic()
+while time.monotonic() - t0 < 6:
+    try:
+        s.send(line); sent += 1
+    except BlockingIOError:
+        time.sleep(0.01)
+    except OSError:
+        break
+print('sent', sent)
+""",
+        )
+        assert hog.returncode == 0, hog.stderr
+        grown = rss_mib(service.pid) - before
+        assert grown < 400, f"the service grew by {grown:.0f} MiB for a client that never reads"
+        other = as_user(
+            20002,
+            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\nprint(len(c.get_records([1, 2])))",
+        )
+        assert other.stdout.strip() == "2", other.stderr
+    finally:
+        stop(service)
+
+
+@needs_root
+def test_repeated_ids_and_replies_over_the_limit_are_refused_before_the_reply_is_built(team):
+    big_store(team, 2, 900_000)
+    service = start_service(team)
+    try:
+        probe = as_user(
+            20001,
+            f"""
+import json, socket
+from store.client import ServiceClient
+s = socket.socket(socket.AF_UNIX); s.connect({str(team.sock)!r}); r = s.makefile('rb'); r.readline()
+s.sendall(json.dumps({{'id': 1, 'op': 'get_records', 'params': {{'record_ids': [1] * 64}}}}).encode() + b'\\n')
+print(json.loads(r.readline())['error']['message'])
+c = ServiceClient({str(team.sock)!r})
+print([rec.id for rec in c.get_records([1, 1, 2, 1])])  # the client asks once per record and repeats locally
+""",
+        )
+        lines = probe.stdout.splitlines()
+        assert lines[0] == "get_records: record_ids lists a record twice", probe.stderr
+        assert lines[1] == "[1, 1, 2, 1]"
+    finally:
+        stop(service)
+
+
+@needs_root
+def test_text_that_is_not_valid_utf8_is_refused_up_front(team):
+    seeded_store(team, 2, 1)
+    service = start_service(team)
+    try:
+        probe = as_user(
+            20001,
+            f"""
+import json, socket
+s = socket.socket(socket.AF_UNIX); s.connect({str(team.sock)!r}); r = s.makefile('rb'); me = json.loads(r.readline())['hello']['user']
+def ask(op, **params):
+    s.sendall(json.dumps({{'id': 1, 'op': op, 'params': params}}).encode() + b'\\n')
+    reply = json.loads(r.readline())
+    print(reply.get('error', {{}}).get('type', 'OK'), reply.get('error', {{}}).get('message', ''))
+ask('save_annotation', record_id=1, annotator=me, status='submitted', ranks=[1, 2, 3], comment='\\ud800')
+ask('find_record', dataset='d', external_id='\\ud800')
+""",
+        )
+        lines = probe.stdout.splitlines()
+        assert lines == [
+            "InvalidInputError save_annotation: comment is not valid text (it holds half of a UTF-16 surrogate pair)",
+            "InvalidInputError find_record: external_id is not valid text (it holds half of a UTF-16 surrogate pair)",
+        ], probe.stdout + probe.stderr
+        assert "Traceback" not in service_log(service)
+    finally:
+        stop(service)
+
+
+def service_log(service: subprocess.Popen) -> str:
+    """What the service has written to stderr so far (it keeps running)."""
+    import select
+
+    out = []
+    while select.select([service.stderr], [], [], 0.2)[0]:
+        chunk = os.read(service.stderr.fileno(), 65536)
+        if not chunk:
+            break
+        out.append(chunk.decode(errors="replace"))
+    return "".join(out)
+
+
+@needs_root
+def test_a_lease_held_by_another_connection_of_the_same_user_survives_a_disconnect(team):
+    seeded_store(team, 3, 1)
+    service = start_service(team)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
+from store.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+import time
+from store.client import ServiceClient
+a = ServiceClient({str(team.sock)!r}); b = ServiceClient({str(team.sock)!r})
+(r,) = a.next_records('d', a.user)
+(again,) = b.next_records('d', b.user)  # b is handed the record a holds (the user's own lease)
+a.close()  # a goes away; b still holds the record
+time.sleep(0.5)
+print(r.id == again.id, flush=True)
+time.sleep(30)
+""",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        other = as_user(
+            20002,
+            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+            "print(sorted(x.id for x in c.next_records('d', c.user, limit=3)))",
+        )
+        assert other.stdout.strip() == "[2, 3]", other.stdout + other.stderr  # record 1 is still held by uid-20001
+    finally:
+        holder.kill()
+        holder.wait()
+        stop(service)
+
+
+@needs_root
+def test_annotators_do_not_see_who_wrote_a_promoted_answer(team):
+    with open_store(team.store) as s:
+        s.import_file(write_jsonl(team.shared / "w.jsonl", rank_rows(1, k=2)), dataset="d", annotators_per_record=2)
+        s.update_dataset("d", settings={"written_answers": True, "show_written": True})
+        (record,) = s.next_records("d", "root")
+        s.save_annotation(store.types.AnnotationInput(record.id, "expert", "submitted", (1, 2), written="mine"))
+        s.promote_written("d")
+    service = start_service(team)
+    try:
+        member = as_user(
+            20001,
+            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+            "print([x.source for x in c.get_records([1])[0].candidates])",
+        )
+        assert member.stdout.strip() == "[None, None, 'written']", member.stderr
+        admin = ServiceClient(team.sock)
+        assert [x.source for x in admin.get_records([1])[0].candidates][-1] == "written:expert"
+        admin.close()
+    finally:
+        stop(service)

@@ -280,3 +280,15 @@ def test_a_skipped_draft_waits_with_the_skipped_records(store, jsonl):
     store.save_annotation(AnnotationInput(first.id, "ann", "draft", (1, 0, 0, 0)))
     store.skip_record(first.id, "ann")
     assert [r.id for r in store.next_records("d", "ann", limit=3)] == [ids[1], ids[2], ids[0]]
+
+
+def test_a_full_record_cache_never_drops_a_record_being_asked_for(store, jsonl, monkeypatch):
+    import store.duckdb_store as duckdb_store
+
+    monkeypatch.setattr(duckdb_store, "RECORD_CACHE_SIZE", 3)
+    monkeypatch.setattr(duckdb_store, "READ_AHEAD", 0)
+    store.import_file(jsonl(rank_rows(6)), dataset="d")
+    ids = store.record_ids("d")
+    store.get_records(ids[:3])
+    got = store.get_records([ids[0], ids[3], ids[4]])  # one hit (the oldest) and two misses
+    assert [r.id for r in got] == [ids[0], ids[3], ids[4]]
