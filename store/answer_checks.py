@@ -32,11 +32,13 @@ MAX_WRITTEN_CHARS = 100_000
 MAX_RATINGS = 9 * 8
 
 
-def _is_int(value: object) -> bool:
+def is_whole_number(value: object) -> bool:
+    """An int that is not a bool (True is not rank 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """False for text holding half of a UTF-16 surrogate pair, which no file or database can store."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -52,7 +54,7 @@ def _check_ints(values: object, field: str) -> None:
     if not isinstance(values, (tuple, list)):
         raise InvalidInputError(f"{field} must be a list of whole numbers, not {_type_name(values)}")
     for value in values:
-        if not _is_int(value):
+        if not is_whole_number(value):
             raise InvalidInputError(f"{field} must hold whole numbers only, not {_type_name(value)}")
 
 
@@ -61,7 +63,7 @@ def _check_text(value: object, field: str, most: int) -> None:
         return
     if not isinstance(value, str):
         raise InvalidInputError(f"{field} must be text, not {_type_name(value)}")
-    if not _is_utf8(value):
+    if not is_utf8(value):
         raise InvalidInputError(f"{field} is not valid text (it holds half of a UTF-16 surrogate pair)")
     if len(value) > most:
         raise InvalidInputError(f"{field} is {len(value):,} characters long; the most allowed is {most:,}")
@@ -69,11 +71,11 @@ def _check_text(value: object, field: str, most: int) -> None:
 
 def _check_fields(answer: AnnotationInput) -> None:
     """Each field on its own: its type, and its size where that matters."""
-    if not _is_int(answer.record_id):
+    if not is_whole_number(answer.record_id):
         raise InvalidInputError(f"record_id must be a whole number, not {_type_name(answer.record_id)}")
     if not isinstance(answer.annotator, str):
         raise InvalidInputError(f"the annotator's name must be text, not {_type_name(answer.annotator)}")
-    if not answer.annotator.strip() or not _is_utf8(answer.annotator):
+    if not answer.annotator.strip() or not is_utf8(answer.annotator):
         raise InvalidInputError("the annotator's name is empty")
     if len(answer.annotator) > MAX_ANNOTATOR_CHARS:
         raise InvalidInputError(f"the annotator's name is longer than {MAX_ANNOTATOR_CHARS} characters")
@@ -96,12 +98,12 @@ def _check_fields(answer: AnnotationInput) -> None:
         if not (isinstance(rating, (tuple, list)) and len(rating) == 3):
             raise InvalidInputError("each rating must be (candidate index, axis, value)")
         index, axis, value = rating
-        if not _is_int(index) or not isinstance(axis, str):
+        if not is_whole_number(index) or not isinstance(axis, str):
             raise InvalidInputError("a rating needs a whole-number candidate index and an axis name")
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             raise InvalidInputError(f"the rating on {axis!r} must be a finite number")
     _check_text(answer.written, "the written answer", MAX_WRITTEN_CHARS)
-    if answer.written_rank is not None and not _is_int(answer.written_rank):
+    if answer.written_rank is not None and not is_whole_number(answer.written_rank):
         raise InvalidInputError("the written answer's rank must be a whole number")
     if answer.client_id is not None:
         if not isinstance(answer.client_id, str):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .answer_checks import is_whole_number
 from .assignment import STRATEGIES
 from .errors import InvalidInputError
 
@@ -32,10 +33,6 @@ def _check_bool(settings: dict[str, Any], key: str) -> None:
     value = settings.get(key)
     if value is not None and not isinstance(value, bool):
         raise InvalidInputError(f"{key} must be true or false")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_axes(axes: object) -> list[dict[str, Any]]:
@@ -56,7 +53,7 @@ def check_axes(axes: object) -> list[dict[str, Any]]:
             raise InvalidInputError(f"axis {i}: the name {name!r} is used twice")
         names.add(name)
         low, high = axis.get("low"), axis.get("high")
-        if not (_is_int(low) and _is_int(high)) or not low < high or high - low + 1 > MAX_SCALE:  # type: ignore[operator]
+        if not (is_whole_number(low) and is_whole_number(high)) or not low < high or high - low + 1 > MAX_SCALE:  # type: ignore[operator]
             raise InvalidInputError(f"axis {name!r}: low and high must be whole numbers with low < high")
         guidance = axis.get("guidance", "")
         if not isinstance(guidance, str) or len(guidance) > MAX_GUIDANCE:
@@ -88,7 +85,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if strategy is not None and strategy not in STRATEGIES:
         raise InvalidInputError(f"assignment must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     calibration = settings.get("calibration")
-    if calibration is not None and (not _is_int(calibration) or not 0 <= calibration <= 100_000):
+    if calibration is not None and (not is_whole_number(calibration) or not 0 <= calibration <= 100_000):
         raise InvalidInputError("calibration must be a whole number of records from 0 to 100,000")
     for key in ("markdown", "rank_too", "written_answers", "show_written"):
         _check_bool(settings, key)

@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answer_checks import MAX_COMMENT_CHARS, MAX_RATINGS, MAX_SECONDS_SPENT, MAX_WRITTEN_CHARS
+from .answer_checks import (
+    MAX_COMMENT_CHARS,
+    MAX_RATINGS,
+    MAX_SECONDS_SPENT,
+    MAX_WRITTEN_CHARS,
+    is_utf8,
+    is_whole_number,
+)
 from .answer_checks import MAX_DISCARD_REASON_CHARS as MAX_REASON_CHARS
 from .errors import InvalidInputError
 from .review_queries import REVIEW_ORDERS
@@ -287,20 +294,8 @@ ADMIN_WHAT = {
 }
 
 
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_int(op: str, p: Param, value: object) -> int:
-    if not _is_int(value):
+    if not is_whole_number(value):
         raise InvalidInputError(f"{op}: {p.name} must be a whole number, not {type(value).__name__}")
     assert isinstance(value, int)
     if not p.low <= value <= p.high:
@@ -317,7 +312,7 @@ def _check_value(op: str, p: Param, value: object) -> object:
     if kind == "int":
         return _check_int(op, p, value)
     if kind == "float":
-        if not (_is_int(value) or isinstance(value, float)):
+        if not (is_whole_number(value) or isinstance(value, float)):
             raise InvalidInputError(f"{op}: {p.name} must be a number, not {type(value).__name__}")
         number = float(value)  # type: ignore[arg-type]
         if not math.isfinite(number) or not p.low <= number <= p.high:
@@ -330,7 +325,7 @@ def _check_value(op: str, p: Param, value: object) -> object:
     if kind in ("str", "choice"):
         if not isinstance(value, str):
             raise InvalidInputError(f"{op}: {p.name} must be text, not {type(value).__name__}")
-        if not _is_utf8(value):
+        if not is_utf8(value):
             raise InvalidInputError(f"{op}: {p.name} is not valid text (it holds half of a UTF-16 surrogate pair)")
         if kind == "choice" and value not in p.choices:
             raise InvalidInputError(f"{op}: {p.name} must be one of {', '.join(p.choices)}")
@@ -366,7 +361,7 @@ def _check_value(op: str, p: Param, value: object) -> object:
                 and len(item) == 3
                 and isinstance(item[1], str)
                 and len(item[1]) <= 50
-                and _is_utf8(item[1])
+                and is_utf8(item[1])
             ):
                 raise InvalidInputError(f"{op}: each of {p.name} must be [candidate index, axis name, value]")
             index = _check_int(op, Param("candidate index", "int", high=64), item[0])
