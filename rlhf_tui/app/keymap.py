@@ -99,20 +99,31 @@ ANNOTATE_BINDINGS: list[Binding] = [
     ),
 ]
 
-RANK_BINDINGS: list[Binding] = [
-    *(
+
+def ranking_bindings(id_prefix: str, group: Binding.Group) -> list[Binding]:
+    """Digits 1-9 rank a candidate and t ties: the same keys wherever a ranking is given
+    (rank mode, a reviewer's own ranking), under ids `{id_prefix}.candidate_N` and `{id_prefix}.tie`."""
+    return [
+        *(
+            Binding(
+                str(n),
+                f"rank({n - 1})",
+                f"Rank {n}",
+                show=True,
+                id=f"{id_prefix}.candidate_{n}",
+                group=group,
+                tooltip=f"Give candidate {n} the next rank; again to take it out",
+            )
+            for n in range(1, 10)
+        ),
         Binding(
-            str(n),
-            f"rank({n - 1})",
-            f"Rank {n}",
-            show=True,
-            id=f"rank.candidate_{n}",
-            group=_RANK_GROUP,
-            tooltip=f"Give candidate {n} the next rank; again to take it out",
-        )
-        for n in range(1, 10)
-    ),
-    Binding("t", "tie", "Tie", show=True, id="rank.tie", tooltip="The next candidate shares the previous rank"),
+            "t", "tie", "Tie", show=True, id=f"{id_prefix}.tie", tooltip="The next candidate shares the previous rank"
+        ),
+    ]
+
+
+RANK_BINDINGS: list[Binding] = [
+    *ranking_bindings("rank", _RANK_GROUP),
     Binding("backspace", "clear", "Clear", show=True, id="rank.clear", tooltip="Clear the ranking"),
     Binding(
         "enter",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from ..keymap import ranking_bindings
+
 _ANNOTATOR_GROUP = Binding.Group("Annotator", compact=True)
 _RANK_GROUP = Binding.Group("Rank", compact=True)
 
@@ -85,19 +87,7 @@ REVIEW_BINDINGS: list[Binding] = [
 ]
 
 REVIEW_RANK_BINDINGS: list[Binding] = [
-    *(
-        Binding(
-            str(n),
-            f"rank({n - 1})",
-            f"Rank {n}",
-            show=True,
-            id=f"review.rank.candidate_{n}",
-            group=_RANK_GROUP,
-            tooltip=f"Give candidate {n} the next rank; again to take it out",
-        )
-        for n in range(1, 10)
-    ),
-    Binding("t", "tie", "Tie", show=True, id="review.rank.tie", tooltip="The next candidate shares the previous rank"),
+    *ranking_bindings("review.rank", _RANK_GROUP),
     Binding("backspace", "clear", "Clear", show=True, id="review.rank.clear", tooltip="Clear your ranking"),
     Binding(
         "enter",
