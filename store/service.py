@@ -147,9 +147,13 @@ class StoreService:
 
     def _op_get_records(self, conn: ConnectionState, record_ids: tuple[int, ...]) -> list:
         records = self.store.get_records(record_ids)
-        size = sum(len(c.text.encode("utf-8")) + len(c.source or "") for r in records for c in r.candidates) + sum(
-            len(str(r.prompt).encode("utf-8")) for r in records
-        )
+        texts = [c.text for r in records for c in r.candidates] + [str(r.prompt) for r in records]
+        sources = sum(len(c.source or "") for r in records for c in r.candidates)
+        # A character is at most 4 bytes in UTF-8: only records that might reach the limit are measured exactly
+        # (this is the app's hot path, and the reply is encoded again anyway).
+        if 4 * sum(map(len, texts)) + sources <= protocol.MAX_REPLY_BYTES:
+            return self._as_seen_by(conn, records)
+        size = sum(len(t.encode("utf-8")) for t in texts) + sources
         if size > protocol.MAX_REPLY_BYTES:  # refused before the reply is built, not after
             raise InvalidInputError(
                 f"those records hold {size >> 20} MiB of text, over the reply limit of "

@@ -875,3 +875,19 @@ def test_annotators_do_not_see_who_wrote_a_promoted_answer(team):
         admin.close()
     finally:
         stop(service)
+
+
+def test_get_records_over_the_reply_limit_is_refused_before_the_reply_is_built(tmp_path, monkeypatch):
+    from store import protocol
+    from store.errors import InvalidInputError
+    from store.service import ConnectionState, StoreService
+
+    rows = [{"id": f"r{i}", "prompt": "q", "responses": ["é" * 3000, "b"]} for i in range(2)]
+    with open_store(tmp_path / "s.duckdb") as s:
+        s.import_file(write_jsonl(tmp_path / "r.jsonl", rows), dataset="d")
+        service = StoreService(s, set(), tmp_path)
+        conn = ConnectionState("ann", is_admin=False)
+        monkeypatch.setattr(protocol, "MAX_REPLY_BYTES", 10_000)  # two records: 12,000 bytes of text (é is 2 bytes)
+        assert len(service.call(conn, "get_records", {"record_ids": [1]})) == 1
+        with pytest.raises(InvalidInputError, match="over the reply limit"):
+            service.call(conn, "get_records", {"record_ids": [1, 2]})
