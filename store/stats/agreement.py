@@ -375,19 +375,7 @@ def rating_agreement(ratings: Iterable[Rating]) -> tuple[AxisAgreement, ...]:
     for axis in sorted(by_axis):
         units = [u for u in by_axis[axis].values() if len(u) >= 2]
         values = [list(u.values()) for u in units]
-        tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for unit in units:
-            for annotator, value in unit.items():
-                tally = tallies[annotator]
-                tally[0] += 1
-                majority = _strict_plurality(str(v) for a, v in unit.items() if a != annotator)
-                if majority is not None:
-                    tally[1] += 1
-                    tally[2] += str(value) == majority
-        by_annotator = tuple(
-            AnnotatorAgreement(a, n, compared, n - compared, agreed / compared if compared else None)
-            for a, (n, compared, agreed) in sorted(tallies.items())
-        )
+        by_annotator = tuple(_agreement_with_majority([{a: str(v) for a, v in u.items()} for u in units]))
         out.append(
             AxisAgreement(
                 axis,
@@ -508,19 +496,7 @@ def _pair_agreement(
         label_counts=tuple((label, counts[label]) for label in PAIR_LABELS),
     )
 
-    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # answers, compared, agreed
-    for record_labels in labels.values():
-        for annotator, label in record_labels.items():
-            tally = tallies[annotator]
-            tally[0] += 1
-            majority = _strict_plurality(other for a, other in record_labels.items() if a != annotator)
-            if majority is not None:
-                tally[1] += 1
-                tally[2] += label == majority
-    by_annotator = [
-        AnnotatorAgreement(a, t[0], t[1], t[0] - t[1], t[2] / t[1] if t[1] else None)
-        for a, t in sorted(tallies.items())
-    ]
+    by_annotator = _agreement_with_majority(list(labels.values()))
     skipped = sum(b.skipped for b in by_annotator)
     if skipped:
         notes.append(
@@ -531,6 +507,24 @@ def _pair_agreement(
         DisputedRecord(rid, len(labels[rid]), 1 - per_record[rid], tuple(sorted(labels[rid].items()))) for rid in labels
     ]
     return pair, by_annotator, disputed
+
+
+def _agreement_with_majority(units: Sequence[Mapping[str, str]]) -> list[AnnotatorAgreement]:
+    """Leave-one-out: how often each annotator's label equals the strict plurality of the other
+    annotators' labels on the same unit (units without such a plurality are skipped), by annotator."""
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # answers, compared, agreed
+    for unit in units:
+        for annotator, label in unit.items():
+            tally = tallies[annotator]
+            tally[0] += 1
+            majority = _strict_plurality(other for a, other in unit.items() if a != annotator)
+            if majority is not None:
+                tally[1] += 1
+                tally[2] += label == majority
+    return [
+        AnnotatorAgreement(a, t[0], t[1], t[0] - t[1], t[2] / t[1] if t[1] else None)
+        for a, t in sorted(tallies.items())
+    ]
 
 
 def _checked_pair_label(record_id: int, annotator: str, ranks: Sequence[int], both_bad: bool) -> str:
