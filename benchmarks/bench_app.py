@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from rlhf_tui.app.app import AnnotationApp  # noqa: E402
 from rlhf_tui.app.config import AppConfig  # noqa: E402
-from store import open_store  # noqa: E402
+from store.connect import open_store  # noqa: E402
 
 DATASET = "bench"
 

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb
 
-from store import open_store
-from store.migrations import apply_migrations
-from store.synthetic import add_random_rankings, write_native_jsonl
+from benchmarks.synthetic import add_random_rankings, write_native_jsonl
+from store.connect import open_store
+from store.db.migrations import apply_migrations
 
 
 def baseline_import(path: Path, n: int, db: Path) -> float:

@@ -30,9 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from store import open_store  # noqa: E402
+from benchmarks.synthetic import add_random_rankings, write_native_jsonl  # noqa: E402
+from store.connect import open_store  # noqa: E402
 from store.stats.agreement import compute_agreement  # noqa: E402
-from store.synthetic import add_random_rankings, write_native_jsonl  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -21,9 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from store import open_store  # noqa: E402
-from store.client import ServiceClient  # noqa: E402
-from store.synthetic import write_native_jsonl  # noqa: E402
+from benchmarks.synthetic import write_native_jsonl  # noqa: E402
+from store.connect import open_store  # noqa: E402
+from store.service.client import ServiceClient  # noqa: E402
 
 GROUP_ID = 20000
 
@@ -74,7 +74,7 @@ def main() -> None:
         cmd = [
             sys.executable,
             "-m",
-            "store.loadgen",
+            "benchmarks.loadgen",
             "--socket",
             str(sock),
             "--dataset",

@@ -10,9 +10,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rlhf_tui.terminal_text import neutralise, plain
 from store.stats.agreement import AgreementReport, AxisAgreement, ReferenceAgreement
-
-from .terminal_text import neutralise, plain
 
 PAIR_LABEL_NAMES = {"A": "A better", "B": "B better", "tie": "tie", "both_bad": "both bad"}
 

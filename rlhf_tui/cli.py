@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from .cli_app import app, err_console
-from .terminal_text import plain
+from rlhf_tui.cli_app import app, err_console
+from rlhf_tui.terminal_text import plain
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rlhf_tui import commands  # noqa: F401  (registers every command on `app`)
     from store.errors import UserError
-
-    from . import commands  # noqa: F401  (registers every command on `app`)
 
     try:
         app(args=argv, prog_name="rlhf-tui", standalone_mode=True)

@@ -33,6 +33,6 @@ StoreOption = typer.Option(
 
 def open_client_store(store: Path | None):
     """The store for a command: the running `rlhf-tui serve` when there is one, else the file in-process."""
-    from store import connect_store
+    from store.connect import connect_store
 
     return connect_store(store)

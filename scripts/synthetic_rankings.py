@@ -43,7 +43,8 @@ def length_ranks(texts: list[str]) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from store import AnnotationInput, open_store
+    from store import AnnotationInput
+    from store.connect import open_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)

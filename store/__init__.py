@@ -1,12 +1,13 @@
-"""The preference store: DuckDB schema, import, export, assignment and statistics.
+"""The preference store: its interface and the plain values that cross it.
 
-Never imports textual or any training library (checked by tests/test_import_contract.py).
+Importing `store` is cheap (no duckdb, no pyarrow): the CLI builds its options from it. The parts:
+`db` (the embedded DuckDB store), `io` (import and export), `service` (the team server and its
+client), `stats` (pure agreement statistics); `connect` opens a store for a command.
+Never imports textual or any training library (import-linter contracts in pyproject.toml).
 """
 
-from .api import PreferenceStore
-from .connect import connect_store, open_store
-from .duckdb_store import DuckDBStore
-from .errors import (
+from store.api import PreferenceStore
+from store.errors import (
     InvalidInputError,
     PermissionDeniedError,
     SchemaTooNewError,
@@ -15,9 +16,9 @@ from .errors import (
     UnknownDatasetError,
     UserError,
 )
-from .location import STORE_ENV_VAR, resolve_store_path
-from .ordering import shown_order
-from .types import (
+from store.location import STORE_ENV_VAR, resolve_store_path
+from store.ordering import shown_order
+from store.types import (
     Annotation,
     AnnotationInput,
     AnnotatorProgress,
@@ -39,7 +40,6 @@ __all__ = [
     "ChatMessage",
     "Dataset",
     "DatasetSummary",
-    "DuckDBStore",
     "ImportReport",
     "InvalidInputError",
     "PermissionDeniedError",
@@ -51,8 +51,6 @@ __all__ = [
     "StoreLockedError",
     "UnknownDatasetError",
     "UserError",
-    "connect_store",
-    "open_store",
     "resolve_store_path",
     "shown_order",
 ]

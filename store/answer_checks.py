@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import InvalidInputError
-from .types import THUMBS_AXIS, AnnotationInput
+from store.errors import InvalidInputError
+from store.types import THUMBS_AXIS, AnnotationInput
 
 # The statuses an answer can have (types.AnnotationStatus); anything else is a typo or an attack.
 STATUSES: tuple[str, ...] = ("submitted", "discarded", "draft")

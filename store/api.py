@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from .types import (
+from store.types import (
     Annotation,
     AnnotationInput,
     AnnotatorActivity,

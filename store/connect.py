@@ -10,11 +10,11 @@ import pwd
 import stat
 from pathlib import Path
 
-from .api import PreferenceStore
-from .client import ServiceClient, ServiceUnavailableError
-from .duckdb_store import DuckDBStore
-from .errors import PermissionDeniedError, StoreError
-from .location import default_socket_path, marker_path, read_marker, resolve_store_path
+from store.api import PreferenceStore
+from store.embedded import DuckDBStore
+from store.errors import PermissionDeniedError, StoreError
+from store.location import default_socket_path, marker_path, read_marker, resolve_store_path
+from store.service.client import ServiceClient, ServiceUnavailableError
 
 
 def _owner_name(uid: int) -> str:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .answer_checks import is_whole_number
-from .assignment import STRATEGIES
-from .errors import InvalidInputError
+from store.answer_checks import is_whole_number
+from store.db.assignment import STRATEGIES
+from store.errors import InvalidInputError
 
 KNOWN = ("assignment", "calibration", "markdown", "axes", "rank_too", "written_answers", "show_written")
 MAX_AXES = 8

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rlhf_tui.app.app import AnnotationApp
 from rlhf_tui.app.config import AppConfig
-from store import AnnotationInput, open_store
+from store import AnnotationInput
+from store.connect import open_store
 
 ANNOTATOR = "tester"
 GUIDELINES = "# How to rank\n\nPrefer **correct** answers.\n\n- shorter is better when equal"

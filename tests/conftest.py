@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from store import open_store
+from store.connect import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"

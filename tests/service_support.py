@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,8 @@ from rich.console import Console
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 from rlhf_tui.agreement_view import agreement_renderables
-from store import AnnotationInput, open_store
+from store import AnnotationInput
+from store.connect import open_store
 from store.stats.agreement import (
     compute_agreement,
     kendall_tau_b,

@@ -9,7 +9,7 @@ import pytest
 from app_support import ANNOTATOR, arithmetic_rows, build_store, make_app, press, settle, two_annotators_answered
 from rich.console import Console
 
-from rlhf_tui.app.screens import AdminScreen
+from rlhf_tui.app.admin import AdminScreen
 from store import PermissionDeniedError
 
 

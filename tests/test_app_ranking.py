@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlhf_tui.app.ranking import Ranking, pair_choice, pair_ranks
+from rlhf_tui.app.annotate.ranking import Ranking, pair_choice, pair_ranks
 
 
 def test_toggle_tie_and_canonical_ranks():

@@ -18,7 +18,7 @@ from app_support import (
     settle,
 )
 
-from rlhf_tui.app.screens import RateScreen
+from rlhf_tui.app.annotate import RateScreen
 from rlhf_tui.app.widgets import CandidateGrid
 
 
@@ -258,7 +258,7 @@ async def test_a_dataset_without_axes_says_so(tmp_path):
 
 
 def test_typing_waits_only_while_a_longer_value_could_follow():
-    from rlhf_tui.app.rating_sheet import Axis, RatingSheet
+    from rlhf_tui.app.annotate.rating_sheet import Axis, RatingSheet
 
     sheet = RatingSheet.for_record((1, 0), [Axis("a", 1, 10), Axis("b", -3, 3)], rank_too=False)
     assert sheet.type_char("1").waiting and sheet.value(0, 0) is None

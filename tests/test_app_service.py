@@ -15,8 +15,8 @@ from service_support import start_service, stop
 
 from rlhf_tui.app.widgets import StatusLine
 from rlhf_tui.app.widgets.status_line import SERVICE_LOST_NOTICE
-from store import connect_store, open_store
-from store.client import ServiceClient
+from store.connect import connect_store, open_store
+from store.service.client import ServiceClient
 
 
 def status_line(app) -> str:

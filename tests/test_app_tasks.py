@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 from app_support import AXES, build_store, make_app, press, screen_has, settle
 
-from rlhf_tui.app.screens import HelpScreen, PairScreen, RankScreen, RateScreen, ThumbsScreen
+from rlhf_tui.app.annotate import PairScreen, RankScreen, RateScreen, ThumbsScreen
+from rlhf_tui.app.screens import HelpScreen
 from rlhf_tui.app.widgets import CandidateGrid
 from rlhf_tui.commands.core import import_sample_data
-from store import open_store
+from store.connect import open_store
 
 SCREENS = {"rank": RankScreen, "pair": PairScreen, "rate": RateScreen, "thumbs": ThumbsScreen}
 

@@ -19,7 +19,7 @@ from app_support import (
 from textual.widgets import Footer
 
 from rlhf_tui.app.widgets import CandidateGrid, PromptView, StatusLine
-from store import open_store
+from store.connect import open_store
 
 LAST_TURN = "LAST QUESTION: and at 2,500 m"
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from conftest import SAMPLE_DATA, rank_rows
 
 from rlhf_tui.cli import main
-from store import open_store
+from store.connect import open_store
 
 
 def run(capsys, *args):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import rank_rows
 
-from store import AnnotationInput, open_store
+from store import AnnotationInput
+from store.connect import open_store
 
 # A colour change, an OSC 8 hyperlink, an 8-bit CSI, a right-to-left override, a zero-width
 # space, and Rich markup (a colour and a link).

@@ -11,7 +11,7 @@ from conftest import rank_rows, write_jsonl
 
 from rlhf_tui.cli import main
 from rlhf_tui.commands import core
-from store import open_store
+from store.connect import open_store
 
 
 def run(capsys, *args):

@@ -13,7 +13,7 @@ import pytest
 from conftest import rank_rows
 
 from store import AnnotationInput
-from store.group_commit import GroupCommitter
+from store.db.group_commit import GroupCommitter
 
 WAIT_S = 10.0
 
@@ -135,7 +135,7 @@ def test_a_rollback_failure_is_logged_but_the_write_error_is_what_is_raised(tabl
     con, lock, rollbacks = ScriptedConnection(table), threading.RLock(), []
     committer = GroupCommitter(lambda: con, lock, on_rollback=lambda: rollbacks.append(1))
     con.failing_rollback = duckdb.IOException("simulated rollback failure")
-    with caplog.at_level(logging.WARNING, logger="store.group_commit"), pytest.raises(duckdb.ConstraintException):
+    with caplog.at_level(logging.WARNING, logger="store.db.group_commit"), pytest.raises(duckdb.ConstraintException):
         committer.run(insert(None))
     assert rollbacks == [1]
     assert "simulated rollback failure" in caplog.text

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import rank_rows
 
-from store import InvalidInputError, open_store
+from store import InvalidInputError
+from store.connect import open_store
 from store.types import ChatMessage
 
 

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from store import InvalidInputError, StoreLockedError, open_store
+from store import InvalidInputError, StoreLockedError
+from store.connect import open_store
 
 
 def refusal(store, path) -> str:

@@ -10,7 +10,8 @@ from trainers_fixtures import *  # noqa: F403
 from trainers_fixtures import preference_rows, write_jsonl
 
 from rlhf_tui.cli import main as cli_main
-from store import AnnotationInput, open_store
+from store import AnnotationInput
+from store.connect import open_store
 
 GEN = ["--max-new-tokens", "6", "--batch-size", "2"]
 

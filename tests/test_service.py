@@ -22,9 +22,9 @@ from service_support import start_service as start_team_service
 from service_support import stop
 
 import store.types
-from store import connect_store, open_store
-from store.client import ServiceClient, ServiceUnavailableError
+from store.connect import connect_store, open_store
 from store.errors import PermissionDeniedError
+from store.service.client import ServiceClient, ServiceUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_ID = 20000
@@ -110,12 +110,12 @@ def test_only_the_socket_is_shared_and_the_store_wal_and_exports_stay_private(te
         member = as_user(
             20001,
             f"""
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 from store.types import AnnotationInput
 c = ServiceClient({str(team.sock)!r})
 r = c.next_records('d', c.user)[0]
 c.save_annotation(AnnotationInput(r.id, c.user, 'submitted', (1, 2, 3), comment='my secret comment'))
-from store import connect_store
+from store.connect import connect_store
 for target in ({str(team.store)!r},):
     try:
         connect_store(target)
@@ -156,7 +156,7 @@ except PermissionError:
             f"""
 import os
 os.umask(0o077)
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 c = ServiceClient({str(team.sock)!r})
 print(c.export('d', 'annotations', {str(home / "answers.parquet")!r}))
 """,
@@ -228,7 +228,7 @@ def test_identity_comes_from_the_kernel_and_admin_rights_are_enforced(team):
         impostor = as_user(
             20001,
             f"""
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 from store.types import AnnotationInput
 c = ServiceClient({sock!r})
 me = c.whoami()['user']
@@ -256,7 +256,7 @@ for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'su
         admin = as_user(
             20002,
             f"""
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 c = ServiceClient({sock!r})
 print(c.whoami())
 print(c.import_file({str(team.shared / "data.jsonl")!r}, dataset='d2').added)
@@ -368,7 +368,7 @@ def test_two_thousand_idle_connections_of_one_user_do_not_lock_out_another(team)
                 "-c",
                 f"""
 import socket, sys, time
-from store.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+from benchmarks.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
 held, refused = [], 0
 for _ in range(2000):
     s = socket.socket(socket.AF_UNIX)
@@ -398,7 +398,7 @@ time.sleep(60)
         worker = as_user(
             20002,
             f"""
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 from store.types import AnnotationInput
 c = ServiceClient({str(team.sock)!r}, reconnect_timeout=5)
 for _ in range(10):
@@ -447,7 +447,7 @@ def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(team):
             [
                 sys.executable,
                 "-m",
-                "store.loadgen",
+                "benchmarks.loadgen",
                 "--socket",
                 str(sock),
                 "--dataset",
@@ -586,7 +586,7 @@ def test_two_annotators_with_k2_through_the_service_agree_on_their_first_records
             done = as_user(
                 uid,
                 f"""
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 from store.types import AnnotationInput
 c = ServiceClient({str(team.sock)!r})
 for _ in range(3):
@@ -599,7 +599,7 @@ print(c.find_record('d', 'r0') is not None, c.find_record('d', 'r9'))
         lead = as_user(
             20003,
             f"""
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 from store.types import ReviewInput
 from store.stats.agreement import compute_agreement
 c = ServiceClient({str(team.sock)!r})
@@ -614,7 +614,7 @@ print(saved.reviewer, saved.ranks, len(c.team_activity('d')))
         refused = as_user(
             20001,
             f"""
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 c = ServiceClient({str(team.sock)!r})
 try:
     c.review_queue('d')
@@ -653,7 +653,7 @@ def test_a_socket_folder_others_can_write_is_refused_by_serve_and_by_clients(tea
             "-c",
             f"""
 import json, socket, time
-from store.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+from benchmarks.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
 s = socket.socket(socket.AF_UNIX); s.bind({str(planted / "t.sock")!r}); s.listen(4)
 print('ready', flush=True)
 c, _ = s.accept()
@@ -759,7 +759,7 @@ def test_repeated_ids_and_replies_over_the_limit_are_refused_before_the_reply_is
             20001,
             f"""
 import json, socket
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 s = socket.socket(socket.AF_UNIX); s.connect({str(team.sock)!r}); r = s.makefile('rb'); r.readline()
 s.sendall(json.dumps({{'id': 1, 'op': 'get_records', 'params': {{'record_ids': [1] * 64}}}}).encode() + b'\\n')
 print(json.loads(r.readline())['error']['message'])
@@ -824,9 +824,9 @@ def test_a_lease_held_by_another_connection_of_the_same_user_survives_a_disconne
             sys.executable,
             "-c",
             f"""
-from store.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+from benchmarks.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
 import time
-from store.client import ServiceClient
+from store.service.client import ServiceClient
 a = ServiceClient({str(team.sock)!r}); b = ServiceClient({str(team.sock)!r})
 (r,) = a.next_records('d', a.user)
 (again,) = b.next_records('d', b.user)  # b is handed the record a holds (the user's own lease)
@@ -878,9 +878,9 @@ def test_annotators_do_not_see_who_wrote_a_promoted_answer(team):
 
 
 def test_get_records_over_the_reply_limit_is_refused_before_the_reply_is_built(tmp_path, monkeypatch):
-    from store import protocol
     from store.errors import InvalidInputError
-    from store.service import ConnectionState, StoreService
+    from store.service import operations as protocol
+    from store.service.server import ConnectionState, StoreService
 
     rows = [{"id": f"r{i}", "prompt": "q", "responses": ["é" * 3000, "b"]} for i in range(2)]
     with open_store(tmp_path / "s.duckdb") as s:

@@ -20,7 +20,7 @@ from store import (
     shown_order,
 )
 from store.clock import utcnow
-from store.migrations import SCHEMA_VERSION
+from store.db.migrations import SCHEMA_VERSION
 from store.types import ReviewInput
 
 
@@ -283,7 +283,7 @@ def test_a_skipped_draft_waits_with_the_skipped_records(store, jsonl):
 
 
 def test_a_full_record_cache_never_drops_a_record_being_asked_for(store, jsonl, monkeypatch):
-    import store.duckdb_store as duckdb_store
+    import store.embedded as duckdb_store
 
     monkeypatch.setattr(duckdb_store, "RECORD_CACHE_SIZE", 3)
     monkeypatch.setattr(duckdb_store, "READ_AHEAD", 0)

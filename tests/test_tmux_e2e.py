@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from app_support import arithmetic_rows, build_store
 
-from store import open_store
+from store.connect import open_store
 
 TMUX = shutil.which("tmux")
 RLHF_TUI = Path(sys.executable).with_name("rlhf-tui")

@@ -294,7 +294,7 @@ def test_missing_model_folder_is_one_line(pref_jsonl, tmp_path, capsys):
 
 
 def test_dataset_straight_from_the_store(tiny_model_dir, tmp_path):
-    from store import open_store
+    from store.connect import open_store
 
     rows = preference_rows(n_prompts=8, pairs_per_prompt=1)
     for r in rows:

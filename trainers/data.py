@@ -28,7 +28,7 @@ def load_rows(args: DataArgs, data_format: str, threshold: float | None = None) 
     if data_format == "preference":
         return load_preference_rows(args)
     if args.dataset:
-        from store import connect_store
+        from store.connect import connect_store
 
         store = connect_store(args.store)
         try:
@@ -91,7 +91,7 @@ def shuffled(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
 def load_preference_rows(args: DataArgs) -> list[dict[str, Any]]:
     """The TRL preference rows of a file or a store dataset, checked."""
     if args.dataset:
-        from store import connect_store
+        from store.connect import connect_store
 
         store = connect_store(args.store)  # through `rlhf-tui serve` when it runs
         try:

@@ -5,9 +5,8 @@ give each a thumb, by keyboard.
 
 from __future__ import annotations
 
+from rlhf_tui.app.config import AppConfig, ConfigError, config_path, load_config
 from store import PreferenceStore
-
-from .config import AppConfig, ConfigError, config_path, load_config
 
 
 def run_annotation_app(
@@ -15,7 +14,7 @@ def run_annotation_app(
 ) -> int:
     """Run the app on `store` until the annotator quits (blocks); the exit status (non-zero
     when the app stopped on an error, whose one line Textual prints on exit)."""
-    from .app import AnnotationApp
+    from rlhf_tui.app.app import AnnotationApp
 
     app = AnnotationApp(store, annotator, dataset, config or load_config())
     app.run()

@@ -14,24 +14,15 @@ from textual.app import App
 from textual.binding import BindingType
 from textual.worker import get_current_worker
 
+from rlhf_tui.app.admin import AdminScreen
+from rlhf_tui.app.annotate import AnnotateContext, AnnotateScreen, PairScreen, RankScreen, RateScreen, ThumbsScreen
+from rlhf_tui.app.config import AppConfig
+from rlhf_tui.app.keymap import APP_BINDINGS
+from rlhf_tui.app.messages import DatasetLoaded, ServiceConnectionChanged, StoreDrained, StoreFailed
+from rlhf_tui.app.screens import DatasetPickerScreen, HelpScreen
+from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import Dataset, PreferenceStore
-from store.client import ServiceClient
-
-from .config import AppConfig
-from .keymap import APP_BINDINGS
-from .messages import DatasetLoaded, ServiceConnectionChanged, StoreDrained, StoreFailed
-from .screens import (
-    AdminScreen,
-    AnnotateContext,
-    AnnotateScreen,
-    DatasetPickerScreen,
-    HelpScreen,
-    PairScreen,
-    RankScreen,
-    RateScreen,
-    ThumbsScreen,
-)
-from .store_jobs import StoreJobQueue
+from store.service.client import ServiceClient
 
 
 class AnnotationApp(App[None]):

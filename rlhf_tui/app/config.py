@@ -71,8 +71,8 @@ def _coerce(name: str, kind: type, value: object, origin: str) -> int | float:
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> AppConfig:
     """The config from the file (missing file: defaults) with environment overrides."""
-    from .keymap import binding_ids
-    from .review.keys import review_binding_ids
+    from rlhf_tui.app.keymap import binding_ids
+    from rlhf_tui.app.review.keys import review_binding_ids
 
     path = path or config_path()
     env: Mapping[str, str] = os.environ if environ is None else environ

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from rlhf_tui.app.annotate.session import Item
 from store import AnnotatorProgress, Dataset, DatasetSummary
-
-from .session import Item
 
 
 class StoreFailed(Message):

@@ -20,9 +20,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, Heading, Markdown, MarkdownElement
 from rich.syntax import Syntax
 
+from rlhf_tui.app.safe_text import CODE_THEME, lexer_for
 from rlhf_tui.terminal_text import neutralise
-
-from .safe_text import CODE_THEME, lexer_for
 
 
 def _parser() -> MarkdownIt:

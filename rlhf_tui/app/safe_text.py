@@ -75,7 +75,7 @@ def render_untrusted(
     shown, left_out = truncate(text, limit)
     safe = neutralise(shown)
     if markdown:
-        from .safe_markdown import SafeMarkdown  # markdown-it is loaded only for datasets that ask for it
+        from rlhf_tui.app.safe_markdown import SafeMarkdown  # markdown-it is loaded only for datasets that ask for it
 
         parts: list[RenderableType] = [SafeMarkdown(safe)] if safe.strip() else []
     else:

@@ -14,9 +14,8 @@ from typing import Any
 from textual.message import Message
 from textual.message_pump import MessagePump
 
+from rlhf_tui.app.messages import StoreFailed
 from store import PermissionDeniedError, StoreError
-
-from .messages import StoreFailed
 
 log = logging.getLogger(__name__)
 

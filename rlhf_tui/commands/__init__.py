@@ -1,6 +1,6 @@
 """Importing this package registers every command on `rlhf_tui.cli_app.app`."""
 
-from . import (
+from rlhf_tui.commands import (
     annotate,  # noqa: F401
     core,  # noqa: F401
     loop,  # noqa: F401

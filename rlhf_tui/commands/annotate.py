@@ -27,8 +27,8 @@ def annotate(
     id from the file. Press ? in the app for every key. Keys are remapped by binding id in
     the config file: $RLHF_TUI_CONFIG, else ~/.config/rlhf-tui/config.toml ([keymap] table)."""
     from rlhf_tui.app import load_config, run_annotation_app
-    from store.client import ServiceClient
     from store.errors import PermissionDeniedError
+    from store.service.client import ServiceClient
 
     config = load_config()  # a ConfigError is a UserError: one line from the CLI, exit 1
     opened = open_client_store(store)

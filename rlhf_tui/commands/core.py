@@ -15,11 +15,10 @@ from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from rlhf_tui.cli_app import StoreOption, app, console, err_console, open_client_store
+from rlhf_tui.terminal_text import plain
 from store.dataset_settings import check_settings
 from store.types import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
-
-from ..cli_app import StoreOption, app, console, err_console, open_client_store
-from ..terminal_text import plain
 
 SAMPLE_DATA_PACKAGE = "rlhf_tui.sample_data"
 
@@ -386,7 +385,7 @@ def stats_command(
             *(Text(f"{sum(r.get(s, 0) for r in by_annotator.values()):,}") for s in statuses),
         )
     console.print(table)
-    from ..agreement_view import agreement_renderables, axis_renderables
+    from rlhf_tui.agreement_view import agreement_renderables, axis_renderables
 
     for renderable in axis_renderables(axes) if axes is not None else ():
         console.print(renderable)
@@ -442,7 +441,7 @@ def demo_command(
         if no_app:
             console.print(datasets_table(s.list_datasets()))
             return
-        from ..app import ConfigError, load_config, run_annotation_app
+        from rlhf_tui.app import ConfigError, load_config, run_annotation_app
 
         try:
             config = load_config()

@@ -17,11 +17,10 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from rlhf_tui.cli_app import StoreOption, app, console, err_console, open_client_store
+from rlhf_tui.commands.core import Task
+from rlhf_tui.terminal_text import plain
 from trainers.quiet import quiet_libraries
-
-from ..cli_app import StoreOption, app, console, err_console, open_client_store
-from ..terminal_text import plain
-from .core import Task
 
 if TYPE_CHECKING:
     from trainers.generation import ProgressFn, PromptItem

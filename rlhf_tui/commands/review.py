@@ -36,8 +36,8 @@ def review(
     the same way, its history kept. Press ? in the app for every key and its binding id."""
     from rlhf_tui.app import load_config
     from rlhf_tui.app.review import run_review_app
-    from store.client import ServiceClient
     from store.errors import InvalidInputError, PermissionDeniedError
+    from store.service.client import ServiceClient
 
     chosen = order.value if order is not None else ("annotator" if annotator else "disputed")
     if chosen == "annotator" and not annotator:

@@ -9,11 +9,11 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ..cli_app import StoreOption, app, console, err_console
+from rlhf_tui.cli_app import StoreOption, app, console, err_console
 
 
 def _plain(text: str) -> Text:
-    from ..terminal_text import plain
+    from rlhf_tui.terminal_text import plain
 
     return plain(text)
 
@@ -49,7 +49,7 @@ def serve_command(
     the operating system, not from what it claims. The store file, its WAL and temporary
     files stay private to the service's user; only the socket is shared."""
     from store import resolve_store_path
-    from store.service import check_report, serve
+    from store.service.server import check_report, serve
 
     store_path = resolve_store_path(store)
     if check:

@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
+from rlhf_tui.app.config import AppConfig
 from store import PreferenceStore
-
-from ..config import AppConfig
 
 
 def run_review_app(
@@ -20,7 +19,7 @@ def run_review_app(
 ) -> int:
     """Run the review app until the reviewer quits (blocks); the exit status (non-zero when
     it stopped on an error, whose one line Textual prints on exit)."""
-    from .app import ReviewApp
+    from rlhf_tui.app.review.app import ReviewApp
 
     app = ReviewApp(store, dataset, reviewer, order, annotator, config)
     app.run()

@@ -11,13 +11,12 @@ from textual import work
 from textual.app import App
 from textual.worker import get_current_worker
 
+from rlhf_tui.app.config import AppConfig
+from rlhf_tui.app.messages import StoreDrained, StoreFailed
+from rlhf_tui.app.review.keys import review_binding_ids
+from rlhf_tui.app.review.screen import ReviewContext, ReviewScreen
+from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import PreferenceStore
-
-from ..config import AppConfig
-from ..messages import StoreDrained, StoreFailed
-from ..store_jobs import StoreJobQueue
-from .keys import review_binding_ids
-from .screen import ReviewContext, ReviewScreen
 
 
 class ReviewApp(App[None]):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual import events
 from textual.containers import Container
 
-from ..widgets import CandidateCard, grid_shape
+from rlhf_tui.app.widgets import CandidateCard, grid_shape
 
 MIN_CARD_WIDTH = 30
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from textual.app import App
 from textual.timer import Timer
 
+from rlhf_tui.app.review.keys import review_binding_ids
+from rlhf_tui.app.review.screen import ReviewContext, ReviewScreen
+from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import PreferenceStore
-
-from ..store_jobs import StoreJobQueue
-from .keys import review_binding_ids
-from .screen import ReviewContext, ReviewScreen
 
 
 class EmbeddedReviewHost:

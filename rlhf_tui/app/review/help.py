@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from .keys import REVIEW_HELP_BINDINGS, review_binding_groups
+from rlhf_tui.app.review.keys import REVIEW_HELP_BINDINGS, review_binding_groups
 
 
 def keys_of(binding: Binding, keymap: dict[str, str]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-from ..keymap import ranking_bindings
+from rlhf_tui.app.keymap import ranking_bindings
 
 _ANNOTATOR_GROUP = Binding.Group("Annotator", compact=True)
 _RANK_GROUP = Binding.Group("Rank", compact=True)

@@ -9,10 +9,9 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from rlhf_tui.app.safe_text import render_untrusted
 from rlhf_tui.terminal_text import neutralise
 from store.types import Record
-
-from ..safe_text import render_untrusted
 
 
 def render_prompt(record: Record, limit: int | None, expand_key: str) -> RenderableType:

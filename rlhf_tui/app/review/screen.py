@@ -20,20 +20,25 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from rlhf_tui.app.annotate.ranking import Ranking, pair_ranks
+from rlhf_tui.app.messages import StoreFailed
+from rlhf_tui.app.review.answers_view import answer_words, answers_table, one_line, pair_label, review_text
+from rlhf_tui.app.review.candidate_panel import CandidatePanel
+from rlhf_tui.app.review.help import ReviewHelpScreen
+from rlhf_tui.app.review.keys import (
+    REVIEW_BINDINGS,
+    REVIEW_OWN_BINDINGS,
+    REVIEW_PAIR_BINDINGS,
+    REVIEW_RANK_BINDINGS,
+    review_key,
+)
+from rlhf_tui.app.review.prompt_box import PromptBox
+from rlhf_tui.app.review.walk import ReviewBundle, ReviewWalk, find_item, load_bundles
+from rlhf_tui.app.safe_text import PREVIEW_CHARS
+from rlhf_tui.app.screens.text_prompt import TextPromptScreen
+from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import Dataset, PreferenceStore
 from store.types import Review, ReviewInput, ReviewItem
-
-from ..messages import StoreFailed
-from ..ranking import Ranking, pair_ranks
-from ..safe_text import PREVIEW_CHARS
-from ..screens.text_prompt import TextPromptScreen
-from ..store_jobs import StoreJobQueue
-from .answers_view import answer_words, answers_table, one_line, pair_label, review_text
-from .candidate_panel import CandidatePanel
-from .help import ReviewHelpScreen
-from .keys import REVIEW_BINDINGS, REVIEW_OWN_BINDINGS, REVIEW_PAIR_BINDINGS, REVIEW_RANK_BINDINGS, review_key
-from .prompt_box import PromptBox
-from .walk import ReviewBundle, ReviewWalk, find_item, load_bundles
 
 Mode = Literal["choose", "own"]
 PAIR_VERDICTS = {"A": ("better", "worse"), "B": ("worse", "better"), "tie": ("tie", "tie")}

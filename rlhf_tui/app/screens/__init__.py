@@ -1,30 +1,8 @@
-"""The annotation app's screens, one per module."""
+"""Screens shared by every feature: the dataset picker, help, and the pop-ups (a yes/no question, a line of text)."""
 
-from .admin import AdminScreen
-from .annotate import AnnotateContext, AnnotateScreen, AnnotationHost
-from .confirm import ConfirmScreen
-from .dataset_picker import DatasetPickerScreen
-from .help import HelpScreen
-from .pair import PairScreen
-from .rank import RankScreen
-from .rate import RateScreen
-from .text_prompt import TextPromptScreen
-from .thumbs import ThumbsScreen
-from .written_answer import WrittenAnswer, WrittenAnswerScreen
+from rlhf_tui.app.screens.confirm import ConfirmScreen
+from rlhf_tui.app.screens.dataset_picker import DatasetPickerScreen
+from rlhf_tui.app.screens.help import HelpScreen
+from rlhf_tui.app.screens.text_prompt import TextPromptScreen
 
-__all__ = [
-    "AdminScreen",
-    "AnnotateContext",
-    "AnnotateScreen",
-    "AnnotationHost",
-    "ConfirmScreen",
-    "DatasetPickerScreen",
-    "HelpScreen",
-    "PairScreen",
-    "RankScreen",
-    "RateScreen",
-    "TextPromptScreen",
-    "ThumbsScreen",
-    "WrittenAnswer",
-    "WrittenAnswerScreen",
-]
+__all__ = ["ConfirmScreen", "DatasetPickerScreen", "HelpScreen", "TextPromptScreen"]

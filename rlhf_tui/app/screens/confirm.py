@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..keymap import CONFIRM_BINDINGS
+from rlhf_tui.app.keymap import CONFIRM_BINDINGS
 
 
 class ConfirmScreen(ModalScreen[bool]):

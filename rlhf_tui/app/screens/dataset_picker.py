@@ -13,12 +13,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from rlhf_tui.app.keymap import PICKER_BINDINGS
+from rlhf_tui.app.messages import DatasetsLoaded
+from rlhf_tui.app.safe_text import neutralise
+from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import DatasetSummary, PreferenceStore
-
-from ..keymap import PICKER_BINDINGS
-from ..messages import DatasetsLoaded
-from ..safe_text import neutralise
-from ..store_jobs import StoreJobQueue
 
 
 def dataset_label(summary: DatasetSummary) -> Text:

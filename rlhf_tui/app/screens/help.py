@@ -15,8 +15,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..config import DEFAULT_CONFIG_PATH
-from ..keymap import BUILT_IN_KEYS, HELP_BINDINGS, MODE_PLACES, all_binding_groups, keys_for
+from rlhf_tui.app.config import DEFAULT_CONFIG_PATH
+from rlhf_tui.app.keymap import BUILT_IN_KEYS, HELP_BINDINGS, MODE_PLACES, all_binding_groups, keys_for
 
 
 def _section(title: str) -> Table:

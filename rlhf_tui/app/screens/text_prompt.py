@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from ..keymap import DIALOG_BINDINGS
+from rlhf_tui.app.keymap import DIALOG_BINDINGS
 
 
 class TextPromptScreen(ModalScreen[str | None]):

@@ -13,10 +13,9 @@ from textual.css.types import EdgeType
 from textual.geometry import Size
 from textual.widgets import Static
 
+from rlhf_tui.app.annotate.ranking import ordinal
+from rlhf_tui.app.safe_text import render_untrusted
 from store import Candidate
-
-from ..ranking import ordinal
-from ..safe_text import render_untrusted
 
 # A mark's border (edge type, theme colour), set as an inline style: re-matching the CSS
 # for a class toggle took most of the time spent showing the next record.

@@ -10,7 +10,7 @@ import math
 from textual import events
 from textual.containers import Container
 
-from .candidate_card import CandidateCard, WrittenCard
+from rlhf_tui.app.widgets.candidate_card import CandidateCard, WrittenCard
 
 MIN_ROW_HEIGHT = 3  # a border and one line
 

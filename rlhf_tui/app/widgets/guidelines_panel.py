@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Markdown
 
-from ..safe_text import neutralise
+from rlhf_tui.app.safe_text import neutralise
 
 NO_GUIDELINES = "*This dataset has no guidelines.*"
 

@@ -16,9 +16,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from rlhf_tui.app.safe_text import neutralise, render_untrusted
 from store import ChatMessage, Record
-
-from ..safe_text import neutralise, render_untrusted
 
 COLLAPSED_HEIGHT = 3  # the border and one line
 

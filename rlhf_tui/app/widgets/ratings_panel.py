@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..rating_sheet import RatingSheet
-from ..safe_text import neutralise
+from rlhf_tui.app.annotate.rating_sheet import RatingSheet
+from rlhf_tui.app.safe_text import neutralise
 
 
 def axis_header(sheet: RatingSheet, column: int) -> Text:

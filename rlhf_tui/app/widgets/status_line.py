@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
+from rlhf_tui.app.safe_text import neutralise
 from store import AnnotatorProgress
-
-from ..safe_text import neutralise
 
 
 def clock_text(seconds: float) -> str:

@@ -1,0 +1,986 @@
+"""The embedded store: one DuckDB file, one connection, guarded by a lock so that
+worker threads can share it. The CLI, the app and the trainers all go through here
+(or through the socket client, which offers the same methods)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from store.answer_checks import MAX_COMMENT_CHARS, check_answer
+from store.clock import utcnow
+from store.dataset_settings import assignment_of, check_settings
+from store.db import reviews as review_queries
+from store.db.assignment import DatasetAssignment, load_assignment
+from store.db.connection import connect, first_row
+from store.db.dataset_rows import insert_dataset
+from store.db.group_commit import GroupCommitter
+from store.db.migrations import apply_migrations
+from store.errors import InvalidInputError, StoreError, UnknownDatasetError
+from store.io import export as export_module
+from store.io import importer
+from store.types import (
+    MAX_CANDIDATES,
+    TASK_KINDS,
+    Annotation,
+    AnnotationInput,
+    AnnotatorActivity,
+    AnnotatorProgress,
+    Candidate,
+    ChatMessage,
+    Dataset,
+    DatasetSummary,
+    ImportReport,
+    LeaseInfo,
+    Prompt,
+    Record,
+    Review,
+    ReviewInput,
+    ReviewItem,
+    StatusCount,
+)
+
+DEFAULT_LEASE_SECONDS = 300
+RECORD_CACHE_SIZE = 20_000
+READ_AHEAD = 32  # records fetched along with a cache miss
+
+
+def _page(limit: int | None) -> int:
+    """A LIMIT value: `None` means every row."""
+    return (1 << 62) if limit is None else int(limit)
+
+
+def _prompt_from_row(text: str | None, messages: list | None) -> Prompt:
+    if messages is not None:
+        return tuple(ChatMessage(m["role"], m["content"]) for m in messages)
+    return text or ""
+
+
+class DuckDBStore:
+    """The store interface over a DuckDB file opened in this process."""
+
+    def __init__(self, path: str | os.PathLike, lease_seconds: int = DEFAULT_LEASE_SECONDS):
+        self.path = Path(path)
+        self.lease_seconds = lease_seconds
+        self._lock = threading.RLock()
+        self._dataset_rows: dict[str, tuple] = {}
+        self._assignments: dict[int, DatasetAssignment] = {}
+        # Records never change once imported; annotators working the same front of a dataset
+        # (K > 1) ask for the same ones, so the owning process keeps the recent ones.
+        self._record_cache: OrderedDict[int, Record] = OrderedDict()
+        self._commit = GroupCommitter(lambda: self.connection, self._lock, on_rollback=self._assignments.clear)
+        self._con: duckdb.DuckDBPyConnection | None = connect(self.path)
+        try:
+            apply_migrations(self._con, str(self.path))
+            self._con.execute("DELETE FROM leases WHERE expires_at <= ?", [utcnow()]).fetchall()
+        except Exception:
+            self._con.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _q(self, sql: str, params: Sequence | dict | None = None) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError("the store is closed")
+        return self._con.execute(sql, params or [])
+
+    # -- datasets ----------------------------------------------------------
+    def _dataset_row(self, name: str) -> tuple[Any, ...]:
+        cached = self._dataset_rows.get(name)
+        if cached is not None:
+            return cached
+        row = first_row(
+            self._q(
+                "SELECT id, name, task, guidelines, annotators_per_record, settings, created_at "
+                "FROM datasets WHERE name = ?",
+                [name],
+            )
+        )
+        if row is None:
+            known = [r[0] for r in self._q("SELECT name FROM datasets ORDER BY name").fetchall()]
+            hint = (
+                f" (known: {', '.join(known)})" if known else " (the store has no datasets yet; run `rlhf-tui import`)"
+            )
+            raise UnknownDatasetError(f"no dataset named {name!r}{hint}")
+        self._dataset_rows[name] = row
+        return row
+
+    def _forget(self, name: str) -> None:
+        """Drop cached state of a dataset whose rows or settings changed."""
+        row = self._dataset_rows.pop(name, None)
+        if row is not None:
+            self._assignments.pop(row[0], None)
+
+    def _assignment(self, dataset: str) -> DatasetAssignment:
+        dataset_id, _, task, _, k, settings, _ = self._dataset_row(dataset)
+        state = self._assignments.get(dataset_id)
+        if state is None:
+            parsed = json.loads(settings or "{}")
+            strategy, calibration = assignment_of(parsed, k)
+            state = load_assignment(self.connection, dataset_id, task, k, utcnow(), strategy, calibration)
+            state.settings = parsed
+            self._assignments[dataset_id] = state
+        return state
+
+    def _assignment_of_record(self, record_id: int) -> tuple[DatasetAssignment, int]:
+        """(the record's dataset state, its position there), loading the dataset if needed."""
+        for state in self._assignments.values():
+            pos = state.position(record_id)
+            if pos >= 0:
+                return state, pos
+        row = first_row(
+            self._q("SELECT d.name FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?", [record_id])
+        )
+        if row is None:
+            raise StoreError(f"no record with id {record_id}")
+        state = self._assignment(row[0])
+        return state, state.position(record_id)
+
+    def _dataset_id(self, name: str) -> int:
+        return self._dataset_row(name)[0]
+
+    def get_dataset(self, name: str) -> Dataset:
+        with self._lock:
+            _, name, task, guidelines, k, settings, created = self._dataset_row(name)
+        return Dataset(name, task, guidelines, k, json.loads(settings or "{}"), created)
+
+    def create_dataset(
+        self,
+        name: str,
+        task: str,
+        guidelines: str = "",
+        annotators_per_record: int = 1,
+        settings: dict | None = None,
+    ) -> Dataset:
+        if task not in TASK_KINDS:
+            raise InvalidInputError(f"task must be one of {', '.join(TASK_KINDS)}, not {task!r}")
+        if annotators_per_record < 1:
+            raise InvalidInputError("annotators per record must be at least 1")
+        if not name.strip():
+            raise InvalidInputError("a dataset needs a name")
+        settings = check_settings(settings or {})
+        with self._lock:
+            if self._q("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():
+                raise InvalidInputError(f"a dataset named {name!r} already exists")
+            insert_dataset(self.connection, name, task, guidelines, annotators_per_record, settings, utcnow())
+        return self.get_dataset(name)
+
+    def update_dataset(
+        self,
+        name: str,
+        guidelines: str | None = None,
+        annotators_per_record: int | None = None,
+        settings: dict | None = None,
+    ) -> Dataset:
+        """Change a dataset's guidelines, K, or settings (merged into the current ones)."""
+        with self._lock:
+            dataset_id, _, _, _, _, current, _ = self._dataset_row(name)
+            self._forget(name)
+            if settings is not None:
+                merged = check_settings({**json.loads(current or "{}"), **settings})
+                self._q("UPDATE datasets SET settings = ? WHERE id = ?", [json.dumps(merged), dataset_id])
+            if guidelines is not None:
+                self._q("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, dataset_id])
+            if annotators_per_record is not None:
+                if annotators_per_record < 1:
+                    raise InvalidInputError("annotators per record must be at least 1")
+                self._q(
+                    "UPDATE datasets SET annotators_per_record = ? WHERE id = ?",
+                    [annotators_per_record, dataset_id],
+                )
+        return self.get_dataset(name)
+
+    def delete_dataset(self, name: str) -> None:
+        with self._lock:
+            dataset_id = self._dataset_id(name)
+            self._forget(name)
+            self._record_cache.clear()  # ids of deleted records may be handed out again
+            self._q("BEGIN TRANSACTION")
+            try:
+                for table in ("leases", "candidates", "candidate_scores"):
+                    self._q(
+                        f"DELETE FROM {table} WHERE record_id IN (SELECT id FROM records WHERE dataset_id = ?)",
+                        [dataset_id],
+                    )
+                for table in ("annotation_history", "annotations", "skips", "review_history", "reviews", "records"):
+                    self._q(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
+                self._q("DELETE FROM datasets WHERE id = ?", [dataset_id])
+                self._q("COMMIT")
+            except Exception:
+                self._q("ROLLBACK")
+                raise
+
+    def list_datasets(self) -> list[DatasetSummary]:
+        with self._lock:
+            rows = self._q(
+                """
+                WITH subs AS (
+                    SELECT record_id, count(*) AS n FROM annotations
+                    WHERE status = 'submitted' GROUP BY record_id
+                )
+                SELECT d.name, d.task, d.annotators_per_record,
+                       count(r.id) AS records,
+                       coalesce(sum(s.n), 0) AS submissions,
+                       count(r.id) FILTER (WHERE s.n >= d.annotators_per_record) AS complete
+                FROM datasets d
+                LEFT JOIN records r ON r.dataset_id = d.id
+                LEFT JOIN subs s ON s.record_id = r.id
+                GROUP BY d.id, d.name, d.task, d.annotators_per_record
+                ORDER BY d.name
+                """
+            ).fetchall()
+        return [DatasetSummary(n, t, k, int(rc), int(sc), int(c)) for n, t, k, rc, sc, c in rows]
+
+    # -- import / export -----------------------------------------------------
+    def import_file(
+        self,
+        path: str | os.PathLike,
+        dataset: str,
+        task: str | None = None,
+        fmt: str = "auto",
+        guidelines: str | None = None,
+        annotators_per_record: int | None = None,
+        skip_invalid: bool = False,
+        keep_labels: str | None = None,
+    ) -> ImportReport:
+        with self._lock:
+            self._forget(dataset)
+            return importer.import_file(
+                self.connection,
+                Path(path),
+                dataset=dataset,
+                task=task,
+                fmt=fmt,
+                guidelines=guidelines,
+                annotators_per_record=annotators_per_record,
+                skip_invalid=skip_invalid,
+                keep_labels=keep_labels,
+            )
+
+    def export(
+        self,
+        dataset: str,
+        fmt: str,
+        out: str | os.PathLike,
+        aggregate: str = "all",
+        fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
+    ) -> int:
+        """Write an export to `out` (Parquet or JSONL), complete or not at all. Rate datasets:
+        `weights` (axis → weight) score the candidates (default: the overall axis); kto from
+        ratings marks a candidate desirable when its score reaches `threshold`."""
+        target = Path(out)
+        file_format = export_module.output_file_format(target)
+        return export_module.write_atomically(
+            target,
+            lambda tmp: self.export_to_path(dataset, fmt, aggregate, file_format, tmp, fallback, weights, threshold),
+        )
+
+    def export_to_path(
+        self,
+        dataset: str,
+        fmt: str,
+        aggregate: str,
+        file_format: str,
+        path: Path,
+        fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
+    ) -> int:
+        """Write the export to `path` as it is (the caller makes it atomic); return the row count."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            return export_module.copy_to(
+                self.connection, dataset_id, dataset, fmt, aggregate, file_format, path, fallback, weights, threshold
+            )
+
+    def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]:
+        """TRL preference rows (prompt, chosen, rejected, record_id, external_id, annotator, margin)."""
+        return self.export_rows(dataset, "preference", aggregate, fallback=fallback)
+
+    def export_rows(
+        self,
+        dataset: str,
+        fmt: str,
+        aggregate: str = "all",
+        offset: int = 0,
+        limit: int | None = None,
+        fallback: str = "majority",
+        weights: dict[str, float] | None = None,
+        threshold: float | None = None,
+    ) -> list[dict]:
+        """Export rows as dicts, in the export's order; `offset`/`limit` page through them."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            return export_module.rows(
+                self.connection, dataset_id, dataset, fmt, aggregate, offset, limit, fallback, weights, threshold
+            )
+
+    # -- records -------------------------------------------------------------
+    def get_records(self, record_ids: Sequence[int]) -> list[Record]:
+        """Records with their candidates, in the order of `record_ids`."""
+        wanted = [int(i) for i in record_ids]
+        with self._lock:
+            cache = self._record_cache
+            ids = [i for i in wanted if i not in cache]
+            for i in wanted:  # hits first become the most recent, so that trimming never drops one of them
+                if i in cache:
+                    cache.move_to_end(i)
+            if ids:
+                ids += self._neighbours(ids, cache)
+                for record in self._fetch_records(ids):
+                    cache[record.id] = record
+                while len(cache) > max(RECORD_CACHE_SIZE, len(wanted)):
+                    cache.popitem(last=False)
+            return [cache[i] for i in wanted]
+
+    def _neighbours(self, ids: list[int], cache: OrderedDict[int, Record]) -> list[int]:
+        """Records just after a missed one in its dataset: annotators move through a
+        dataset in order, so one query fetches what the next requests will need."""
+        state = next((st for st in self._assignments.values() if st.position(ids[-1]) >= 0), None)
+        if state is None:
+            return []
+        pos = state.position(ids[-1])
+        after = state.ids[pos + 1 : pos + 1 + READ_AHEAD]
+        return [i for i in after if i not in cache and i not in ids]
+
+    def _fetch_records(self, ids: list[int]) -> list[Record]:
+        """Records by id (raises for an unknown one). The BETWEEN lets DuckDB skip row
+        groups by their min/max, since records and candidates are stored in id order."""
+        with self._lock:
+            params = {"ids": ids, "lo": min(ids), "hi": max(ids)}
+            records = self._q(
+                "SELECT r.id, d.name, r.external_id, r.prompt_text, r.prompt_messages, r.metadata "
+                "FROM records r JOIN datasets d ON d.id = r.dataset_id "
+                "WHERE r.id BETWEEN $lo AND $hi AND list_contains($ids, r.id)",
+                params,
+            ).fetchall()
+            candidates: dict[int, list[Candidate]] = {}
+            for rid, idx, text, source in self._q(
+                "SELECT record_id, idx, text, source FROM candidates "
+                "WHERE record_id BETWEEN $lo AND $hi AND list_contains($ids, record_id) ORDER BY record_id, idx",
+                params,
+            ).fetchall():
+                candidates.setdefault(rid, []).append(Candidate(idx, text, source))
+        by_id = {
+            rid: Record(
+                id=rid,
+                dataset=dname,
+                external_id=ext,
+                prompt=_prompt_from_row(text, messages),
+                candidates=tuple(candidates.get(rid, ())),
+                metadata=json.loads(metadata) if metadata else {},
+            )
+            for rid, dname, ext, text, messages, metadata in records
+        }
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise StoreError(f"no record with id {missing[0]}")
+        return [by_id[i] for i in ids]
+
+    def get_record(self, record_id: int) -> Record:
+        return self.get_records([record_id])[0]
+
+    def record_ids(self, dataset: str, offset: int = 0, limit: int | None = None) -> list[int]:
+        """The dataset's record ids in import order; `offset`/`limit` page through them."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            rows = self._q(
+                "SELECT id FROM records WHERE dataset_id = ? ORDER BY id LIMIT ? OFFSET ?",
+                [dataset_id, _page(limit), offset],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- task assignment -----------------------------------------------------
+    def next_records(
+        self,
+        dataset: str,
+        annotator: str,
+        limit: int = 1,
+        exclude: Iterable[int] = (),
+        now: datetime | None = None,
+    ) -> list[Record]:
+        """The next records this annotator should see, and a lease on each.
+
+        Order: records holding this annotator's draft, then the fewest submissions,
+        then import order. A record qualifies if the annotator has not answered it,
+        it has fewer than K submissions, and submissions plus other people's live
+        leases stay under K."""
+        now = now or utcnow()
+        with self._lock:
+            state = self._assignment(dataset)
+            ids = state.pick(annotator, int(limit), {int(i) for i in exclude}, now)
+            expires = now + timedelta(seconds=self.lease_seconds)
+            state.lease(ids, annotator, expires)  # held in memory at once, so nobody else is given them
+        # Outside the lock, so that concurrent callers queue up and share one commit.
+        self._persist_leases(ids, annotator, expires)
+        return self.get_records(ids)
+
+    def _persist_leases(self, record_ids: Sequence[int], annotator: str, expires: datetime) -> None:
+        if not record_ids:
+            return
+        ids = [int(i) for i in record_ids]
+
+        def write(con: duckdb.DuckDBPyConnection) -> None:
+            # Written through so that a restarted service still honours them. Append only (the
+            # latest expiry wins when loading): a lease write is the most frequent write there is.
+            con.execute(
+                "INSERT INTO leases SELECT unnest($ids::BIGINT[]), $who, $expires",
+                {"ids": ids, "who": annotator, "expires": expires},
+            ).fetchall()
+
+        self._commit.run(write)
+
+    def renew_lease(self, record_id: int, annotator: str) -> None:
+        expires = utcnow() + timedelta(seconds=self.lease_seconds)
+        with self._lock:
+            state, _ = self._assignment_of_record(record_id)
+            state.lease([record_id], annotator, expires)
+        self._persist_leases([record_id], annotator, expires)
+
+    def release_lease(self, record_id: int, annotator: str) -> None:
+        with self._lock:
+            state, _ = self._assignment_of_record(record_id)
+            state.release(record_id, annotator)
+        self._commit.run(
+            lambda con: con.execute(
+                "DELETE FROM leases WHERE record_id = ? AND annotator = ?", [record_id, annotator]
+            ).fetchall()
+        )
+
+    def skip_record(self, record_id: int, annotator: str) -> None:
+        """The annotator passes on a record for now: it comes back to them after the others
+        (also after a restart), and others may take it at once."""
+        now = utcnow()
+        with self._lock:
+            state, _ = self._assignment_of_record(record_id)
+            state.release(record_id, annotator)
+            state.skipped.setdefault(annotator, set()).add(record_id)
+            dataset_id = state.dataset_id
+
+        def write(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute("DELETE FROM leases WHERE record_id = ? AND annotator = ?", [record_id, annotator]).fetchall()
+            con.execute("DELETE FROM skips WHERE record_id = ? AND annotator = ?", [record_id, annotator]).fetchall()
+            con.execute("INSERT INTO skips VALUES (?, ?, ?, ?)", [record_id, dataset_id, annotator, now]).fetchall()
+
+        self._commit.run(write)
+
+    def release_all_leases(self, annotator: str) -> None:
+        with self._lock:
+            for state in self._assignments.values():
+                state.release_all(annotator)
+        self._commit.run(lambda con: con.execute("DELETE FROM leases WHERE annotator = ?", [annotator]).fetchall())
+
+    # -- annotations -----------------------------------------------------------
+    _ANNOTATION_COLUMNS = (
+        "id, record_id, annotator, status, ranks, shown_order, comment, discard_reason, "
+        "both_bad, seconds_spent, created_at, updated_at, revision, ratings, written, written_rank"
+    )
+    # Every column of annotations, in the order annotation_history holds them (before replaced_at).
+    _HISTORY_COLUMNS = (
+        "id, record_id, dataset_id, annotator, status, ranks, shown_order, comment, discard_reason, both_bad, "
+        "seconds_spent, created_at, updated_at, revision, client_id, ratings, written, written_rank"
+    )
+    _HISTORY_TARGET = _HISTORY_COLUMNS.replace("id, record_id", "annotation_id, record_id", 1) + ", replaced_at"
+
+    @staticmethod
+    def _annotation_from_row(row: tuple[Any, ...]) -> Annotation:
+        (aid, rid, who, status, ranks, shown, comment, reason, both_bad, secs, created, updated, rev) = row[:13]
+        ratings, written, written_rank = row[13:16]
+        return Annotation(
+            aid,
+            rid,
+            who,
+            status,
+            tuple(ranks),
+            tuple(shown),
+            comment,
+            reason,
+            both_bad,
+            secs,
+            created,
+            updated,
+            rev,
+            tuple((int(r["idx"]), str(r["axis"]), float(r["value"])) for r in ratings or ()),
+            written,
+            written_rank,
+        )
+
+    def get_annotation(self, record_id: int, annotator: str) -> Annotation | None:
+        with self._lock:
+            row = first_row(
+                self._q(
+                    f"SELECT {self._ANNOTATION_COLUMNS} FROM annotations WHERE record_id = ? AND annotator = ?",
+                    [record_id, annotator],
+                )
+            )
+        return self._annotation_from_row(row) if row else None
+
+    def annotation_history(self, record_id: int, annotator: str) -> list[Annotation]:
+        """Earlier revisions of an annotation, oldest first."""
+        with self._lock:
+            rows = self._q(
+                f"SELECT {self._ANNOTATION_COLUMNS.replace('id, record_id', 'annotation_id, record_id', 1)} "
+                "FROM annotation_history WHERE record_id = ? AND annotator = ? ORDER BY revision",
+                [record_id, annotator],
+            ).fetchall()
+        return [self._annotation_from_row(r) for r in rows]
+
+    def save_annotation(self, answer: AnnotationInput, now: datetime | None = None) -> Annotation:
+        """Create or amend the annotator's answer for a record. The previous revision
+        goes to history. A resend with the same client id changes nothing."""
+        now = now or utcnow()
+        with self._lock:
+            state, pos = self._assignment_of_record(answer.record_id)
+            n = state.n_candidates[pos]
+            check_answer(answer, n, state.task, state.settings)
+        ranks = list(answer.ranks) if answer.ranks else [0] * n
+        shown = list(answer.shown_order) or list(range(n))
+        ratings = [{"idx": i, "axis": axis, "value": float(v)} for i, axis, v in answer.ratings]
+        written_rank = (answer.written_rank or 1) if answer.written is not None else None
+        fields = [
+            answer.comment,
+            answer.discard_reason,
+            answer.both_bad,
+            float(answer.seconds_spent),
+            answer.client_id,
+            ratings,
+            answer.written,
+            written_rank,
+        ]
+
+        def write(con: duckdb.DuckDBPyConnection) -> tuple[str | None, Annotation] | None:
+            # Runs under the store lock. This process is the only writer, so memory knows
+            # whether an answer exists; it is updated here and rebuilt if the batch rolls back.
+            state, _ = self._assignment_of_record(answer.record_id)
+            may_exist = answer.record_id in state.done.get(answer.annotator, ()) or (
+                answer.record_id in state.drafts.get(answer.annotator, ())
+            )
+            existing = may_exist and first_row(
+                con.execute(
+                    "SELECT id, status, revision, created_at FROM annotations WHERE record_id = ? AND annotator = ?",
+                    [answer.record_id, answer.annotator],
+                )
+            )
+            if existing and answer.client_id and self._client_id_seen(con, existing[0], answer.client_id):
+                return None  # a resend of something already stored
+            if existing:
+                annotation_id, old_status, revision, created = existing
+                con.execute(
+                    f"INSERT INTO annotation_history ({self._HISTORY_TARGET}) "
+                    f"SELECT {self._HISTORY_COLUMNS}, ? FROM annotations WHERE id = ?",
+                    [now, annotation_id],
+                ).fetchall()
+                con.execute(
+                    """
+                    UPDATE annotations SET status = ?, ranks = ?, shown_order = ?, comment = ?, discard_reason = ?,
+                           both_bad = ?, seconds_spent = ?, client_id = ?, ratings = ?, written = ?,
+                           written_rank = ?, updated_at = ?, revision = ?
+                    WHERE id = ?
+                    """,
+                    [answer.status, ranks, shown, *fields, now, revision + 1, annotation_id],
+                ).fetchall()
+                revision += 1
+            else:
+                old_status, revision, created = None, 1, now
+                annotation_id = con.execute(
+                    """
+                    INSERT INTO annotations (status, ranks, shown_order, comment, discard_reason, both_bad,
+                           seconds_spent, client_id, ratings, written, written_rank, updated_at, record_id,
+                           dataset_id, annotator, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                    """,
+                    [
+                        answer.status,
+                        ranks,
+                        shown,
+                        *fields,
+                        now,
+                        answer.record_id,
+                        state.dataset_id,
+                        answer.annotator,
+                        now,
+                    ],
+                ).fetchall()[0][0]
+            # The annotator's lease row on an answered record is ignored when leases are loaded.
+            state.record_answer(answer.record_id, answer.annotator, old_status, answer.status)
+            return old_status, Annotation(
+                annotation_id,
+                answer.record_id,
+                answer.annotator,
+                answer.status,
+                tuple(ranks),
+                tuple(shown),
+                answer.comment,
+                answer.discard_reason,
+                answer.both_bad,
+                float(answer.seconds_spent),
+                created,
+                now,
+                revision,
+                tuple((int(i), str(axis), float(v)) for i, axis, v in answer.ratings),
+                answer.written,
+                written_rank,
+            )
+
+        result = self._commit.run(write)
+        if result is None:
+            stored = self.get_annotation(answer.record_id, answer.annotator)
+            if stored is None:
+                raise StoreError(f"the answer to record {answer.record_id} by {answer.annotator!r} is not stored")
+            return stored
+        return result[1]
+
+    @staticmethod
+    def _client_id_seen(con: duckdb.DuckDBPyConnection, annotation_id: int, client_id: str) -> bool:
+        return bool(
+            con.execute(
+                "SELECT 1 FROM annotations WHERE id = $id AND client_id = $c "
+                "UNION ALL SELECT 1 FROM annotation_history WHERE annotation_id = $id AND client_id = $c",
+                {"id": annotation_id, "c": client_id},
+            ).fetchall()
+        )
+
+    def answered_record_ids(self, dataset: str, annotator: str, limit: int = 100) -> list[int]:
+        """The annotator's submitted or discarded records, most recently saved first (for going back)."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            rows = self._q(
+                "SELECT record_id FROM annotations WHERE dataset_id = ? AND annotator = ? "
+                "AND status IN ('submitted', 'discarded') ORDER BY updated_at DESC, id DESC LIMIT ?",
+                [dataset_id, annotator, limit],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- progress and statistics ---------------------------------------------
+    def progress(self, dataset: str, annotator: str) -> AnnotatorProgress:
+        with self._lock:
+            dataset_id, _, _, _, k, _, _ = self._dataset_row(dataset)
+            mine = dict(
+                self._q(
+                    "SELECT status, count(*) FROM annotations WHERE dataset_id = ? AND annotator = ? GROUP BY status",
+                    [dataset_id, annotator],
+                ).fetchall()
+            )
+            records, complete, open_for_me = self._q(
+                """
+                WITH subs AS (
+                    SELECT record_id, count(*) FILTER (WHERE status = 'submitted') AS n,
+                           bool_or(annotator = $who AND status IN ('submitted', 'discarded')) AS mine
+                    FROM annotations WHERE dataset_id = $d GROUP BY record_id
+                )
+                SELECT count(*), count(*) FILTER (WHERE coalesce(s.n, 0) >= $k),
+                       count(*) FILTER (WHERE coalesce(s.n, 0) < $k AND NOT coalesce(s.mine, false))
+                FROM records r LEFT JOIN subs s ON s.record_id = r.id
+                WHERE r.dataset_id = $d
+                """,
+                {"who": annotator, "d": dataset_id, "k": k},
+            ).fetchall()[0]
+        return AnnotatorProgress(
+            annotator,
+            int(mine.get("submitted", 0)),
+            int(mine.get("discarded", 0)),
+            int(records),
+            int(complete),
+            int(open_for_me),
+        )
+
+    def overfilled_records(self, dataset: str) -> int:
+        """Records with more than K submissions: only possible when a lease expired while its
+        holder was still working and someone else took the record meanwhile."""
+        with self._lock:
+            dataset_id, _, _, _, k, _, _ = self._dataset_row(dataset)
+            return self._q(
+                "SELECT count(*) FROM (SELECT record_id FROM annotations WHERE dataset_id = ? AND status = 'submitted' "
+                "GROUP BY record_id HAVING count(*) > ?)",
+                [dataset_id, k],
+            ).fetchall()[0][0]
+
+    def status_counts(self, dataset: str) -> list[StatusCount]:
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            rows = self._q(
+                "SELECT annotator, status, count(*) FROM annotations WHERE dataset_id = ? "
+                "GROUP BY ALL ORDER BY annotator, status",
+                [dataset_id],
+            ).fetchall()
+        return [StatusCount(a, s, int(n)) for a, s, n in rows]
+
+    def promote_written(self, dataset: str) -> int:
+        """Add every submitted written answer of the dataset to its record's candidates (source
+        'written:ANNOTATOR'), so other annotators see it as a normal candidate. Needs the dataset
+        setting show_written. Records already at 9 candidates, and texts already among a record's
+        candidates, are left as they are. Returns how many candidates were added."""
+        with self._lock:
+            dataset_id, _, _, _, _, settings, _ = self._dataset_row(dataset)
+            if not json.loads(settings or "{}").get("show_written"):
+                raise InvalidInputError(
+                    f"{dataset!r} keeps written answers to their authors; set show_written first "
+                    "(rlhf-tui settings --show-written)"
+                )
+            self._q("BEGIN TRANSACTION")
+            try:
+                added = self._q(
+                    """
+                    INSERT INTO candidates
+                    SELECT record_id, (n_candidates + pos - 1)::SMALLINT, written, 'written:' || annotator
+                    FROM (
+                        SELECT *, row_number() OVER (PARTITION BY record_id ORDER BY annotator) AS pos FROM (
+                            SELECT a.record_id, a.annotator, a.written, r.n_candidates
+                            FROM annotations a JOIN records r ON r.id = a.record_id
+                            WHERE a.dataset_id = ? AND a.status = 'submitted' AND a.written IS NOT NULL
+                              AND trim(a.written) <> ''
+                              AND NOT EXISTS (
+                                  SELECT 1 FROM candidates c WHERE c.record_id = a.record_id AND c.text = a.written
+                              )
+                            QUALIFY row_number() OVER (PARTITION BY a.record_id, a.written ORDER BY a.annotator) = 1
+                        )
+                    )
+                    WHERE n_candidates + pos <= ?
+                    """,
+                    [dataset_id, MAX_CANDIDATES],
+                ).fetchall()[0][0]
+                self._q(
+                    "UPDATE records SET n_candidates = c.n FROM (SELECT record_id, count(*) AS n FROM candidates "
+                    "GROUP BY record_id) c WHERE records.id = c.record_id AND records.dataset_id = ?",
+                    [dataset_id],
+                )
+                self._q("COMMIT")
+            except Exception:
+                self._q("ROLLBACK")
+                raise
+            self._forget(dataset)
+            self._record_cache.clear()
+        return int(added)
+
+    def submitted_ratings(
+        self, dataset: str, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, tuple[tuple[int, str, float], ...]]]:
+        """(record_id, annotator, ratings) of every submitted answer with ratings."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            rows = self._q(
+                "SELECT record_id, annotator, ratings FROM annotations WHERE dataset_id = ? AND status = 'submitted' "
+                "AND len(coalesce(ratings, [])) > 0 ORDER BY record_id, annotator LIMIT ? OFFSET ?",
+                [dataset_id, _page(limit), offset],
+            ).fetchall()
+        return [(r, a, tuple((int(x["idx"]), str(x["axis"]), float(x["value"])) for x in k)) for r, a, k in rows]
+
+    # -- review and the team (admins) -------------------------------------------
+    def review_queue(
+        self,
+        dataset: str,
+        order: str = "disputed",
+        annotator: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[ReviewItem]:
+        """Records with two or more answers, most disputed first (or one annotator's, or commented)."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            return review_queries.review_queue(self.connection, dataset_id, order, annotator, offset, _page(limit))
+
+    def record_answers(self, record_id: int) -> list[Annotation]:
+        """Every annotator's submitted or discarded answer on a record, by annotator."""
+        with self._lock:
+            rows = self._q(
+                f"SELECT {self._ANNOTATION_COLUMNS} FROM annotations WHERE record_id = ? "
+                "AND status IN ('submitted', 'discarded') ORDER BY annotator",
+                [record_id],
+            ).fetchall()
+        return [self._annotation_from_row(r) for r in rows]
+
+    def get_review(self, record_id: int) -> Review | None:
+        with self._lock:
+            return review_queries.get_review(self.connection, record_id)
+
+    def review_history(self, record_id: int) -> list[Review]:
+        with self._lock:
+            return review_queries.review_history(self.connection, record_id)
+
+    def save_review(self, review: ReviewInput) -> Review:
+        """Set (or amend) a record's final answer. `accepted_from` with no ranks takes that
+        annotator's submitted answer as it is."""
+        with self._lock:
+            state, pos = self._assignment_of_record(review.record_id)
+            if review.accepted_from and not review.ranks:
+                taken = self.get_annotation(review.record_id, review.accepted_from)
+                if taken is None or taken.status != "submitted":
+                    raise InvalidInputError(
+                        f"{review.accepted_from} has no submitted answer on record {review.record_id} to accept"
+                    )
+                review = dataclasses.replace(review, ranks=taken.ranks, both_bad=taken.both_bad)
+            check_answer(
+                AnnotationInput(review.record_id, review.reviewer, "submitted", review.ranks, both_bad=review.both_bad),
+                state.n_candidates[pos],
+                state.task,
+            )
+            if len(review.note) > MAX_COMMENT_CHARS:
+                raise InvalidInputError(f"a review note is at most {MAX_COMMENT_CHARS:,} characters")
+            dataset_id = state.dataset_id
+        return self._commit.run(lambda con: review_queries.save_review(con, dataset_id, review, utcnow()))
+
+    def reviews(self, dataset: str) -> list[tuple[int, tuple[int, ...], bool, bool]]:
+        """(record_id, ranks, both_bad, gold) of every review in the dataset."""
+        with self._lock:
+            return review_queries.reviews_of(self.connection, self._dataset_id(dataset))
+
+    def active_leases(self, dataset: str) -> list[LeaseInfo]:
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            return review_queries.active_leases(self.connection, dataset_id, utcnow(), self.lease_seconds)
+
+    def team_activity(self, dataset: str) -> list[AnnotatorActivity]:
+        """Per annotator: totals, drafts pending, today's submissions and pace, records held now."""
+        now = utcnow()
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            leases = review_queries.active_leases(self.connection, dataset_id, now, self.lease_seconds)
+            return review_queries.team_activity(self.connection, dataset_id, today, leases)
+
+    def release_leases_of(self, dataset: str, annotator: str) -> int:
+        """An admin frees every record `annotator` holds in the dataset; returns how many."""
+        with self._lock:
+            state = self._assignment(dataset)
+            held = [rid for rid, who in state.leases.items() if annotator in who]
+            for record_id in held:
+                state.release(record_id, annotator)
+        if held:
+            self._commit.run(
+                lambda con: con.execute(
+                    "DELETE FROM leases WHERE annotator = ? AND list_contains(?, record_id)", [annotator, held]
+                ).fetchall()
+            )
+        return len(held)
+
+    def reopen_record(self, record_id: int, annotator: str) -> None:
+        """An admin sends a record back to one annotator: their answer goes to history and the
+        record is theirs to answer again."""
+        now = utcnow()
+
+        def write(con: duckdb.DuckDBPyConnection) -> None:
+            state, _ = self._assignment_of_record(record_id)
+            row = first_row(
+                con.execute(
+                    "SELECT id, status FROM annotations WHERE record_id = ? AND annotator = ?", [record_id, annotator]
+                )
+            )
+            if row is None:
+                raise InvalidInputError(f"{annotator} has no answer on record {record_id} to reopen")
+            annotation_id, old_status = row
+            con.execute(
+                f"INSERT INTO annotation_history ({self._HISTORY_TARGET}) "
+                f"SELECT {self._HISTORY_COLUMNS}, ? FROM annotations WHERE id = ?",
+                [now, annotation_id],
+            ).fetchall()
+            con.execute("DELETE FROM annotations WHERE id = ?", [annotation_id]).fetchall()
+            con.execute("DELETE FROM skips WHERE record_id = ? AND annotator = ?", [record_id, annotator]).fetchall()
+            state.forget_answer(record_id, annotator, old_status)
+
+        self._commit.run(write)
+
+    def find_record(self, dataset: str, external_id: str) -> int | None:
+        """The record id of the dataset's record with that external id, if any."""
+        with self._lock:
+            return review_queries.find_record(self.connection, self._dataset_id(dataset), external_id)
+
+    def external_ids(self, record_ids: Sequence[int]) -> dict[int, str]:
+        with self._lock:
+            return review_queries.external_ids(self.connection, [int(i) for i in record_ids])
+
+    def submission_counts(self, record_ids: Sequence[int]) -> list[int]:
+        """Submitted answers per record (from memory), in the order asked."""
+        with self._lock:
+            out = []
+            for record_id in record_ids:
+                state, _ = self._assignment_of_record(int(record_id))
+                out.append(state.submissions(int(record_id)))
+            return out
+
+    # -- scores (reward model) ---------------------------------------------
+    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int:
+        """Store (record_id, candidate index, score) triples under `scorer`, replacing earlier ones."""
+        import pyarrow as pa
+
+        table = pa.table(
+            {
+                "record_id": pa.array([s[0] for s in scores], pa.int64()),
+                "idx": pa.array([s[1] for s in scores], pa.int16()),
+                "score": pa.array([float(s[2]) for s in scores], pa.float64()),
+            }
+        )
+        with self._lock:
+            self.connection.register("incoming_scores", table)
+            try:
+                self._q("BEGIN TRANSACTION")
+                self._q(
+                    "DELETE FROM candidate_scores WHERE scorer = ? AND (record_id, idx) IN "
+                    "(SELECT (record_id, idx) FROM incoming_scores)",
+                    [scorer],
+                )
+                self._q(
+                    "INSERT INTO candidate_scores SELECT record_id, idx, ?, score, ? FROM incoming_scores",
+                    [scorer, utcnow()],
+                )
+                self._q("COMMIT")
+            except Exception:
+                self._q("ROLLBACK")
+                raise
+            finally:
+                self.connection.unregister("incoming_scores")
+        return len(scores)
+
+    def scores(
+        self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, int, str, float]]:
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            rows = self._q(
+                "SELECT s.record_id, s.idx, s.scorer, s.score FROM candidate_scores s "
+                "JOIN records r ON r.id = s.record_id WHERE r.dataset_id = ? AND (? IS NULL OR s.scorer = ?) "
+                "ORDER BY s.record_id, s.idx, s.scorer LIMIT ? OFFSET ?",
+                [dataset_id, scorer, scorer, _page(limit), offset],
+            ).fetchall()
+        return [(int(r), int(i), str(s), float(v)) for r, i, s, v in rows]
+
+    def submitted_rankings(
+        self, dataset: str, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, tuple[int, ...], bool]]:
+        """(record_id, annotator, ranks by canonical index, both_bad) of every submitted answer."""
+        with self._lock:
+            dataset_id = self._dataset_id(dataset)
+            rows = self._q(
+                "SELECT record_id, annotator, ranks, both_bad FROM annotations "
+                "WHERE dataset_id = ? AND status = 'submitted' ORDER BY record_id, annotator LIMIT ? OFFSET ?",
+                [dataset_id, _page(limit), offset],
+            ).fetchall()
+        return [(r, a, tuple(k), b) for r, a, k, b in rows]
+
+    # -- used by importer/export (same package) ---------------------------------
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError("the store is closed")
+        return self._con
