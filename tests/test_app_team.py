@@ -18,7 +18,8 @@ from app_support import (
 )
 from textual.widgets import DataTable
 
-from rlhf_tui.app.admin import AdminScreen, ConfirmScreen, TextPromptScreen
+from rlhf_tui.app.admin import AdminScreen
+from rlhf_tui.app.screens import ConfirmScreen, TextPromptScreen
 from rlhf_tui.app.widgets import StatusLine
 from store import PermissionDeniedError
 

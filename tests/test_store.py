@@ -16,10 +16,10 @@ from store import (
     SchemaTooNewError,
     StoreLockedError,
     UnknownDatasetError,
-    open_store,
     shown_order,
 )
 from store.clock import utcnow
+from store.connect import open_store
 from store.db.migrations import SCHEMA_VERSION
 from store.types import ReviewInput
 

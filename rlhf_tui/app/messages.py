@@ -3,10 +3,14 @@ screen that asked, and handled there on the UI thread."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from rlhf_tui.app.annotate.session import Item
 from store import AnnotatorProgress, Dataset, DatasetSummary
+
+if TYPE_CHECKING:  # the annotate package imports these messages
+    from rlhf_tui.app.annotate.session import Item
 
 
 class StoreFailed(Message):
