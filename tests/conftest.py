@@ -20,6 +20,30 @@ def _isolated_store_env(monkeypatch, tmp_path):
     monkeypatch.setenv("RLHF_TUI_CONFIG", str(tmp_path / "no-config.toml"))
 
 
+# The CPUs a test may run "on": the auto choice of --bf16/--4bit is made for the device described here,
+# never for the host's /proc/cpuinfo or GPU, so no outcome depends on the machine running the suite.
+HOST_DEVICES = {
+    "cpu-with-bf16": dict(cuda=False, name="CPU", flags=frozenset({"avx2", "avx512f", "avx512_bf16"})),
+    "cpu-without-bf16": dict(cuda=False, name="CPU", flags=frozenset({"avx2"})),
+}
+
+
+def pytest_generate_tests(metafunc):
+    # A test that asks for `host_device` runs once on each kind of CPU, whatever the real one is.
+    if "host_device" in metafunc.fixturenames:
+        metafunc.parametrize("host_device", list(HOST_DEVICES), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def host_device(request, monkeypatch):
+    """The device `trainers.precision.detect_device` reports in this test (default: a CPU without bf16)."""
+    from trainers import precision
+
+    device = precision.Device(**HOST_DEVICES[getattr(request, "param", "cpu-without-bf16")])
+    monkeypatch.setattr(precision, "detect_device", lambda: device)
+    return device
+
+
 @pytest.fixture
 def store_path(tmp_path) -> Path:
     return tmp_path / "test.duckdb"
