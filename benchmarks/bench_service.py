@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_service.py [--clients 16] [--per-client 150] [--records 20000]
 
-Each client (python -m store.loadgen) loops next-record -> submit as fast as it can. Run as
+Each client (python -m benchmarks.loadgen) loops next-record -> submit as fast as it can. Run as
 root, each client drops to its own uid, so the service sees 16 different annotators.
 Goal on a 2-core machine: p99 <= 20 ms, >= 500 submissions/s."""
 

@@ -2,7 +2,7 @@
 as fast as it can, logging each acknowledged submission. Used by the reliability test
 and the service benchmark; also handy to load-test a team server.
 
-    python -m store.loadgen --socket S --dataset D --count N --ack-log FILE [--as-uid U --as-gid G]
+    python -m benchmarks.loadgen --socket S --dataset D --count N --ack-log FILE [--as-uid U --as-gid G]
 
 Started as root with --as-uid, it drops to that user after its imports, so the service
 sees a different annotator per process (uids need no passwd entry)."""

@@ -28,9 +28,9 @@ from store.db.migrations import apply_migrations
 from store.errors import InvalidInputError, StoreError, UnknownDatasetError
 from store.io import export as export_module
 from store.io import importer
+from store.names import TASK_KINDS
 from store.types import (
     MAX_CANDIDATES,
-    TASK_KINDS,
     Annotation,
     AnnotationInput,
     AnnotatorActivity,

@@ -13,13 +13,7 @@ from typing import Literal
 
 TaskKind = Literal["rank", "pair", "rate", "thumbs"]
 AnnotationStatus = Literal["submitted", "discarded", "draft"]
-TASK_KINDS: tuple[str, ...] = ("rank", "pair", "rate", "thumbs")
 THUMBS_AXIS = "good"  # a thumbs answer is a rating of 1 (good) or 0 (bad) on this axis
-# The one list of each kind of name; the CLI's choices and the trainers' config checks use these.
-IMPORT_FORMATS: tuple[str, ...] = ("native", "trl", "hh", "ultrafeedback", "sfb-axis")
-EXPORT_FORMATS: tuple[str, ...] = ("annotations", "preference", "kto", "sft")
-AGGREGATIONS: tuple[str, ...] = ("all", "majority", "borda", "adjudicated")
-FALLBACKS: tuple[str, ...] = ("majority", "borda")  # for records without a review, with "adjudicated"
 MIN_CANDIDATES = 2
 MAX_CANDIDATES = 9
 MAX_TEXT_BYTES = 1_000_000

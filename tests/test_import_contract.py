@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_importing_store_loads_no_heavy_module():
     code = (
-        "import sys, store, store.export, store.importer, store.service, store.stats.agreement\n"
+        "import sys, store, store.connect, store.embedded, store.io.export, store.io.importer, store.service.server, store.stats.agreement\n"
         "heavy = {'textual', 'torch', 'transformers', 'trl', 'peft'} & {m.split('.')[0] for m in sys.modules}\n"
         "print(sorted(heavy))"
     )

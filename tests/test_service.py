@@ -59,8 +59,8 @@ def start_service(team: Team, *extra: str) -> subprocess.Popen:
 def as_user(uid: int, code: str, gid: int = GROUP_ID) -> subprocess.CompletedProcess:
     """Run `code` in a client process that drops to `uid` (in group `gid`) before it runs."""
     prelude = (
-        "import sys, store, store.client, store.types\n"
-        f"from store.loadgen import drop_privileges; drop_privileges({uid}, {gid})\n"
+        "import sys, store, store.service.client, store.types\n"
+        f"from benchmarks.loadgen import drop_privileges; drop_privileges({uid}, {gid})\n"
     )
     return subprocess.run([sys.executable, "-c", prelude + code], cwd=REPO, capture_output=True, text=True, timeout=120)
 
@@ -141,7 +141,7 @@ except PermissionError:
 
         outsider = as_user(
             20099,
-            f"from store.client import ServiceClient\ntry:\n    ServiceClient({str(team.sock)!r})\n"
+            f"from store.service.client import ServiceClient\ntry:\n    ServiceClient({str(team.sock)!r})\n"
             "except Exception as e:\n    print('REFUSED', type(e).__name__, e)",
             gid=20099,
         )
@@ -349,7 +349,7 @@ print('sent MiB', sent >> 20, 'reply', tr.readline()[:80])
         assert grown < 150, f"the service grew by {grown:.0f} MiB"
         other = as_user(
             20002,
-            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+            f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
             "print(len(c.next_records('d', c.user)))",
         )
         assert other.stdout.strip() == "1", other.stderr
@@ -743,7 +743,7 @@ print('sent', sent)
         assert grown < 400, f"the service grew by {grown:.0f} MiB for a client that never reads"
         other = as_user(
             20002,
-            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\nprint(len(c.get_records([1, 2])))",
+            f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\nprint(len(c.get_records([1, 2])))",
         )
         assert other.stdout.strip() == "2", other.stderr
     finally:
@@ -844,7 +844,7 @@ time.sleep(30)
         assert holder.stdout.readline().strip() == "True"
         other = as_user(
             20002,
-            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+            f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
             "print(sorted(x.id for x in c.next_records('d', c.user, limit=3)))",
         )
         assert other.stdout.strip() == "[2, 3]", other.stdout + other.stderr  # record 1 is still held by uid-20001
@@ -866,7 +866,7 @@ def test_annotators_do_not_see_who_wrote_a_promoted_answer(team):
     try:
         member = as_user(
             20001,
-            f"from store.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+            f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
             "print([x.source for x in c.get_records([1])[0].candidates])",
         )
         assert member.stdout.strip() == "[None, None, 'written']", member.stderr

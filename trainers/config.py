@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from store.types import AGGREGATIONS
+from store.names import AGGREGATIONS
 
 from .errors import ConfigError
 

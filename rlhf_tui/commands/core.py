@@ -17,8 +17,7 @@ from rich.text import Text
 
 from rlhf_tui.cli_app import StoreOption, app, console, err_console, open_client_store
 from rlhf_tui.terminal_text import plain
-from store.dataset_settings import check_settings
-from store.types import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
+from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
 
 SAMPLE_DATA_PACKAGE = "rlhf_tui.sample_data"
 
@@ -100,6 +99,8 @@ def import_command(
         settings["axes"] = read_axes(axes)
     if written_answers is not None:
         settings["written_answers"] = written_answers
+    from store.dataset_settings import check_settings
+
     check_settings(settings)  # before anything is imported
     with open_client_store(store) as s:
         report = s.import_file(

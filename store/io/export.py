@@ -16,7 +16,8 @@ import duckdb
 from store.dataset_settings import overall_axis
 from store.errors import InvalidInputError
 from store.io.sql_names import quote_literal
-from store.types import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, THUMBS_AXIS
+from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS
+from store.types import THUMBS_AXIS
 
 FILE_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 

@@ -35,7 +35,8 @@ from store.io.readers import (
     read_error,
     with_csv_lines,
 )
-from store.types import IMPORT_FORMATS, MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, TASK_KINDS, ImportReport
+from store.names import IMPORT_FORMATS, TASK_KINDS
+from store.types import MAX_CANDIDATES, MAX_TEXT_BYTES, MIN_CANDIDATES, ImportReport
 
 MAX_LISTED_REJECTIONS = 1000
 # `--keep-labels gold`: the file's chosen/rejected become gold reviews by this reviewer, not an answer.

@@ -1,5 +1,5 @@
 """The store interface over the service's socket: the methods of `PreferenceStore`, each
-written out and sent as one operation of `store.protocol`.
+written out and sent as one operation of `store.service.operations`.
 
 A lost service is waited for (the annotator's screen stays as it is) and the request
 resent; submissions carry a client id, so a resend is never counted twice. Files cross

@@ -1,5 +1,5 @@
 """`rlhf-tui serve`: one process owns the DuckDB file and serves the operations of
-`store.protocol` over a Unix domain socket to every annotator on the machine.
+`store.service.operations` over a Unix domain socket to every annotator on the machine.
 
 The trust model is PostgreSQL's, in miniature:
 - who is calling comes from the kernel (SO_PEERCRED), never from the request;
