@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from rlhf_tui.cli_app import app, err_console
+from rlhf_tui.cli_app import app, err_console, load_commands
 from rlhf_tui.terminal_text import plain
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rlhf_tui import commands  # noqa: F401  (registers every command on `app`)
     from store.errors import UserError
 
+    load_commands(sys.argv[1:] if argv is None else argv)  # only the command that runs, for a prompt start
     try:
         app(args=argv, prog_name="rlhf-tui", standalone_mode=True)
     except SystemExit as exc:

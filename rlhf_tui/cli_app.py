@@ -1,17 +1,123 @@
 """The Typer application every command module registers on, and shared options.
 
-Command modules keep heavy imports (textual, torch) inside their functions so that
-`rlhf-tui --help` stays instant and an annotator's machine never needs torch."""
+`rlhf-tui` imports only the module of the command it runs (`COMMANDS` says which), and lists every
+command from `COMMANDS` without importing any; command modules keep heavy imports (duckdb, pyarrow,
+textual, torch) inside their functions. So `--help` answers at once and an annotator's machine never
+needs torch."""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    name: str
+    module: str  # the module of rlhf_tui.commands that registers it
+    summary: str  # its line in `rlhf-tui --help`: the command's own short help (a test keeps them equal)
+
+
+# In the order a person looks for them: try it, bring data in, annotate, watch, review, export, run a team, train.
+COMMANDS: tuple[CommandEntry, ...] = (
+    CommandEntry(
+        "demo", "core", "Import the bundled sample data into the store if it is empty, then open the annotation app."
+    ),
+    CommandEntry("import", "core", "Import prompts and candidate responses."),
+    CommandEntry(
+        "annotate",
+        "annotate",
+        "Rank candidate answers, pick the better of two, rate them on the dataset's axes or give each a thumb up or "
+        "down, with the keyboard (the dataset's task decides which).",
+    ),
+    CommandEntry("datasets", "core", "List the datasets with their progress."),
+    CommandEntry(
+        "stats", "core", "Answers in a dataset, counted by annotator and status; optionally agreement figures."
+    ),
+    CommandEntry("review", "review", "Review records with two or more answers and set the final answer (admins)."),
+    CommandEntry("export", "core", "Export annotations or training data to Parquet or JSONL."),
+    CommandEntry("settings", "core", "Change a dataset's settings (admins); with no option, print them."),
+    CommandEntry(
+        "promote-written",
+        "core",
+        "Add the annotators' written answers to their records' candidates (admins; needs --show-written).",
+    ),
+    CommandEntry(
+        "serve", "serve", "Own the store file and serve it to every annotator on this machine over a Unix socket."
+    ),
+    CommandEntry("train", "train", "Train with a LoRA adapter over a 4-bit base (QLoRA): sft, reward, dpo, kto, rloo."),
+    CommandEntry(
+        "generate",
+        "loop",
+        "Sample answers to every prompt and store them as candidates of a new dataset, ready to annotate.",
+    ),
+    CommandEntry("score", "loop", "Score every candidate of a dataset with a reward model and store the scores."),
+    CommandEntry(
+        "eval",
+        "loop",
+        "Every policy and the reference answer every prompt; the reward model judges each pair of answers.",
+    ),
+)
+COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def load_commands(argv: list[str]) -> None:
+    """Import the module of the command `argv` names (all of them for a name that is none of ours, so that
+    the error can suggest one); nothing for `--help` or `--version` alone."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words:
+        return
+    entry = COMMANDS_BY_NAME.get(words[0])
+    for module in {entry.module} if entry else {c.module for c in COMMANDS}:
+        importlib.import_module(f"rlhf_tui.commands.{module}")
+
+
+class CommandList(TyperGroup):
+    """The top-level group: every command of `COMMANDS` listed in its order, loaded or not."""
+
+    # (click's types are not named: typer versions differ in which click they bring)
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [c.name for c in COMMANDS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in COMMANDS_BY_NAME and cmd_name not in self.commands:
+            return None  # not loaded: main() loads the command it runs before the group is built
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        limit = formatter.width - 6 - max(len(c.name) for c in COMMANDS)  # as click lists loaded commands
+        with formatter.section("Commands"):
+            formatter.write_dl([(c.name, _shortened(c.summary, limit)) for c in COMMANDS])
+
+
+def _shortened(text: str, limit: int) -> str:
+    """`text` cut at a word so that it fits `limit` characters with its "..."."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 3, 1)].rsplit(" ", 1)[0].rstrip(",;:") + "..."
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("rlhf-tui")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            from rlhf_tui import __version__ as number
+        console.print(f"rlhf-tui {number}", markup=False, highlight=False)
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="rlhf-tui",
+    cls=CommandList,
     help="Collect human preference rankings in the terminal; export them; train reward models and DPO policies.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -19,6 +125,16 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _top_level(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Collect human preference rankings in the terminal; export them; train reward models and DPO policies."""
+
 
 console = Console()
 err_console = Console(stderr=True)

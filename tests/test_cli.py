@@ -137,3 +137,33 @@ def test_demo_with_a_broken_config_is_one_line(capsys, store_path, tmp_path, mon
     monkeypatch.setenv("RLHF_TUI_CONFIG", str(bad))
     code, _, err = run(capsys, "demo", "--store", str(store_path))
     assert code == 1 and err.startswith("error: ") and err.strip().count("\n") == 0
+
+
+def test_every_command_is_listed_with_its_own_short_help():
+    # `rlhf-tui --help` lists commands from a registry without importing them: it must match the commands.
+    import importlib
+
+    import typer
+
+    from rlhf_tui.cli_app import COMMANDS, CommandList, app
+
+    for entry in COMMANDS:
+        importlib.import_module(f"rlhf_tui.commands.{entry.module}")
+    group = typer.main.get_command(app)
+    assert isinstance(group, CommandList)
+    commands = group.commands
+    assert sorted(commands) == sorted(c.name for c in COMMANDS)
+    for entry in COMMANDS:
+        assert commands[entry.name].get_short_help_str(limit=1000) == entry.summary, entry.name
+
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"rlhf-tui {version('rlhf-tui')}"
+
+
+def test_a_mistyped_command_is_told_the_nearest_one(capsys):
+    code, _, err = run(capsys, "imprt")
+    assert code == 2 and "Did you mean 'import'?" in err

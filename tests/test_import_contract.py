@@ -5,9 +5,12 @@ a fresh interpreter actually loads, which the static contracts cannot see."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,3 +35,39 @@ def test_cli_help_loads_neither_textual_nor_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout
+
+
+# What `--help` must not pay for: the database and its file formats, the TUI, a training library, and
+# pydantic (which some typer versions pull in to coerce options).
+SLOW_TO_IMPORT = {"duckdb", "pyarrow", "textual", "torch", "transformers", "trl", "peft", "datasets", "pydantic"}
+LOADED_BY = """
+import json, sys
+from rlhf_tui.cli import main
+code = main(sys.argv[1:])
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def loaded_by(*argv: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", LOADED_BY, *argv], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+HELP_COMMANDS = [
+    ("--help",),
+    ("--version",),
+    *((name, "--help") for name in ("demo", "import", "annotate", "datasets", "stats", "review", "export")),
+    *((name, "--help") for name in ("settings", "promote-written", "serve", "train", "generate", "score", "eval")),
+    *(("train", kind, "--help") for kind in ("sft", "reward", "dpo", "kto", "rloo")),
+]
+
+
+@pytest.mark.parametrize("argv", HELP_COMMANDS, ids=" ".join)
+def test_help_of_every_command_loads_no_database_tui_or_training_library(argv):
+    assert loaded_by(*argv) & SLOW_TO_IMPORT == set()
+
+
+def test_help_loads_only_the_module_of_the_command_asked_about():
+    loaded = loaded_by("export", "--help")
+    assert "rlhf_tui" in loaded and "trainers" not in loaded  # train's module (and its configs) stay unread

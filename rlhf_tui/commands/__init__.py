@@ -1,10 +1,3 @@
-"""Importing this package registers every command on `rlhf_tui.cli_app.app`."""
-
-from rlhf_tui.commands import (
-    annotate,  # noqa: F401
-    core,  # noqa: F401
-    loop,  # noqa: F401
-    review,  # noqa: F401
-    serve,  # noqa: F401
-    train,  # noqa: F401
-)
+"""The commands of `rlhf-tui`, a module per group; each registers its commands on `rlhf_tui.cli_app.app`
+when imported. `rlhf_tui.cli_app.COMMANDS` says which module holds which command, so that `rlhf-tui`
+imports only the one it runs."""

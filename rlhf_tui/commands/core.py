@@ -6,17 +6,21 @@ Names, column names and rows come from imported files: everything printed goes t
 from __future__ import annotations
 
 from enum import StrEnum
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import JustifyMethod
-from rich.table import Table
 from rich.text import Text
 
 from rlhf_tui.cli_app import StoreOption, app, console, err_console, open_client_store
 from rlhf_tui.terminal_text import plain
+
+if TYPE_CHECKING:  # rich's tables and importlib.resources load only in the commands that use them
+    from importlib.resources.abc import Traversable
+
+    from rich.console import JustifyMethod
+    from rich.table import Table
+
 from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
 
 SAMPLE_DATA_PACKAGE = "rlhf_tui.sample_data"
@@ -296,6 +300,8 @@ def export_command(
 
 
 def datasets_table(summaries) -> Table:
+    from rich.table import Table
+
     table = Table(title=Text("Datasets"))
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("name", "left"),
@@ -371,6 +377,8 @@ def stats_command(
         line += f"; {overfilled} record(s) got more than {info.annotators_per_record} answers because a lease expired"
     console.print(plain(line, one_line=True))
     statuses = ("submitted", "draft", "discarded")
+    from rich.table import Table
+
     table = Table(title=plain(f"Answers in {dataset}"))
     table.add_column("annotator")
     for status in statuses:
@@ -398,6 +406,8 @@ def stats_command(
 def import_sample_data(s, sample_dir: Path | None = None) -> list[str]:
     """Import the sample datasets into the store, from `sample_dir` or else the data bundled as the
     package `rlhf_tui.sample_data`; return the names of the datasets imported."""
+    from importlib import resources
+
     folder: Traversable = resources.files(SAMPLE_DATA_PACKAGE) if sample_dir is None else sample_dir
     guidelines = _read_guidelines(folder / "guidelines.md")
     imported = []

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import Progress
-from rich.table import Table
 
 from rlhf_tui.cli_app import StoreOption, app, console, err_console, open_client_store
 from rlhf_tui.commands.core import Task
 from rlhf_tui.terminal_text import plain
-from trainers.quiet import quiet_libraries
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich's progress and tables are imported by the commands that print them
+    from rich.progress import Progress
+    from rich.table import Table
+
     from trainers.generation import ProgressFn, PromptItem
 
 FourBitOption = typer.Option(
@@ -35,7 +35,7 @@ FourBitOption = typer.Option(
 
 @contextmanager
 def _progress() -> Iterator[Progress]:
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"),
@@ -57,6 +57,8 @@ def _description(text: str) -> str:
 
 
 def _table(title: str) -> Table:
+    from rich.table import Table
+
     table = Table(title=plain(title, one_line=True), show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -143,6 +145,8 @@ def generate_command(
     if task == "pair" and n != 2:
         raise InvalidInputError("--task pair needs --n 2")
     items, guidelines = _prompts(store, dataset, prompts, limit)
+    from trainers.quiet import quiet_libraries
+
     quiet_libraries()
     from trainers.modeling import load_for_inference
 
@@ -223,6 +227,8 @@ def score_command(
     with open_client_store(store) as s:
         items = dataset_prompts(s, dataset)
         records = s.get_records([i.record_id for i in items])
+    from trainers.quiet import quiet_libraries
+
     quiet_libraries()
     from trainers.modeling import load_for_inference
 
@@ -297,6 +303,8 @@ def eval_command(
     from trainers.generation import GenerationSettings
 
     items, _ = _prompts(store, dataset, prompts, limit)
+    from trainers.quiet import quiet_libraries
+
     quiet_libraries()
     settings = GenerationSettings(
         max_new_tokens=max_new_tokens,
@@ -314,6 +322,8 @@ def eval_command(
     console.print(plain(f"eval: against {reference}, judged by {reward_model}, {len(items)} prompts"), soft_wrap=True)
     for k, r in enumerate(results, 1):
         console.print(plain(f"  #{k} = {r.policy}"), soft_wrap=True)
+    from rich.table import Table
+
     table = Table(show_header=True)
     table.add_column("metric")
     for k in range(1, len(results) + 1):
