@@ -105,13 +105,9 @@ def _shortened(text: str, limit: int) -> str:
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from rlhf_tui import __version__  # the package's metadata takes its version from here too
 
-        try:
-            number = version("rlhf-tui")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            from rlhf_tui import __version__ as number
-        console.print(f"rlhf-tui {number}", markup=False, highlight=False)
+        console.print(f"rlhf-tui {__version__}", markup=False, highlight=False)
         raise typer.Exit()
 
 
