@@ -25,6 +25,7 @@ from store.db.connection import connect, first_row
 from store.db.dataset_rows import insert_dataset
 from store.db.group_commit import GroupCommitter
 from store.db.migrations import apply_migrations
+from store.db.transactions import transaction
 from store.errors import InvalidInputError, StoreError, UnknownDatasetError
 from store.io import export as export_module
 from store.io import importer
@@ -99,10 +100,13 @@ class DuckDBStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _q(self, sql: str, params: Sequence | dict | None = None) -> duckdb.DuckDBPyConnection:
+    def _live(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             raise StoreError("the store is closed")
-        return self._con.execute(sql, params or [])
+        return self._con
+
+    def _q(self, sql: str, params: Sequence | dict | None = None) -> duckdb.DuckDBPyConnection:
+        return self._live().execute(sql, params or [])
 
     # -- datasets ----------------------------------------------------------
     def _dataset_row(self, name: str) -> tuple[Any, ...]:
@@ -215,8 +219,7 @@ class DuckDBStore:
             dataset_id = self._dataset_id(name)
             self._forget(name)
             self._record_cache.clear()  # ids of deleted records may be handed out again
-            self._q("BEGIN TRANSACTION")
-            try:
+            with transaction(self._live()):
                 for table in ("leases", "candidates", "candidate_scores"):
                     self._q(
                         f"DELETE FROM {table} WHERE record_id IN (SELECT id FROM records WHERE dataset_id = ?)",
@@ -225,10 +228,6 @@ class DuckDBStore:
                 for table in ("annotation_history", "annotations", "skips", "review_history", "reviews", "records"):
                     self._q(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
                 self._q("DELETE FROM datasets WHERE id = ?", [dataset_id])
-                self._q("COMMIT")
-            except Exception:
-                self._q("ROLLBACK")
-                raise
 
     def list_datasets(self) -> list[DatasetSummary]:
         with self._lock:
@@ -739,8 +738,7 @@ class DuckDBStore:
                     f"{dataset!r} keeps written answers to their authors; set show_written first "
                     "(rlhf-tui settings --show-written)"
                 )
-            self._q("BEGIN TRANSACTION")
-            try:
+            with transaction(self._live()):
                 added = self._q(
                     """
                     INSERT INTO candidates
@@ -766,10 +764,6 @@ class DuckDBStore:
                     "GROUP BY record_id) c WHERE records.id = c.record_id AND records.dataset_id = ?",
                     [dataset_id],
                 )
-                self._q("COMMIT")
-            except Exception:
-                self._q("ROLLBACK")
-                raise
             self._forget(dataset)
             self._record_cache.clear()
         return int(added)
@@ -934,20 +928,16 @@ class DuckDBStore:
         with self._lock:
             self.connection.register("incoming_scores", table)
             try:
-                self._q("BEGIN TRANSACTION")
-                self._q(
-                    "DELETE FROM candidate_scores WHERE scorer = ? AND (record_id, idx) IN "
-                    "(SELECT (record_id, idx) FROM incoming_scores)",
-                    [scorer],
-                )
-                self._q(
-                    "INSERT INTO candidate_scores SELECT record_id, idx, ?, score, ? FROM incoming_scores",
-                    [scorer, utcnow()],
-                )
-                self._q("COMMIT")
-            except Exception:
-                self._q("ROLLBACK")
-                raise
+                with transaction(self._live()):
+                    self._q(
+                        "DELETE FROM candidate_scores WHERE scorer = ? AND (record_id, idx) IN "
+                        "(SELECT (record_id, idx) FROM incoming_scores)",
+                        [scorer],
+                    )
+                    self._q(
+                        "INSERT INTO candidate_scores SELECT record_id, idx, ?, score, ? FROM incoming_scores",
+                        [scorer, utcnow()],
+                    )
             finally:
                 self.connection.unregister("incoming_scores")
         return len(scores)

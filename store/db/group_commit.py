@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import duckdb
 
+from store.db.transactions import roll_back
+
 Write = Callable[[duckdb.DuckDBPyConnection], object]
 T = TypeVar("T")
 
@@ -81,10 +83,6 @@ class GroupCommitter:
         """End the failed transaction; whatever happens, the caller reports the write's own error
         and in-memory state is rebuilt from the database."""
         try:
-            con.execute("ROLLBACK").fetchall()
-        except duckdb.Error as exc:
-            # A failed COMMIT has already ended the transaction: then there is nothing to roll back.
-            if not (isinstance(exc, duckdb.TransactionException) and "no transaction is active" in str(exc)):
-                log.warning("ROLLBACK after a failed write also failed: %s", exc)
+            roll_back(con)
         finally:
             self._on_rollback()

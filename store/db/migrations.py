@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from store.db.transactions import transaction
 from store.errors import SchemaTooNewError
 
 
@@ -212,17 +213,12 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, store_path: str) -> int:
     for version, migration in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             migration(con)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                 [version, migration.__name__.lstrip("_"), datetime.now(UTC).replace(tzinfo=None)],
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied += 1
     if applied:
         con.execute("CHECKPOINT")

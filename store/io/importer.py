@@ -15,6 +15,7 @@ from store.answer_checks import MAX_ANNOTATOR_CHARS
 from store.clock import utcnow
 from store.db.connection import first_row
 from store.db.dataset_rows import insert_dataset
+from store.db.transactions import transaction
 from store.errors import InvalidInputError
 from store.io.formats import (
     FORMAT_AXES,
@@ -275,8 +276,7 @@ def _insert(
     valid: int,
 ) -> ImportReport:
     now = utcnow()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         row = first_row(con.execute("SELECT id, settings FROM datasets WHERE name = ?", [dataset]))
         if row is None:
             settings = {"axes": axes} if axes else None
@@ -392,10 +392,6 @@ def _insert(
                 ).fetchall()[0][0]
         finally:
             _unregister(con, "new_ids")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     added = len(new_ids)
     return ImportReport(
         dataset=dataset,
