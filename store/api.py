@@ -6,7 +6,7 @@ against `rlhf-tui serve`. Arguments and results are primitives or the dataclasse
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from store.types import (
@@ -14,6 +14,7 @@ from store.types import (
     AnnotationInput,
     AnnotatorActivity,
     AnnotatorProgress,
+    Caller,
     Dataset,
     DatasetSummary,
     ImportReport,
@@ -31,6 +32,13 @@ class PreferenceStore(Protocol):
     def close(self) -> None: ...
     def __enter__(self) -> PreferenceStore: ...
     def __exit__(self, *exc: object) -> None: ...
+
+    # who is calling, and the connection behind it
+    def caller(self) -> Caller: ...
+    def watch_connection(self, on_change: Callable[[bool], None]) -> None:
+        """Call `on_change(True)` when the connection to the store is lost and `on_change(False)` when it is
+        back, and make every call wait for it as long as it takes (in-process: nothing is ever lost)."""
+        ...
 
     # datasets
     def list_datasets(self) -> list[DatasetSummary]: ...

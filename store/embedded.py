@@ -9,7 +9,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from store.types import (
     AnnotationInput,
     AnnotatorActivity,
     AnnotatorProgress,
+    Caller,
     Candidate,
     ChatMessage,
     Dataset,
@@ -93,6 +94,12 @@ class DuckDBStore:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+    def caller(self) -> Caller:
+        return Caller(user=None, admin=True, through_service=False)
+
+    def watch_connection(self, on_change: Callable[[bool], None]) -> None:
+        """In-process there is no connection to lose."""
 
     def __enter__(self) -> DuckDBStore:
         return self

@@ -20,6 +20,16 @@ MAX_TEXT_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Whom a store serves. Over the team service: the Unix user the kernel vouched for, and whether the
+    service made them an admin. In-process: the owner of the file, an admin, named by the command."""
+
+    user: str | None  # None in-process: the command decides the name (--annotator, else the login name)
+    admin: bool
+    through_service: bool
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     role: str
     content: str

@@ -22,7 +22,6 @@ from rlhf_tui.app.messages import DatasetLoaded, ServiceConnectionChanged, Store
 from rlhf_tui.app.screens import DatasetPickerScreen, HelpScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import Dataset, PreferenceStore
-from store.service.client import ServiceClient
 
 
 class AnnotationApp(App[None]):
@@ -54,10 +53,8 @@ class AnnotationApp(App[None]):
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.keymap)
-        if isinstance(self.store, ServiceClient):
-            # Wait for a lost service as long as it takes: the queued answers are sent, in order, once it is back.
-            self.store.reconnect_timeout = None
-            self.store.on_connection_change = self.connection_changed
+        # Wait for a lost service as long as it takes: the queued answers are sent, in order, once it is back.
+        self.store.watch_connection(self.connection_changed)
         self.run_store_jobs()
         if self.dataset_name:
             self.open_dataset(self.dataset_name)
@@ -93,9 +90,7 @@ class AnnotationApp(App[None]):
 
     def identity(self) -> str:
         """Who the answers are recorded as: over the service, the name it knows us by."""
-        if isinstance(self.store, ServiceClient) and self.store.user:
-            return self.store.user
-        return self.annotator
+        return self.store.caller().user or self.annotator
 
     # -- keys everywhere --------------------------------------------------------------
     def action_help(self) -> None:

@@ -28,16 +28,16 @@ def annotate(
     the config file: $RLHF_TUI_CONFIG, else ~/.config/rlhf-tui/config.toml ([keymap] table)."""
     from rlhf_tui.app import load_config, run_annotation_app
     from store.errors import PermissionDeniedError
-    from store.service.client import ServiceClient
 
     config = load_config()  # a ConfigError is a UserError: one line from the CLI, exit 1
     opened = open_client_store(store)
     try:
-        if isinstance(opened, ServiceClient):
-            who = annotator or opened.user
-            if who != opened.user:
+        caller = opened.caller()
+        if caller.user is not None:  # over the service: the name the kernel vouched for
+            who = annotator or caller.user
+            if who != caller.user:
                 raise PermissionDeniedError(
-                    f"you are connected to the store service as {opened.user}; you cannot annotate as {who} "
+                    f"you are connected to the store service as {caller.user}; you cannot annotate as {who} "
                     "(the service takes your name from the operating system)"
                 )
         else:

@@ -37,7 +37,6 @@ def review(
     from rlhf_tui.app import load_config
     from rlhf_tui.app.review import run_review_app
     from store.errors import InvalidInputError, PermissionDeniedError
-    from store.service.client import ServiceClient
 
     chosen = order.value if order is not None else ("annotator" if annotator else "disputed")
     if chosen == "annotator" and not annotator:
@@ -47,9 +46,10 @@ def review(
     config = load_config()  # a ConfigError is a UserError: one line from the CLI, exit 1
     opened = open_client_store(store)
     try:
-        if isinstance(opened, ServiceClient):
-            reviewer = opened.user
-            if not opened.is_admin:  # the service refuses every review call; say so before the screen opens
+        caller = opened.caller()
+        if caller.user is not None:  # over the service: the name the kernel vouched for
+            reviewer = caller.user
+            if not caller.admin:  # the service refuses every review call; say so before the screen opens
                 raise PermissionDeniedError(
                     f"review is for admins, and {reviewer} is not one; ask the service's owner to add you "
                     "with `rlhf-tui serve --admin USER`"

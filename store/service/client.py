@@ -32,6 +32,7 @@ from store.types import (
     AnnotationInput,
     AnnotatorActivity,
     AnnotatorProgress,
+    Caller,
     Dataset,
     DatasetSummary,
     ImportReport,
@@ -168,6 +169,13 @@ class ServiceClient:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+    def caller(self) -> Caller:
+        return Caller(user=self.user, admin=self.is_admin, through_service=True)
+
+    def watch_connection(self, on_change: Callable[[bool], None]) -> None:
+        self.reconnect_timeout = None  # the caller waits for a lost service as long as it takes
+        self.on_connection_change = on_change
 
     def __enter__(self) -> ServiceClient:
         return self

@@ -43,7 +43,6 @@ from rlhf_tui.app.screens.text_prompt import TextPromptScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from rlhf_tui.app.widgets import CandidateGrid, GuidelinesPanel, KeyFooter, PromptView, StatusFacts, StatusLine
 from store import Dataset, PreferenceStore
-from store.service.client import ServiceClient
 from store.types import AnnotationStatus
 
 RENEW_LEASES_EVERY_SECONDS = 120
@@ -127,7 +126,8 @@ class AnnotateScreen(Screen[None]):
         self.written_rank = 1  # its rank among the candidates (1: better than every one)
         store = context.store
         # Over the service an annotator finds (`/`) only the records they answered; admins any.
-        self.finds_only_answered = isinstance(store, ServiceClient) and not store.is_admin
+        caller = store.caller()
+        self.finds_only_answered = caller.through_service and not caller.admin
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
