@@ -21,6 +21,7 @@ import duckdb
 from benchmarks.synthetic import add_random_rankings, write_native_jsonl
 from store.connect import open_store
 from store.db.migrations import apply_migrations
+from store.types import ExportOptions
 
 
 def baseline_import(path: Path, n: int, db: Path) -> float:
@@ -119,7 +120,7 @@ def main() -> None:
         for fmt, suffix in (("annotations", "parquet"), ("annotations", "jsonl"), ("preference", "parquet")):
             out = tmp / f"{fmt}.{suffix}"
             start = time.perf_counter()
-            rows = store.export("bench", fmt, out)
+            rows = store.export("bench", out, ExportOptions(fmt))
             timings[(fmt, suffix)] = (rows, time.perf_counter() - start, out.stat().st_size / 1e6)
         store.close()
         base_out = baseline_export(store_path, args.baseline_rows, tmp / "baseline.jsonl")

@@ -17,6 +17,7 @@ from store.types import (
     Caller,
     Dataset,
     DatasetSummary,
+    ExportOptions,
     ImportReport,
     LeaseInfo,
     Record,
@@ -67,27 +68,10 @@ class PreferenceStore(Protocol):
         skip_invalid: bool = False,
         keep_labels: str | None = None,
     ) -> ImportReport: ...
-    def export(
-        self,
-        dataset: str,
-        fmt: str,
-        out: str | os.PathLike,
-        aggregate: str = "all",
-        fallback: str = "majority",
-        weights: dict[str, float] | None = None,
-        threshold: float | None = None,
-    ) -> int: ...
+    def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int: ...
     def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]: ...
     def export_rows(
-        self,
-        dataset: str,
-        fmt: str,
-        aggregate: str = "all",
-        offset: int = 0,
-        limit: int | None = None,
-        fallback: str = "majority",
-        weights: dict[str, float] | None = None,
-        threshold: float | None = None,
+        self, dataset: str, options: ExportOptions, offset: int = 0, limit: int | None = None
     ) -> list[dict]: ...
 
     # records and assignment

@@ -41,6 +41,7 @@ from store.types import (
     ChatMessage,
     Dataset,
     DatasetSummary,
+    ExportOptions,
     ImportReport,
     LeaseInfo,
     Prompt,
@@ -283,65 +284,31 @@ class DuckDBStore:
                 keep_labels=keep_labels,
             )
 
-    def export(
-        self,
-        dataset: str,
-        fmt: str,
-        out: str | os.PathLike,
-        aggregate: str = "all",
-        fallback: str = "majority",
-        weights: dict[str, float] | None = None,
-        threshold: float | None = None,
-    ) -> int:
-        """Write an export to `out` (Parquet or JSONL), complete or not at all. Rate datasets:
-        `weights` (axis → weight) score the candidates (default: the overall axis); kto from
-        ratings marks a candidate desirable when its score reaches `threshold`."""
+    def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int:
+        """Write an export to `out` (Parquet or JSONL), complete or not at all."""
         target = Path(out)
         file_format = export_module.output_file_format(target)
         return export_module.write_atomically(
-            target,
-            lambda tmp: self.export_to_path(dataset, fmt, aggregate, file_format, tmp, fallback, weights, threshold),
+            target, lambda tmp: self.export_to_path(dataset, options, file_format, tmp)
         )
 
-    def export_to_path(
-        self,
-        dataset: str,
-        fmt: str,
-        aggregate: str,
-        file_format: str,
-        path: Path,
-        fallback: str = "majority",
-        weights: dict[str, float] | None = None,
-        threshold: float | None = None,
-    ) -> int:
+    def export_to_path(self, dataset: str, options: ExportOptions, file_format: str, path: Path) -> int:
         """Write the export to `path` as it is (the caller makes it atomic); return the row count."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return export_module.copy_to(
-                self.connection, dataset_id, dataset, fmt, aggregate, file_format, path, fallback, weights, threshold
-            )
+            return export_module.copy_to(self.connection, dataset_id, dataset, options, file_format, path)
 
     def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]:
         """TRL preference rows (prompt, chosen, rejected, record_id, external_id, annotator, margin)."""
-        return self.export_rows(dataset, "preference", aggregate, fallback=fallback)
+        return self.export_rows(dataset, ExportOptions("preference", aggregate, fallback))
 
     def export_rows(
-        self,
-        dataset: str,
-        fmt: str,
-        aggregate: str = "all",
-        offset: int = 0,
-        limit: int | None = None,
-        fallback: str = "majority",
-        weights: dict[str, float] | None = None,
-        threshold: float | None = None,
+        self, dataset: str, options: ExportOptions, offset: int = 0, limit: int | None = None
     ) -> list[dict]:
         """Export rows as dicts, in the export's order; `offset`/`limit` page through them."""
         with self._lock:
             dataset_id = self._dataset_id(dataset)
-            return export_module.rows(
-                self.connection, dataset_id, dataset, fmt, aggregate, offset, limit, fallback, weights, threshold
-            )
+            return export_module.rows(self.connection, dataset_id, dataset, options, offset, limit)
 
     # -- records -------------------------------------------------------------
     def get_records(self, record_ids: Sequence[int]) -> list[Record]:

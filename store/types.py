@@ -20,6 +20,18 @@ MAX_TEXT_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
+class ExportOptions:
+    """What an export writes: its format, how the answers of a record combine, and for rate datasets how
+    ratings become preferences. One value from the CLI (or a trainer) down to the query."""
+
+    fmt: str  # one of EXPORT_FORMATS
+    aggregate: str = "all"  # one of AGGREGATIONS
+    fallback: str = "majority"  # with "adjudicated": for records without a review (one of FALLBACKS)
+    weights: dict[str, float] | None = None  # rate datasets: axis -> weight (default: the overall axis)
+    threshold: float | None = None  # kto from ratings: desirable at or above this score
+
+
+@dataclass(frozen=True)
 class Caller:
     """Whom a store serves. Over the team service: the Unix user the kernel vouched for, and whether the
     service made them an admin. In-process: the owner of the file, an admin, named by the command."""

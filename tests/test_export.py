@@ -8,6 +8,7 @@ import pytest
 from conftest import rank_rows
 
 from store import AnnotationInput, InvalidInputError
+from store.types import ExportOptions
 
 
 def ranked(store, jsonl, rankings_by_annotator: dict[str, list[tuple[int, ...]]], k=4, chat=False, **import_kw):
@@ -109,7 +110,7 @@ def test_kto_labels_best_true_worst_false_and_both_bad_false(store, jsonl):
     r0, r1 = store.get_records(store.record_ids("p"))
     store.save_annotation(AnnotationInput(r0.id, "ann", "submitted", (2, 1)))
     store.save_annotation(AnnotationInput(r1.id, "ann", "submitted", (1, 1), both_bad=True))
-    rows = store.export_rows("p", "kto")
+    rows = store.export_rows("p", ExportOptions("kto"))
     assert [(r["completion"], r["label"]) for r in rows] == [
         ("answer 0.0", False),
         ("answer 0.1", True),
@@ -120,7 +121,7 @@ def test_kto_labels_best_true_worst_false_and_both_bad_false(store, jsonl):
 
 def test_sft_takes_the_consensus_best(store, jsonl):
     ranked(store, jsonl, {"a": [(3, 1, 2), (1, 2, 3)], "b": [(2, 1, 3), (1, 2, 3)]}, k=3)
-    assert [(r["prompt"], r["completion"]) for r in store.export_rows("d", "sft")] == [
+    assert [(r["prompt"], r["completion"]) for r in store.export_rows("d", ExportOptions("sft"))] == [
         ("question 0", "answer 0.1"),
         ("question 1", "answer 1.0"),
     ]
@@ -134,7 +135,7 @@ def test_annotations_export_has_every_answer_with_who_and_how(store, jsonl, tmp_
     )
     store.save_annotation(AnnotationInput(r1.id, "bob", "discarded", discard_reason="off topic"))
     out = tmp_path / "answers.parquet"
-    assert store.export("p", "annotations", out) == 2
+    assert store.export("p", out, ExportOptions("annotations")) == 2
     import pyarrow.parquet as pq
 
     rows = pq.read_table(out).to_pylist()
@@ -157,7 +158,7 @@ def test_files_load_with_hugging_face_datasets(store, jsonl, tmp_path, suffix):
 
     ranked(store, jsonl, {"ann": [(1, 2, 3), (3, 2, 1)]}, k=3)
     out = tmp_path / f"prefs{suffix}"
-    assert store.export("d", "preference", out) == 6
+    assert store.export("d", out, ExportOptions("preference")) == 6
     builder = "parquet" if suffix == ".parquet" else "json"
     loaded = load_dataset(builder, data_files=str(out), split="train")
     assert loaded.num_rows == 6
@@ -176,9 +177,9 @@ def test_files_load_with_hugging_face_datasets(store, jsonl, tmp_path, suffix):
 def test_export_refuses_unknown_suffix_and_leaves_no_partial_file(store, jsonl, tmp_path):
     ranked(store, jsonl, {"ann": [(1, 2)]}, k=2)
     with pytest.raises(InvalidInputError, match=r"unknown output type \.csv"):
-        store.export("d", "preference", tmp_path / "out.csv")
+        store.export("d", tmp_path / "out.csv", ExportOptions("preference"))
     with pytest.raises(InvalidInputError, match="unknown export format"):
-        store.export("d", "nonsense", tmp_path / "out.parquet")
+        store.export("d", tmp_path / "out.parquet", ExportOptions("nonsense"))
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("out", ".out"))) == []
 
 
@@ -192,7 +193,7 @@ def test_trl_trainers_accept_the_export_as_it_is(store, jsonl, tmp_path):
     model_dir = build_tiny_model(tmp_path / "tiny")
     ranked(store, jsonl, {"ann": [(1, 2, 3)] * 4}, k=3)
     out = tmp_path / "prefs.parquet"
-    store.export("d", "preference", out)
+    store.export("d", out, ExportOptions("preference"))
     data = load_dataset("parquet", data_files=str(out), split="train")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.pad_token = tokenizer.eos_token

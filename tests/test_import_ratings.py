@@ -12,6 +12,7 @@ import pytest
 
 from store import AnnotationInput, InvalidInputError
 from store.stats.agreement import compute_agreement, rating_agreement
+from store.types import ExportOptions
 
 SFB_AXES = ["overall", "accuracy", "coverage", "coherence"]
 UF_AXES = ["instruction_following", "honesty", "truthfulness", "helpfulness"]
@@ -94,7 +95,8 @@ def test_sfb_axis_rows_become_one_record_per_post_with_each_workers_ratings(stor
 
     # Preference pairs come from the overall axis, per worker; margin = the rating gap.
     pairs = sorted(
-        (p["annotator"], p["chosen"], p["rejected"], p["margin"]) for p in store.export_rows("sfb", "preference")
+        (p["annotator"], p["chosen"], p["rejected"], p["margin"])
+        for p in store.export_rows("sfb", ExportOptions("preference"))
     )
     # t3_b: each worker rated one summary only, so neither gives a pair there.
     assert pairs == [
@@ -259,7 +261,7 @@ def test_ultrafeedback_with_keep_labels_keeps_the_fine_grained_ratings(store, js
         (1, "helpfulness"): 1,
     }
     assert len(store.get_annotation(prime, "ultrafeedback").ratings) == 11
-    pairs = store.export_rows("uf", "preference", weights={"helpfulness": 1.0})
+    pairs = store.export_rows("uf", ExportOptions("preference", weights={"helpfulness": 1.0}))
     assert ("Rain taps the window", "Rain is wet.", 3.0) in [(p["chosen"], p["rejected"], p["margin"]) for p in pairs]
 
 

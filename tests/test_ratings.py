@@ -8,6 +8,7 @@ from conftest import REPO, rank_rows
 
 from store import AnnotationInput, InvalidInputError
 from store.stats.agreement import rating_agreement
+from store.types import ExportOptions
 
 AXES = [
     {"name": "accuracy", "low": 1, "high": 7},
@@ -53,26 +54,26 @@ def test_preference_from_ratings_uses_the_overall_axis_or_given_weights(store, r
         "ann",
         [{"accuracy": 7, "overall": 2}, {"accuracy": 3, "overall": 6}, {"accuracy": 5, "overall": 6}],
     )
-    overall = store.export_rows("r", "preference")
+    overall = store.export_rows("r", ExportOptions("preference"))
     # overall: candidates 1 and 2 tie at 6 (no pair), both beat 0 by 4.
     assert sorted((p["chosen"], p["rejected"], p["margin"]) for p in overall) == [
         ("answer 0.1", "answer 0.0", 4.0),
         ("answer 0.2", "answer 0.0", 4.0),
     ]
-    weighted = store.export_rows("r", "preference", weights={"accuracy": 1.0})
+    weighted = store.export_rows("r", ExportOptions("preference", weights={"accuracy": 1.0}))
     assert (weighted[0]["chosen"], weighted[0]["rejected"], weighted[0]["margin"]) == ("answer 0.0", "answer 0.1", 4.0)
     assert len(weighted) == 3
     with pytest.raises(InvalidInputError, match="unknown axis 'beauty' in --weights"):
-        store.export_rows("r", "preference", weights={"beauty": 1.0})
-    kto = store.export_rows("r", "kto", threshold=5)
+        store.export_rows("r", ExportOptions("preference", weights={"beauty": 1.0}))
+    kto = store.export_rows("r", ExportOptions("kto", threshold=5))
     assert [(k["completion"], k["label"]) for k in kto] == [
         ("answer 0.0", False),
         ("answer 0.1", True),
         ("answer 0.2", True),
     ]
     with pytest.raises(InvalidInputError, match="kto from ratings needs --threshold"):
-        store.export_rows("r", "kto")
-    row = store.export_rows("r", "annotations")[0]
+        store.export_rows("r", ExportOptions("kto"))
+    row = store.export_rows("r", ExportOptions("annotations"))[0]
     assert {"idx": 0, "axis": "overall", "value": 2.0} in row["ratings"]
 
 
@@ -80,10 +81,10 @@ def test_a_written_answer_beats_what_was_ranked_below_it_and_comes_first_for_sft
     record = rated[0]
     ratings = [{"accuracy": 2, "overall": 5}, {"accuracy": 3, "overall": 3}, {"accuracy": 5, "overall": 1}]
     rate(store, record, "ann", ratings, written="The right answer, written by an expert.", written_rank=2)
-    pairs = store.export_rows("r", "preference")
+    pairs = store.export_rows("r", ExportOptions("preference"))
     written = [(p["rejected"], p["margin"]) for p in pairs if p["chosen"].startswith("The right answer")]
     assert written == [("answer 0.1", 1.0), ("answer 0.2", 2.0)]  # candidate 0 (rank 1) stays above it
-    sft = {r["record_id"]: r["completion"] for r in store.export_rows("r", "sft")}
+    sft = {r["record_id"]: r["completion"] for r in store.export_rows("r", ExportOptions("sft"))}
     assert sft[record] == "The right answer, written by an expert."
     store.import_file(jsonl(rank_rows(1), name="plain.jsonl"), dataset="plain")
     (plain,) = store.record_ids("plain")
@@ -96,12 +97,12 @@ def test_thumbs_give_kto_labels_and_pairs(store, jsonl):
     (record,) = store.record_ids("t")
     good = (0, "good", 1.0), (1, "good", 0.0), (2, "good", 1.0)
     store.save_annotation(AnnotationInput(record, "ann", "submitted", ratings=good))
-    assert [(k["completion"], k["label"]) for k in store.export_rows("t", "kto")] == [
+    assert [(k["completion"], k["label"]) for k in store.export_rows("t", ExportOptions("kto"))] == [
         ("answer 0.0", True),
         ("answer 0.1", False),
         ("answer 0.2", True),
     ]
-    assert sorted((p["chosen"], p["rejected"]) for p in store.export_rows("t", "preference")) == [
+    assert sorted((p["chosen"], p["rejected"]) for p in store.export_rows("t", ExportOptions("preference"))) == [
         ("answer 0.0", "answer 0.1"),
         ("answer 0.2", "answer 0.1"),
     ]

@@ -9,7 +9,7 @@ from conftest import rank_rows
 
 from store import AnnotationInput, InvalidInputError
 from store.stats.agreement import agreement_with_reference, compute_agreement, pairwise_accuracy
-from store.types import ReviewInput
+from store.types import ExportOptions, ReviewInput
 
 
 def answer(store, record_id, who, ranks, **kw):
@@ -63,7 +63,7 @@ def test_reviews_keep_their_history_and_can_accept_one_annotators_answer(store, 
 def test_adjudicated_export_uses_reviews_and_falls_back_for_the_rest(store, three_answers):
     ids = three_answers
     store.save_review(ReviewInput(ids[2], "lead", (3, 2, 1)))
-    rows = store.export_rows("d", "preference", "adjudicated", fallback="majority")
+    rows = store.export_rows("d", ExportOptions("preference", "adjudicated", fallback="majority"))
     reviewed = [(r["chosen"], r["rejected"]) for r in rows if r["record_id"] == ids[2]]
     assert sorted(reviewed) == sorted(
         [("answer 2.2", "answer 2.1"), ("answer 2.2", "answer 2.0"), ("answer 2.1", "answer 2.0")]
@@ -76,9 +76,9 @@ def test_adjudicated_export_uses_reviews_and_falls_back_for_the_rest(store, thre
         ("answer 3.0", "answer 3.2"),
         ("answer 3.1", "answer 3.2"),
     ]
-    borda = store.export_rows("d", "preference", "adjudicated", fallback="borda")
+    borda = store.export_rows("d", ExportOptions("preference", "adjudicated", fallback="borda"))
     assert {r["annotator"] for r in borda if r["record_id"] != ids[2]} == {"borda"}
-    sft = {r["record_id"]: r["completion"] for r in store.export_rows("d", "sft", "adjudicated")}
+    sft = {r["record_id"]: r["completion"] for r in store.export_rows("d", ExportOptions("sft", "adjudicated"))}
     assert sft[ids[2]] == "answer 2.2" and sft[ids[0]] == "answer 0.0"
 
 

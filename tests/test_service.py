@@ -158,7 +158,7 @@ import os
 os.umask(0o077)
 from store.service.client import ServiceClient
 c = ServiceClient({str(team.sock)!r})
-print(c.export('d', 'annotations', {str(home / "answers.parquet")!r}))
+print(c.export('d', {str(home / "answers.parquet")!r}, store.types.ExportOptions('annotations')))
 """,
         )
         assert admin.stdout.split() == ["1"], admin.stderr
@@ -237,7 +237,7 @@ c.save_annotation(AnnotationInput(record.id, me, 'submitted', (1, 2, 3)))
 for attempt in (lambda: c.save_annotation(AnnotationInput(record.id, 'root', 'submitted', (1, 2, 3))),
                 lambda: c.get_annotation(record.id, 'root'),
                 lambda: c.import_file({str(team.shared / "data.jsonl")!r}, dataset='d'),
-                lambda: c.export('d', 'annotations', {str(team.shared / "leak.parquet")!r}),
+                lambda: c.export('d', {str(team.shared / "leak.parquet")!r}, store.types.ExportOptions('annotations')),
                 lambda: c.submitted_rankings('d')):
     try:
         attempt()

@@ -14,7 +14,7 @@ from store.api import PreferenceStore
 from store.embedded import DuckDBStore
 from store.service.client import ServiceClient
 from store.service.operations import OPERATIONS
-from store.types import AnnotationInput, ReviewInput
+from store.types import AnnotationInput, ExportOptions, ReviewInput
 
 # On the wire only: files cross the socket as streams of these, which the client turns into
 # `import_file` and `export`.
@@ -31,7 +31,11 @@ INTERFACE_ONLY = {
     "preference_rows": "export_rows of the preference format",
 }
 # Parameters that the wire spells out field by field.
-SPELLED_OUT = {"save_annotation": ("answer", AnnotationInput), "save_review": ("review", ReviewInput)}
+SPELLED_OUT = {
+    "save_annotation": ("answer", AnnotationInput),
+    "save_review": ("review", ReviewInput),
+    "export_rows": ("options", ExportOptions),
+}
 # Fields the service fills in from the connection, never from the request.
 FROM_THE_CALLER = {"save_review": {"reviewer"}}
 # Fields a request may leave out where the Python value must be given: the wire's default is passed on.
@@ -57,25 +61,29 @@ def test_every_operation_is_in_the_interface_and_every_method_on_the_wire_or_nam
 def test_the_wire_takes_the_parameters_of_the_interface(name):
     signature = interface_methods()[name]
     params = {k: v for k, v in signature.parameters.items() if k != "self"}
+    expected = {k: v.default is inspect.Parameter.empty for k, v in params.items()}
     if name in SPELLED_OUT:
         argument, kind = SPELLED_OUT[name]
-        assert list(params) == [argument]
+        del expected[argument]
         fields = {f.name: f for f in dataclasses.fields(kind)}
-        expected = {
+        expected |= {
             field_name: (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
             for field_name, f in fields.items()
             if field_name not in FROM_THE_CALLER.get(name, set())
+        }
+        params |= {
+            field_name: inspect.Parameter(field_name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
+            for field_name, f in fields.items()
+            if f.default is not dataclasses.MISSING
         }
         for (operation_name, field_name), default in WIRE_DEFAULTS.items():
             if operation_name == name:
                 expected[field_name] = False
                 assert OPERATIONS[name].by_name[field_name].default == default
-    else:
-        expected = {k: v.default is inspect.Parameter.empty for k, v in params.items()}
     operation = OPERATIONS[name]
     assert {p.name: p.required for p in operation.params} == expected
     for param in operation.params:
-        if name in SPELLED_OUT or param.required:
+        if param.required or name in {"save_annotation", "save_review"}:
             continue
         default = params[param.name].default
         if operation.paged and param.name == "limit":

@@ -29,6 +29,7 @@ def load_rows(args: DataArgs, data_format: str, threshold: float | None = None) 
         return load_preference_rows(args)
     if args.dataset:
         from store.connect import connect_store
+        from store.types import ExportOptions
 
         store = connect_store(args.store)
         try:
@@ -36,7 +37,9 @@ def load_rows(args: DataArgs, data_format: str, threshold: float | None = None) 
                 records = store.get_records(store.record_ids(args.dataset))
                 rows = [{"prompt": r.prompt, "record_id": r.id} for r in records]
             else:
-                rows = store.export_rows(args.dataset, data_format, aggregate=args.aggregate, threshold=threshold)
+                rows = store.export_rows(
+                    args.dataset, ExportOptions(data_format, aggregate=args.aggregate, threshold=threshold)
+                )
         finally:
             store.close()
         source = f"dataset '{args.dataset}'"

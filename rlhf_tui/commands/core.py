@@ -291,9 +291,11 @@ def export_command(
     store: Path | None = StoreOption,
 ) -> None:
     """Export annotations or training data to Parquet or JSONL."""
+    from store.types import ExportOptions
+
     parsed = _parse_weights(weights)
     with open_client_store(store) as s:
-        count = s.export(dataset, fmt.value, out, aggregate.value, fallback.value, parsed, threshold)
+        count = s.export(dataset, out, ExportOptions(fmt.value, aggregate.value, fallback.value, parsed, threshold))
     console.print(plain(f"wrote {count} {fmt.value} rows to {out}", one_line=True), soft_wrap=True)
     if count == 0:
         err_console.print(plain(f"warning: {dataset!r} has no submitted answers to export yet", one_line=True))

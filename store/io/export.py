@@ -17,7 +17,7 @@ from store.dataset_settings import overall_axis
 from store.errors import InvalidInputError
 from store.io.sql_names import quote_literal
 from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS
-from store.types import THUMBS_AXIS
+from store.types import THUMBS_AXIS, ExportOptions
 
 FILE_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 
@@ -171,16 +171,11 @@ def _completion_expr(alias: str, chat: bool) -> str:
 
 
 def export_query(
-    con: duckdb.DuckDBPyConnection,
-    dataset_id: int,
-    dataset: str,
-    fmt: str,
-    aggregate: str,
-    fallback: str = "majority",
-    weights: dict[str, float] | None = None,
-    threshold: float | None = None,
+    con: duckdb.DuckDBPyConnection, dataset_id: int, dataset: str, options: ExportOptions
 ) -> tuple[str, dict]:
     """(SQL, parameters) of an export of one dataset; every query has a total ORDER BY."""
+    fmt, aggregate, fallback = options.fmt, options.aggregate, options.fallback
+    weights, threshold = options.weights, options.threshold
     params: dict[str, object] = {"dataset": dataset_id}
     # TRL wants one shape per dataset: if any prompt is a chat, all rows are conversational.
     chat = bool(
@@ -318,15 +313,11 @@ def rows(
     con: duckdb.DuckDBPyConnection,
     dataset_id: int,
     dataset: str,
-    fmt: str,
-    aggregate: str = "all",
+    options: ExportOptions,
     offset: int = 0,
     limit: int | None = None,
-    fallback: str = "majority",
-    weights: dict[str, float] | None = None,
-    threshold: float | None = None,
 ) -> list[dict]:
-    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate, fallback, weights, threshold)
+    sql, params = export_query(con, dataset_id, dataset, options)
     if limit is not None:
         sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)} OFFSET {int(offset)}"
     return con.sql(sql, params=params).to_arrow_table().to_pylist()
@@ -348,18 +339,14 @@ def copy_to(
     con: duckdb.DuckDBPyConnection,
     dataset_id: int,
     dataset: str,
-    fmt: str,
-    aggregate: str,
+    options: ExportOptions,
     file_format: str,
     path: Path,
-    fallback: str = "majority",
-    weights: dict[str, float] | None = None,
-    threshold: float | None = None,
 ) -> int:
     """COPY the export into `path` (created with this process's umask); return the row count."""
-    sql, params = export_query(con, dataset_id, dataset, fmt, aggregate, fallback, weights, threshold)
-    options = "FORMAT parquet, COMPRESSION zstd" if file_format == "parquet" else "FORMAT json"
-    return int(con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})", params).fetchall()[0][0])
+    sql, params = export_query(con, dataset_id, dataset, options)
+    copy_options = "FORMAT parquet, COMPRESSION zstd" if file_format == "parquet" else "FORMAT json"
+    return int(con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({copy_options})", params).fetchall()[0][0])
 
 
 def write_atomically(out: Path, produce: Callable[[Path], int]) -> int:

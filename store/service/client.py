@@ -35,6 +35,7 @@ from store.types import (
     Caller,
     Dataset,
     DatasetSummary,
+    ExportOptions,
     ImportReport,
     LeaseInfo,
     Record,
@@ -308,28 +309,10 @@ class ServiceClient:
             keep_labels=keep_labels,
         )
 
-    def export(
-        self,
-        dataset: str,
-        fmt: str,
-        out: str | os.PathLike,
-        aggregate: str = "all",
-        fallback: str = "majority",
-        weights: dict[str, float] | None = None,
-        threshold: float | None = None,
-    ) -> int:
+    def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int:
         target = Path(out)
         file_format = output_file_format(target)
-        started = self._call(
-            "export_begin",
-            dataset=dataset,
-            fmt=fmt,
-            aggregate=aggregate,
-            file_format=file_format,
-            fallback=fallback,
-            weights=weights,
-            threshold=threshold,
-        )
+        started = self._call("export_begin", dataset=dataset, file_format=file_format, **dataclasses.asdict(options))
         transfer, size = started["transfer"], int(started["size"])
 
         def receive(tmp: Path) -> int:
@@ -347,27 +330,12 @@ class ServiceClient:
             self._call("transfer_close", transfer=transfer)
 
     def preference_rows(self, dataset: str, aggregate: str = "all", fallback: str = "majority") -> list[dict]:
-        return self.export_rows(dataset, "preference", aggregate, fallback=fallback)
+        return self.export_rows(dataset, ExportOptions("preference", aggregate, fallback))
 
     def export_rows(
-        self,
-        dataset: str,
-        fmt: str,
-        aggregate: str = "all",
-        offset: int = 0,
-        limit: int | None = None,
-        fallback: str = "majority",
-        weights: dict[str, float] | None = None,
-        threshold: float | None = None,
+        self, dataset: str, options: ExportOptions, offset: int = 0, limit: int | None = None
     ) -> list[dict]:
-        query = {
-            "dataset": dataset,
-            "fmt": fmt,
-            "aggregate": aggregate,
-            "fallback": fallback,
-            "weights": weights,
-            "threshold": threshold,
-        }
+        query = {"dataset": dataset, **dataclasses.asdict(options)}
         if limit is not None:
             return list(self._call("export_rows", offset=offset, limit=limit, **query))
         rows = self._pages("export_rows", **query)

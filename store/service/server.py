@@ -44,7 +44,7 @@ from store.errors import InvalidInputError, PermissionDeniedError, StoreError
 from store.location import ServiceMarker, default_socket_path, marker_path, wal_path
 from store.service import operations as protocol
 from store.service import wire
-from store.types import AnnotationInput, Record, ReviewInput
+from store.types import AnnotationInput, ExportOptions, Record, ReviewInput
 
 MAX_CONNECTIONS = 512  # in all; each costs a file descriptor and a few kB
 MAX_CONNECTIONS_PER_USER = 32
@@ -257,21 +257,11 @@ class StoreService:
             path.unlink(missing_ok=True)
 
     # -- export: the service writes its own temporary file and streams it back ---------
-    def _op_export_begin(
-        self,
-        conn: ConnectionState,
-        dataset: str,
-        fmt: str,
-        aggregate: str,
-        file_format: str,
-        fallback: str,
-        weights: dict[str, float] | None,
-        threshold: float | None,
-    ) -> dict:
+    def _op_export_begin(self, conn: ConnectionState, dataset: str, file_format: str, **options: Any) -> dict:
         transfer = uuid.uuid4().hex
         path = self.spool / f"export-{transfer}"
         try:
-            rows = self.store.export_to_path(dataset, fmt, aggregate, file_format, path, fallback, weights, threshold)
+            rows = self.store.export_to_path(dataset, ExportOptions(**options), file_format, path)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
