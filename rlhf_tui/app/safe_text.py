@@ -23,13 +23,25 @@ from rich.text import Text
 
 from rlhf_tui.terminal_text import neutralise
 
-__all__ = ["CODE_THEME", "PREVIEW_CHARS", "lexer_for", "neutralise", "render_untrusted", "safe_text", "truncate"]
+__all__ = [
+    "CODE_BACKGROUND",
+    "CODE_THEME",
+    "PREVIEW_CHARS",
+    "code_view",
+    "lexer_for",
+    "neutralise",
+    "render_untrusted",
+    "safe_text",
+    "truncate",
+]
 
 _FENCE = re.compile(r"^```[ \t]*([^\n`]*)\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
 _LEXER_NAME = re.compile(r"^[A-Za-z0-9_+#.-]{1,24}$")
 
 PREVIEW_CHARS = 20_000
 CODE_THEME = "ansi_dark"
+# Code blocks stand out from the text around them on a dark terminal (colour 236; the theme's own is 233).
+CODE_BACKGROUND = "grey19"
 
 
 def safe_text(text: str, style: str = "") -> Text:
@@ -50,19 +62,37 @@ def lexer_for(info: str) -> str:
     return name if _LEXER_NAME.match(name) else "text"
 
 
+def code_view(code: str, info: str) -> RenderableType:
+    """A fenced code block: highlighted by the lexer the info string names, on a background
+    that shows, wrapped at spaces. Whatever the info string holds beyond a plain lexer name
+    is shown above the code, never hidden."""
+    info = info.strip()
+    lexer = lexer_for(info)
+    # word_wrap breaks a long line at spaces (a token longer than the card is folded, never cut off).
+    syntax = Syntax(code, lexer, theme=CODE_THEME, word_wrap=True, background_color=CODE_BACKGROUND)
+    if not info or info == lexer:
+        return syntax
+    return Group(Text(f"```{info}", style="italic"), syntax)
+
+
 def _literal_parts(safe: str) -> list[RenderableType]:
+    """Text and fenced code in order; every blank line of the text, around and inside the code, kept."""
     parts: list[RenderableType] = []
     position = 0
     for fence in _FENCE.finditer(safe):
-        if fence.start() > position:
-            parts.append(Text(safe[position : fence.start()].rstrip("\n")))
-        code = fence.group(2).rstrip("\n")
-        parts.append(
-            Syntax(code, lexer_for(fence.group(1)), theme=CODE_THEME, word_wrap=True, background_color="default")
-        )
+        before = safe[position : fence.start()]
+        if position:
+            before = before.removeprefix("\n")  # the end of the closing fence's line
+        if before:
+            parts.append(Text(before.removesuffix("\n")))  # "" still shows: it is a blank line
+        code = fence.group(2)
+        parts.append(code_view(code.removesuffix("\n"), fence.group(1)))
         position = fence.end()
-    if position < len(safe):
-        parts.append(Text(safe[position:].lstrip("\n") if parts else safe[position:]))
+    after = safe[position:]
+    if parts:
+        after = after.removeprefix("\n")
+    if after:
+        parts.append(Text(after))
     return parts
 
 
