@@ -291,7 +291,11 @@ def export_command(
     store: Path | None = StoreOption,
 ) -> None:
     """Export annotations or training data to Parquet or JSONL."""
+    from store.io.export import folder_warning
+
     parsed = _parse_weights(weights)
+    if warning := folder_warning(out):
+        err_console.print(plain(warning, one_line=True), soft_wrap=True)
     with open_client_store(store) as s:
         count = s.export(dataset, fmt.value, out, aggregate.value, fallback.value, parsed, threshold)
     console.print(plain(f"wrote {count} {fmt.value} rows to {out}", one_line=True), soft_wrap=True)
