@@ -319,3 +319,14 @@ def test_sigterm_stops_the_service_with_status_zero(shared):
     service = start_service(store_path, "--socket", str(shared / "run" / "team.sock"))
     stop(service)
     assert service.returncode == 0 and "store service stopped" in service.stderr.read()
+
+
+def test_an_import_needs_room_for_the_file_it_brings_as_well_as_the_margin(tmp_path):
+    from store.service.disk_guard import MIN_FREE_BYTES, DiskFullError, DiskGuard
+
+    guard = DiskGuard({tmp_path: None}, free_space=lambda folder: MIN_FREE_BYTES + (50 << 20))
+    guard.check("save_annotation")
+    guard.check("get_records", writes=1 << 40)  # reading needs no room
+    with pytest.raises(DiskFullError, match="nearly full"):
+        guard.check("import_upload", writes=100 << 20)
+    guard.check("import_upload", writes=10 << 20)

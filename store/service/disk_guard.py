@@ -87,7 +87,9 @@ class DiskGuard:
         self.free_space = free_space
         self.margin = margin
 
-    def check(self, operation: str) -> None:
+    def check(self, operation: str, writes: int = 0) -> None:
+        """Refuse `operation` unless it only reads, or every folder has room for the margin and
+        `writes` more bytes (what the operation is known to add, such as an imported file)."""
         if operation in RUN_ON_A_FULL_DISK:
             return
         for folder, growing in self.folders.items():
@@ -95,7 +97,7 @@ class DiskGuard:
                 free = self.free_space(folder)
             except OSError:
                 continue  # a folder that cannot be measured is not a reason to refuse
-            needed = self.margin + _size(growing)
+            needed = self.margin + _size(growing) + writes
             if free < needed:
                 raise DiskFullError(
                     f"the store service's disk is nearly full ({free >> 20} MiB free; it keeps {needed >> 20} MiB "

@@ -163,9 +163,11 @@ class StoreService:
             )
         if self.fatal is not None:
             raise StoreError(f"the store service is stopping: {self.fatal}; it will be restarted, try again shortly")
-        if self.disk_guard is not None:
-            self.disk_guard.check(op.name)
         params = protocol.parse_params(op, raw_params)
+        if self.disk_guard is not None:
+            # An import writes about as much as the file it reads: that much more must be free.
+            upload = conn.uploads.get(params["transfer"]) if op.name == "import_upload" else None
+            self.disk_guard.check(op.name, upload[1] if upload else 0)
         if op.acts_for_caller and params["annotator"] != conn.user:
             raise PermissionDeniedError(
                 f"you are connected as {conn.user}; you cannot act as {params['annotator']} "
