@@ -302,7 +302,7 @@ def test_an_invalidated_database_stops_the_service_at_once_naming_the_cause(shar
     with running(store_path, sock) as service:
         client = ServiceClient(sock, reconnect_timeout=0)
         [handed] = client.next_records("d", "root")
-        with pytest.raises(StoreError, match="the store's database was invalidated"):
+        with pytest.raises(StoreError, match="the store service is stopping: its database was invalidated"):
             client.save_annotation(AnnotationInput(handed.id, "root", "submitted", (1, 2)))
         service["thread"].join(30)
         assert not service["thread"].is_alive(), "the service kept running on an invalidated database"

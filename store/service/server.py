@@ -68,6 +68,10 @@ MAX_UPLOAD_BYTES = 4 << 30
 # up within this time (a client that never reads) closes the connection.
 WRITE_TIMEOUT_SECONDS = 30.0
 TRANSFER_CHUNK = 1 << 20
+STOPPING = (
+    "the store service is stopping: its database was invalidated (its log says why); "
+    "it will be restarted, try again shortly"
+)
 
 __all__ = ["StoreService", "default_socket_path", "serve", "socket_in_use", "store_problems"]
 
@@ -146,7 +150,10 @@ class StoreService:
         """The database was invalidated: stop at once, naming the cause, so that a supervisor
         (systemd's Restart=on-failure) starts a fresh process, which opens the file again."""
         if self.fatal is None:
-            self.fatal = f"the store's database was invalidated ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            lines = str(exc).splitlines() or [""]
+            # DuckDB names the first failure (e.g. "No space left on device") on an "Original error" line.
+            cause = " ".join([lines[0], *(line for line in lines[1:] if line.startswith("Original error"))])
+            self.fatal = f"the store's database was invalidated ({type(exc).__name__}: {cause})"
             traceback.print_exception(exc, file=sys.stderr)
         return self.fatal
 
@@ -162,7 +169,7 @@ class StoreService:
                 "owner to add you with `rlhf-tui serve --admin USER`"
             )
         if self.fatal is not None:
-            raise StoreError(f"the store service is stopping: {self.fatal}; it will be restarted, try again shortly")
+            raise StoreError(STOPPING)
         params = protocol.parse_params(op, raw_params)
         if self.disk_guard is not None:
             # An import writes about as much as the file it reads: that much more must be free.
@@ -661,8 +668,8 @@ def answer_line(service: StoreService, conn: ConnectionState, line: bytes) -> by
         return wire.encode({"id": request_id, "error": wire.error_to_wire(exc)})
     except Exception as exc:  # keep serving the others; the operator gets the traceback
         if is_fatal(exc):
-            message = f"the store service is stopping: {service.fail(exc)}; it will be restarted, try again shortly"
-            return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": message}})
+            service.fail(exc)  # the details (with the store's private path) go to the service's log and exit
+            return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": STOPPING}})
         traceback.print_exc(file=sys.stderr)
         message = f"internal error in the store service ({type(exc).__name__}); its log has the details"
         return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": message}})
