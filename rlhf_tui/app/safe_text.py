@@ -4,11 +4,14 @@ invisible format characters replaced by visible stand-ins. The table of those ch
 is `rlhf_tui.terminal_text` (the CLI uses the same one).
 
 Two ways to show a prompt or an answer, chosen per dataset (`markdown` setting):
-- literally (the default), with fenced code blocks highlighted by `rich.syntax.Syntax`,
-  which never interprets markup;
+- literally (the default), with fenced code blocks highlighted by `rich.syntax.Syntax`
+  (which never interprets markup) on a background that shows, wrapped at spaces, every
+  blank line in and around them kept;
 - as a safe subset of Markdown (`safe_markdown.py`): emphasis, lists, headings, tables and
-  code are rendered; links and images are shown as text with their address, raw HTML
-  literally, and nothing is ever clickable.
+  code are rendered; links and images are shown as text with their address and title,
+  link-reference definitions as the lines they are, raw HTML literally, and nothing is
+  ever clickable.
+In both, whatever follows a code fence's language name is shown above the code.
 Guidelines go through Textual's Markdown widget after `neutralise()`, with links not
 opened (see `widgets/guidelines_panel.py`).
 """
