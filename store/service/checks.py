@@ -90,7 +90,7 @@ def read_acl(path: Path, default: bool = False) -> list[AclGrant]:
     """The grants of `path`'s access ACL (or its default ACL); none when it has no ACL or the
     file system has none."""
     try:
-        data = os.getxattr(path, DEFAULT_ACL if default else ACCESS_ACL, follow_symlinks=False)
+        data = os.getxattr(path, DEFAULT_ACL if default else ACCESS_ACL)
     except OSError as exc:
         if exc.errno in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOENT, errno.EPERM):
             return []
@@ -103,7 +103,7 @@ def acl_problems(path: Path, what: str) -> list[str]:
     default entry that would be copied onto what is made in it."""
     problems = []
     kinds = [(False, "an ACL", "setfacl -b")]
-    if path.is_dir() and not path.is_symlink():
+    if path.is_dir():
         kinds.append((True, "a default ACL", "setfacl -k"))
     for default, label, fix in kinds:
         try:
