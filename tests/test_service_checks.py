@@ -330,3 +330,19 @@ def test_an_import_needs_room_for_the_file_it_brings_as_well_as_the_margin(tmp_p
     with pytest.raises(DiskFullError, match="nearly full"):
         guard.check("import_upload", writes=100 << 20)
     guard.check("import_upload", writes=10 << 20)
+
+
+@needs_root
+def test_serve_check_sees_an_acl_that_opens_the_running_services_socket(shared, capsys):
+    store_path = seeded(shared / "data" / "team.duckdb")
+    sock = shared / "run" / "team.sock"
+    with running(store_path, sock, group=str(GROUP_ID)):
+        args = ["serve", "--store", str(store_path), "--socket", str(sock), "--group", str(GROUP_ID), "--check"]
+        assert main(args) == 0 and "no problems found" in capsys.readouterr().out
+        # user:20005:rw- — the mode still reads 660.
+        acl = _acl((0x01, 6, None), (0x02, 6, 20005), (0x04, 6, None), (0x10, 6, None), (0x20, 0, None))
+        _set_acl(sock, checks.ACCESS_ACL, acl)
+        assert sock.stat().st_mode & 0o777 == 0o660
+        assert main(args) == 1
+        out = capsys.readouterr().out
+        assert f"(the socket) has an ACL that gives user {checks.user_name(20005)} rw-" in out, out
