@@ -52,7 +52,15 @@ _TAG_NAMES = {
     0x1160: "HJF",
     0x3164: "HF",
     0xFFA0: "HWHF",
+    # Marks that render as nothing on their own: a run of them can carry hidden bytes.
+    0x034F: "CGJ",
+    0x17B4: "KIVAQ",
+    0x17B5: "KIVAA",
+    0x2800: "BRAILLE-BLANK",
 }
+# Variation selectors VS1–VS16 and VS17–VS256: invisible, and each one can encode a hidden byte.
+_TAG_NAMES.update({0xFE00 + n: f"VS{n + 1}" for n in range(16)})
+_TAG_NAMES.update({0xE0100 + n: f"VS{n + 17}" for n in range(240)})
 # Any other format character (category Cf, e.g. U+E0041 TAG LATIN CAPITAL LETTER A) or a lone
 # surrogate (Cs, which would also fail to encode) is shown by its code point.
 _CODE_POINT_CATEGORIES = frozenset({"Cf", "Cs"})

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import os
 import pwd
-import stat
 from pathlib import Path
 
 from store.api import PreferenceStore
 from store.embedded import DuckDBStore
 from store.errors import PermissionDeniedError, StoreError
-from store.location import default_socket_path, marker_path, read_marker, resolve_store_path
+from store.location import (
+    default_socket_path,
+    is_socket,
+    marker_path,
+    read_marker,
+    refuse_socket_as_store,
+    resolve_store_path,
+)
 from store.service.client import ServiceClient, ServiceUnavailableError
 
 
@@ -24,24 +30,20 @@ def _owner_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _is_socket(path: Path) -> bool:
-    try:
-        return stat.S_ISSOCK(path.stat().st_mode)
-    except OSError:
-        return False
-
-
 def open_store(path: str | os.PathLike | None = None, **kwargs: int) -> DuckDBStore:
     """The store file opened in this process (see `connect_store` for the service-aware way)."""
-    return DuckDBStore(resolve_store_path(path), **kwargs)
+    store_path = resolve_store_path(path)
+    refuse_socket_as_store(store_path)
+    return DuckDBStore(store_path, **kwargs)
 
 
 def connect_store(path: str | os.PathLike | None = None, reconnect_timeout: float | None = 60.0) -> PreferenceStore:
     """The store named by --store / $RLHF_TUI_STORE: a service socket, a served store's file
     (reached through its service), or a file of one's own opened in-process."""
     store_path = resolve_store_path(path)
-    if _is_socket(store_path):
+    if is_socket(store_path):
         return ServiceClient(store_path, reconnect_timeout=reconnect_timeout)
+    refuse_socket_as_store(store_path)
     try:
         marker = read_marker(store_path)
         exists = store_path.exists()
@@ -52,7 +54,7 @@ def connect_store(path: str | os.PathLike | None = None, reconnect_timeout: floa
             f"give --store the service's socket (ask an admin for its path)"
         ) from None
     socket_path = Path(marker.socket) if marker else default_socket_path(store_path)
-    if marker is not None or _is_socket(socket_path):
+    if marker is not None or is_socket(socket_path):
         try:
             return ServiceClient(socket_path, reconnect_timeout=reconnect_timeout)
         except ServiceUnavailableError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -700,11 +701,16 @@ class DuckDBStore:
             ).fetchall()
         return [StatusCount(a, s, int(n)) for a, s, n in rows]
 
-    def promote_written(self, dataset: str) -> int:
+    def promote_written(self, dataset: str, seed: int | None = None) -> int:
         """Add every submitted written answer of the dataset to its record's candidates (source
         'written:ANNOTATOR'), so other annotators see it as a normal candidate. Needs the dataset
         setting show_written. Records already at 9 candidates, and texts already among a record's
-        candidates, are left as they are. Returns how many candidates were added."""
+        candidates, are left as they are. Returns how many candidates were added.
+
+        The answers of one record are appended in a shuffled order (by `seed`, a fresh random one
+        by default), never in their authors' name order, which would tell who wrote which."""
+        if seed is None:
+            seed = secrets.randbits(63)
         with self._lock:
             dataset_id, _, _, _, _, settings, _ = self._dataset_row(dataset)
             if not json.loads(settings or "{}").get("show_written"):
@@ -718,7 +724,9 @@ class DuckDBStore:
                     INSERT INTO candidates
                     SELECT record_id, (n_candidates + pos - 1)::SMALLINT, written, 'written:' || annotator
                     FROM (
-                        SELECT *, row_number() OVER (PARTITION BY record_id ORDER BY annotator) AS pos FROM (
+                        SELECT *, row_number() OVER (
+                            PARTITION BY record_id ORDER BY hash(annotator, record_id, ?::UBIGINT), annotator
+                        ) AS pos FROM (
                             SELECT a.record_id, a.annotator, a.written, r.n_candidates
                             FROM annotations a JOIN records r ON r.id = a.record_id
                             WHERE a.dataset_id = ? AND a.status = 'submitted' AND a.written IS NOT NULL
@@ -731,7 +739,7 @@ class DuckDBStore:
                     )
                     WHERE n_candidates + pos <= ?
                     """,
-                    [dataset_id, MAX_CANDIDATES],
+                    [seed, dataset_id, MAX_CANDIDATES],
                 ).fetchall()[0][0]
                 self._q(
                     "UPDATE records SET n_candidates = c.n FROM (SELECT record_id, count(*) AS n FROM candidates "

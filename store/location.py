@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from store.errors import InvalidInputError
 
 STORE_ENV_VAR = "RLHF_TUI_STORE"
 DEFAULT_STORE_FILE = "rlhf.duckdb"
@@ -24,6 +27,36 @@ def resolve_store_path(explicit: str | os.PathLike | None = None) -> Path:
     if from_env:
         return Path(from_env)
     return Path(DEFAULT_STORE_FILE)
+
+
+def is_socket(path: Path) -> bool:
+    """Whether `path` is a Unix socket (or a link to one)."""
+    try:
+        return stat.S_ISSOCK(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def refuse_socket_as_store(path: Path) -> None:
+    """A path that is a service's socket, or is named like one (`.sock`, as every socket `serve`
+    makes is), is never opened as a store file: while the service is down, DuckDB would create
+    a store there that the next `serve` would find in its socket's place."""
+    if is_socket(path):
+        raise InvalidInputError(
+            f"{path} is a store service's socket, not a store file, and no service answers on it: "
+            "start `rlhf-tui serve` (or ask an admin to)"
+        )
+    if not path.name.endswith(SOCKET_SUFFIX):
+        return
+    if path.exists():
+        raise InvalidInputError(
+            f"{path} is named like a store service's socket (.sock) but is a file; a store is never opened "
+            f"there: if it is a store made by mistake, move it to a name without .sock"
+        )
+    raise InvalidInputError(
+        f"{path} is named like a store service's socket (.sock) and no service is listening there: start "
+        "`rlhf-tui serve` (or ask an admin to); a store file is never created at a socket's path"
+    )
 
 
 def default_socket_path(store_path: Path) -> Path:

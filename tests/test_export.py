@@ -222,3 +222,79 @@ def test_trl_trainers_accept_the_export_as_it_is(store, jsonl, tmp_path):
     )
     result = reward.train()
     assert result.global_step == 1 and math.isfinite(result.training_loss)
+
+
+def test_a_link_planted_at_the_old_temporary_name_is_never_written_through(store, jsonl, tmp_path):
+    """Another user who can write the export's folder plants links where the temporary file used to go
+    (`.NAME.partial-PID`) and at the target: the export replaces them and leaves their targets alone."""
+    import os
+    import stat
+
+    ranked(store, jsonl, {"ann": [(1, 2)]}, k=2)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    private = tmp_path / "private.txt"
+    private.write_text("the admin's own file")
+    (shared / f".prefs.parquet.partial-{os.getpid()}").symlink_to(private)
+    other = tmp_path / "others.parquet"
+    other.write_text("someone else's file")
+    (shared / "prefs.parquet").symlink_to(other)
+
+    assert store.export("d", shared / "prefs.parquet", ExportOptions("preference")) == 1
+    assert private.read_text() == "the admin's own file" and other.read_text() == "someone else's file"
+    written = (shared / "prefs.parquet").lstat()
+    assert stat.S_ISREG(written.st_mode) and stat.S_IMODE(written.st_mode) == 0o600
+    assert written.st_uid == os.geteuid()
+    # Only the planted link at the old name is left; no staging folder stays behind.
+    assert sorted(p.name for p in shared.iterdir()) == [f".prefs.parquet.partial-{os.getpid()}", "prefs.parquet"]
+
+
+def test_the_temporary_file_is_private_and_exclusive_and_nothing_stays_behind_on_failure(tmp_path):
+    import os
+    import stat
+
+    from store.io.export import write_atomically
+
+    seen = {}
+
+    def produce(tmp):
+        st = tmp.lstat()
+        seen["mode"], seen["regular"], seen["folder"] = stat.S_IMODE(st.st_mode), stat.S_ISREG(st.st_mode), tmp.parent
+        seen["folder_mode"] = stat.S_IMODE(tmp.parent.stat().st_mode)
+        tmp.write_text("data")
+        return 7
+
+    old_umask = os.umask(0)  # even a permissive umask gives a private temporary file
+    try:
+        assert write_atomically(tmp_path / "out.jsonl", produce) == 7
+    finally:
+        os.umask(old_umask)
+    assert seen["mode"] == 0o600 and seen["regular"] and seen["folder_mode"] == 0o700
+    assert seen["folder"].parent == tmp_path and seen["folder"].name.startswith(".out.jsonl.")
+    assert (tmp_path / "out.jsonl").read_text() == "data"
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(tmp_path / "failed.jsonl", fail)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_exporting_into_a_folder_others_can_write_warns(capsys, store_path, jsonl, tmp_path):
+    from rlhf_tui.cli import main
+    from store.connect import open_store
+
+    with open_store(store_path) as s:
+        ranked(s, jsonl, {"ann": [(1, 2)]}, k=2)
+    shared = tmp_path / "drop"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    for folder, warned in ((shared, True), (mine, False)):
+        assert main(["export", "-d", "d", "-o", str(folder / "p.parquet"), "--store", str(store_path)]) in (0, None)
+        err = capsys.readouterr().err
+        assert ("can be written by others (mode 1777)" in err) is warned, err
+        assert (folder / "p.parquet").exists()

@@ -136,7 +136,8 @@ def test_trl_conversational_with_keep_labels(store, jsonl):
     (record,) = store.get_records(store.record_ids("p"))
     assert record.prompt == (ChatMessage("user", "Capital of France?"),)
     assert candidates_of(record) == [(0, "Paris.", None), (1, "Lyon.", None)]
-    answer = store.get_annotation(record.id, "ultrafeedback")
+    assert store.get_annotation(record.id, "ultrafeedback") is None  # a file's labeller is not a user
+    answer = store.get_annotation(record.id, "import:ultrafeedback")
     assert (answer.status, answer.ranks) == ("submitted", (1, 2))
 
 

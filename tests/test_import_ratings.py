@@ -71,7 +71,7 @@ def test_sfb_axis_rows_become_one_record_per_post_with_each_workers_ratings(stor
     assert (article.external_id, article.prompt) == ("t3_b", "A dog barked all night.")
     assert article.metadata["site"] == "cnn"
 
-    w1, w2 = store.get_annotation(post.id, "w1"), store.get_annotation(post.id, "w2")
+    w1, w2 = store.get_annotation(post.id, "import:w1"), store.get_annotation(post.id, "import:w2")
     assert w1.status == "submitted" and w1.ranks == (0, 0, 0) and w1.shown_order == (0, 1, 2)
     assert by_axis(w1) == {
         (0, "overall"): 6,
@@ -91,7 +91,7 @@ def test_sfb_axis_rows_become_one_record_per_post_with_each_workers_ratings(stor
         (2, "coverage"): 5,
         (2, "coherence"): 7,
     }
-    assert store.get_annotation(article.id, "openai") is None  # a worker id is always there
+    assert store.get_annotation(article.id, "import:openai") is None  # a worker id is always there
 
     # Preference pairs come from the overall axis, per worker; margin = the rating gap.
     pairs = sorted(
@@ -100,8 +100,8 @@ def test_sfb_axis_rows_become_one_record_per_post_with_each_workers_ratings(stor
     )
     # t3_b: each worker rated one summary only, so neither gives a pair there.
     assert pairs == [
-        ("w1", "Cat is aloof.", "The cat ignores its owner.", 3.0),
-        ("w2", "Cat is aloof.", "Owner sad.", 3.0),
+        ("import:w1", "Cat is aloof.", "The cat ignores its owner.", 3.0),
+        ("import:w2", "Cat is aloof.", "Owner sad.", 3.0),
     ]
 
     # The workers' ratings give agreement per axis: both rated candidate 0 of t3_a.
@@ -122,13 +122,13 @@ def test_sfb_axis_from_parquet_with_nested_structs_and_a_row_without_a_worker(st
     assert (report.format, report.added, report.labels_recorded) == ("sfb-axis", 2, 4)
     post, article = store.get_records(store.record_ids("sfb"))
     assert len(post.candidates) == 3 and article.prompt == "A dog barked all night."
-    assert by_axis(store.get_annotation(article.id, "openai")) == {
+    assert by_axis(store.get_annotation(article.id, "import:openai")) == {
         (0, "overall"): 6,
         (0, "accuracy"): 7,
         (0, "coverage"): 5,
         (0, "coherence"): 7,
     }
-    assert set(by_axis(store.get_annotation(article.id, "w2"))) == {(1, a) for a in SFB_AXES}
+    assert set(by_axis(store.get_annotation(article.id, "import:w2"))) == {(1, a) for a in SFB_AXES}
 
 
 def test_sfb_axis_without_keep_labels_gives_a_rate_dataset_to_annotate(store, jsonl, sfb_rows):
@@ -249,7 +249,7 @@ def test_ultrafeedback_with_keep_labels_keeps_the_fine_grained_ratings(store, js
         (name, 1, 5, False, False) for name in UF_AXES
     ]
     haiku, prime = store.record_ids("uf")
-    answer = store.get_annotation(haiku, "ultrafeedback")
+    answer = store.get_annotation(haiku, "import:ultrafeedback")
     assert answer.status == "submitted" and answer.ranks == (0, 0)
     assert by_axis(answer) == {
         (0, "instruction_following"): 5,
@@ -260,7 +260,7 @@ def test_ultrafeedback_with_keep_labels_keeps_the_fine_grained_ratings(store, js
         (1, "truthfulness"): 3,
         (1, "helpfulness"): 1,
     }
-    assert len(store.get_annotation(prime, "ultrafeedback").ratings) == 11
+    assert len(store.get_annotation(prime, "import:ultrafeedback").ratings) == 11
     pairs = store.export_rows("uf", ExportOptions("preference", weights={"helpfulness": 1.0}))
     assert ("Rain taps the window", "Rain is wet.", 3.0) in [(p["chosen"], p["rejected"], p["margin"]) for p in pairs]
 
@@ -273,7 +273,7 @@ def test_ultrafeedback_from_parquet_with_keep_labels(store, tmp_path, uf_rows):
     pq.write_table(pa.Table.from_pylist(uf_rows), path)
     report = store.import_file(path, dataset="uf", keep_labels="ultrafeedback")
     assert report.labels_recorded == 2
-    (prime_answer,) = [store.get_annotation(store.record_ids("uf")[1], "ultrafeedback")]
+    (prime_answer,) = [store.get_annotation(store.record_ids("uf")[1], "import:ultrafeedback")]
     assert by_axis(prime_answer)[(1, "honesty")] == 1
 
 
@@ -317,7 +317,7 @@ def test_ultrafeedback_ratings_as_numbers_and_missing_annotations_are_accepted(s
     uf_rows[0]["completions"][0]["annotations"]["honesty"]["Rating"] = 3
     del uf_rows[0]["completions"][1]["annotations"]
     store.import_file(jsonl(uf_rows), dataset="uf", keep_labels="ultrafeedback")
-    answer = store.get_annotation(store.record_ids("uf")[0], "ultrafeedback")
+    answer = store.get_annotation(store.record_ids("uf")[0], "import:ultrafeedback")
     assert by_axis(answer)[(0, "honesty")] == 3 and not any(i == 1 for i, _ in by_axis(answer))
 
 
@@ -393,3 +393,15 @@ def test_keep_labels_gold_on_hh_transcripts(store, jsonl):
     (record,) = store.record_ids("hh")
     assert store.get_review(record).gold and store.get_review(record).ranks == (1, 2)
     assert store.submitted_rankings("hh") == []
+
+
+def test_a_file_cannot_make_answers_that_an_annotator_then_owns(store, jsonl, sfb_rows):
+    """A file whose `worker` (or --keep-labels NAME) is an annotator's user name records its labels
+    under import:NAME: the annotator alice has no answer, can write her own, and cannot amend the file's."""
+    for row in sfb_rows:
+        row["worker"] = "alice"
+    store.import_file(jsonl(sfb_rows), dataset="sfb", keep_labels="bob")
+    post, _ = store.get_records(store.record_ids("sfb"))
+    assert store.get_annotation(post.id, "alice") is None
+    assert store.get_annotation(post.id, "import:alice").status == "submitted"
+    assert {annotator for _, annotator, _ in store.submitted_ratings("sfb")} == {"import:alice"}

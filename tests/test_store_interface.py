@@ -40,7 +40,7 @@ SPELLED_OUT = {
 FROM_THE_CALLER = {"save_review": {"reviewer"}}
 # Fields a request may leave out where the Python value must be given: the wire's default is passed on.
 WIRE_DEFAULTS = {("save_review", "ranks"): ()}
-INTERNAL = {"now"}  # the in-process store's clock, for tests; never on the wire or in the interface
+INTERNAL = {"now", "seed"}  # the in-process store's clock and shuffle seed, for tests; never on the wire
 
 
 def interface_methods() -> dict[str, inspect.Signature]:

@@ -3,11 +3,13 @@
 Rich's Markdown renders emphasis, lists, headings, tables and code from markdown-it
 tokens, never from Rich markup. On top of it:
 - raw HTML is parsed as text, so it is shown as written (Rich would drop it, hiding text);
-- links are shown as `text (address)` and images as `[image: alt] (address)`, never
-  clickable (no link style is ever set);
+- links are shown as `text (address "title")` and images as `[image: alt] (address "title")`,
+  never clickable (no link style is ever set); a link-reference definition (`[x]: address
+  "title"`) is not read as one, so its whole line is shown as written;
 - every token's text is neutralised again after parsing, because entities such as
   `&#x202E;` or `&ZeroWidthSpace;` decode to characters the raw text did not contain;
-- a code block's language must be a plain lexer name, like in literal mode;
+- a code block's language must be a plain lexer name, like in literal mode, and anything
+  after it on the fence line is shown above the code;
 - headings are left-aligned and code blocks have no padding, to fit narrow cards."""
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, Heading, Markdown, MarkdownElement
-from rich.syntax import Syntax
 
-from rlhf_tui.app.safe_text import CODE_THEME, lexer_for
+from rlhf_tui.app.safe_text import CODE_THEME, code_view, lexer_for
 from rlhf_tui.terminal_text import neutralise
 
 
 def _parser() -> MarkdownIt:
-    # html off: "<b>x</b>" and "<img …>" stay literal text instead of being dropped.
-    return MarkdownIt("commonmark", {"html": False}).enable("strikethrough").enable("table")
+    # html off: "<b>x</b>" and "<img …>" stay literal text instead of being dropped. Without the
+    # "reference" rule a definition line stays in the text instead of vanishing into a link.
+    return MarkdownIt("commonmark", {"html": False}).enable("strikethrough").enable("table").disable("reference")
 
 
 _PARSER = _parser()
@@ -35,10 +37,18 @@ _PARSER = _parser()
 def _image_as_text(image: Token) -> Token:
     """`![alt](address)` as the text `[image: alt] (address)`, inline where it stood."""
     alt = neutralise(image.content, one_line=True).strip() or "no description"
-    source = neutralise(str(image.attrs.get("src", "")), one_line=True)
+    address = _address(str(image.attrs.get("src", "")), image.attrs.get("title"))
     text = Token("text", "", 0)
-    text.content = f"[image: {alt}] ({source})" if source else f"[image: {alt}]"
+    text.content = f"[image: {alt}] ({address})" if address else f"[image: {alt}]"
     return text
+
+
+def _address(href: str, title: object) -> str:
+    """A link's address with its title, if it has one: `https://x "title"` (neutralised)."""
+    address = neutralise(href, one_line=True)
+    if isinstance(title, str) and title:
+        address = f'{address} "{neutralise(title, one_line=True)}"'.strip()
+    return address
 
 
 def _make_safe(tokens: list[Token]) -> list[Token]:
@@ -50,10 +60,9 @@ def _make_safe(tokens: list[Token]) -> list[Token]:
             continue
         token.content = neutralise(token.content)
         token.info = neutralise(token.info)
-        for name in ("href", "title"):
-            value = token.attrs.get(name)
-            if isinstance(value, str):
-                token.attrs[name] = neutralise(value, one_line=True)
+        if token.type == "link_open":
+            # Rich shows the href after the link's text; the title goes with it, so nothing is hidden.
+            token.attrs["href"] = _address(str(token.attrs.get("href", "")), token.attrs.pop("title", None))
         if token.children:
             token.children = _make_safe(token.children)
         safe.append(token)
@@ -61,13 +70,16 @@ def _make_safe(tokens: list[Token]) -> list[Token]:
 
 
 class SafeCodeBlock(CodeBlock):
+    def __init__(self, lexer_name: str, theme: str, info: str = "") -> None:
+        super().__init__(lexer_name, theme)
+        self.info = info
+
     @classmethod
     def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
-        return cls(lexer_for(token.info or ""), markdown.code_theme)
+        return cls(lexer_for(token.info or ""), markdown.code_theme, token.info or "")
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        code = str(self.text).rstrip("\n")
-        yield Syntax(code, self.lexer_name, theme=self.theme, word_wrap=True, background_color="default")
+        yield code_view(str(self.text).removesuffix("\n"), self.info)
 
 
 class SafeHeading(Heading):

@@ -77,7 +77,8 @@ def import_command(
         help="Keep the file's labels. trl/hh: the choice as a submitted answer by this annotator, or with "
         "'gold' as gold reviews that score each annotator's accuracy. ultrafeedback: the fine-grained ratings "
         "as this annotator's answers (a rate dataset). sfb-axis: each worker's ratings as that worker's answers "
-        "(this name where a row has no worker).",
+        "(this name where a row has no worker). Names from a file are recorded as import:NAME, apart from the "
+        "annotators.",
     ),
     strategy: Strategy | None = typer.Option(
         None,
@@ -127,8 +128,14 @@ def import_command(
     )
     if report.rejected:
         summary += f", {len(report.rejected)} rejected"
-    if report.labels_recorded:
-        summary += f", {report.labels_recorded} existing labels recorded as {keep_labels!r}"
+    if report.labels_recorded and keep_labels:
+        from store.io.formats import imported_labeller
+
+        # Imported labellers are named apart from the annotators (import:NAME), so say the name used.
+        who = "gold reviews" if keep_labels == "gold" else f"answers of {imported_labeller(keep_labels)!r}"
+        if report.format == "sfb-axis":
+            who = f"each worker's answers (as {imported_labeller('WORKER')!r}; {imported_labeller(keep_labels)!r} without one)"
+        summary += f", {report.labels_recorded} existing labels recorded as {who}"
     console.print(plain(summary + ".", one_line=True), soft_wrap=True)
 
 
@@ -291,9 +298,12 @@ def export_command(
     store: Path | None = StoreOption,
 ) -> None:
     """Export annotations or training data to Parquet or JSONL."""
+    from store.io.export import folder_warning
     from store.types import ExportOptions
 
     parsed = _parse_weights(weights)
+    if warning := folder_warning(out):
+        err_console.print(plain(warning, one_line=True), soft_wrap=True)
     with open_client_store(store) as s:
         count = s.export(dataset, out, ExportOptions(fmt.value, aggregate.value, fallback.value, parsed, threshold))
     console.print(plain(f"wrote {count} {fmt.value} rows to {out}", one_line=True), soft_wrap=True)

@@ -49,7 +49,8 @@ def serve_command(
     the operating system, not from what it claims. The store file, its WAL and temporary
     files stay private to the service's user; only the socket is shared."""
     from store import resolve_store_path
-    from store.service.server import check_report, serve
+    from store.service.checks import check_report
+    from store.service.server import serve
 
     store_path = resolve_store_path(store)
     if check:

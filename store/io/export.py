@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -350,13 +352,36 @@ def copy_to(
 
 
 def write_atomically(out: Path, produce: Callable[[Path], int]) -> int:
-    """Run `produce(tmp)` on a hidden file beside `out` and rename it into place: the file appears
-    complete or not at all. Returns what `produce` returned."""
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    """Run `produce(tmp)` on a private temporary file beside `out` and rename it into place: the
+    file appears complete or not at all, mode 0600. Returns what `produce` returned.
+
+    Nothing another user planted beside `out` is ever followed: the temporary file is created
+    exclusively (O_EXCL|O_NOFOLLOW, mode 0600) inside a fresh folder of a random name that only
+    this user can enter (DuckDB's COPY replaces the file it writes, so the folder is what keeps
+    it private), and the rename replaces a link at `out` instead of writing through it."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))  # 0700
+    tmp = staging / out.name
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
         count = produce(tmp)
+        os.chmod(tmp, 0o600, follow_symlinks=False)  # whatever mode the writer gave it
         os.replace(tmp, out)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        shutil.rmtree(staging, ignore_errors=True)
     return count
+
+
+def folder_warning(out: Path) -> str:
+    """A warning when others can write the folder `out` goes into ("" when they cannot): the
+    export itself is written safely, but they can replace or remove it there afterwards."""
+    folder = out.absolute().parent
+    try:
+        st = folder.stat()
+    except OSError:
+        return ""
+    if not st.st_mode & 0o022:
+        return ""
+    return (
+        f"warning: {folder} can be written by others (mode {st.st_mode & 0o7777:o}); {out.name} is written "
+        "safely, but others can replace or delete it there: export into a folder of your own"
+    )

@@ -84,6 +84,15 @@ FORMAT_AXES: dict[str, list[dict]] = {
 # Formats whose labels are ratings (a rate dataset's answers) rather than a chosen/rejected pair.
 RATING_FORMATS = frozenset(FORMAT_AXES)
 
+# Labellers named by a file (--keep-labels NAME, sfb-axis `worker`) live in a namespace of their own:
+# no Unix user name holds a colon, so a file can never make answers that an annotator then owns.
+IMPORTED_LABELLER_PREFIX = "import:"
+
+
+def imported_labeller(name: str) -> str:
+    """The annotator name under which a labeller named by an imported file is recorded."""
+    return IMPORTED_LABELLER_PREFIX + name
+
 
 def detect_format(raw: RawInput, con: duckdb.DuckDBPyConnection, raw_sql: str) -> str:
     cols = set(raw.columns)
@@ -559,7 +568,8 @@ def normalise_sfb_axis(
         idx = post["texts"].index(parsed["text"])
         if parsed["policy"] and parsed["policy"] not in post["policies"][idx]:
             post["policies"][idx].append(parsed["policy"])
-        rated = post["labels"].setdefault(parsed["worker"] or rated_by, {})
+        labeller = imported_labeller(parsed["worker"]) if parsed["worker"] else rated_by
+        rated = post["labels"].setdefault(labeller, {})
         for axis, value in parsed["ratings"].items():
             rated.setdefault((idx, axis), value)
     for ident, post in posts.items():

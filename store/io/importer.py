@@ -19,10 +19,12 @@ from store.db.transactions import transaction
 from store.errors import InvalidInputError
 from store.io.formats import (
     FORMAT_AXES,
+    IMPORTED_LABELLER_PREFIX,
     RATING_FORMATS,
     RESPONSE_FIELD,
     RESPONSES_FIELD,
     detect_format,
+    imported_labeller,
     normalise_python,
     normalise_sfb_axis,
     normalise_sql,
@@ -200,7 +202,7 @@ def _read_and_check(
     try:
         fmt = detect_format(raw, con, raw_sql) if fmt == "auto" else fmt
         _check_labels(fmt, keep_labels)
-        rated_by = keep_labels if fmt in RATING_FORMATS else None
+        rated_by = imported_labeller(keep_labels) if keep_labels and fmt in RATING_FORMATS else None
         if rated_by is not None and task not in (None, "rate"):
             if task == existing_task:
                 raise InvalidInputError(
@@ -219,7 +221,8 @@ def _read_and_check(
             con.register("norm", normalise_python(con, raw, raw_sql, fmt))
             source = "norm"
         elif fmt == "sfb-axis":
-            table, rows = normalise_sfb_axis(con, raw, raw_sql, rated_by, min_n, max_n, MAX_ANNOTATOR_CHARS)
+            worker_chars = MAX_ANNOTATOR_CHARS - len(IMPORTED_LABELLER_PREFIX)
+            table, rows = normalise_sfb_axis(con, raw, raw_sql, rated_by, min_n, max_n, worker_chars)
             con.register("norm", table)
             source = "norm"
         else:
@@ -388,7 +391,7 @@ def _insert(
                            CASE c.label_chosen WHEN 0 THEN [1, 2] ELSE [2, 1] END, [0, 1], $now, $now
                     FROM new_ids n JOIN checked c USING (row_no) WHERE c.label_chosen IS NOT NULL
                     """,
-                    {"d": dataset_id, "who": keep_labels, "now": now},
+                    {"d": dataset_id, "who": imported_labeller(keep_labels), "now": now},
                 ).fetchall()[0][0]
         finally:
             _unregister(con, "new_ids")

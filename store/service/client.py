@@ -27,6 +27,7 @@ from store.io.export import output_file_format, write_atomically
 from store.io.readers import file_type_of
 from store.service import operations as protocol
 from store.service import wire
+from store.service.checks import socket_folder_problems
 from store.types import (
     Annotation,
     AnnotationInput,
@@ -69,19 +70,20 @@ def _group_hint(socket_path: Path) -> str:
 def _untrusted_server(socket_path: Path, sock: socket.socket) -> str:
     """Why the process at the other end of `sock` is not to be trusted with our answers, or "".
 
-    The service owns its socket, in a folder nobody else may write: a socket planted by
-    someone else (in a folder they can write) is refused before anything is sent."""
+    The service owns its socket, in a folder nobody else may write (by its mode or an ACL): the
+    same check `serve` makes before it starts. A socket planted by someone else (in a folder
+    they can write) is refused before anything is sent."""
     try:
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, server_uid, _gid = struct.unpack("3i", creds)
         owner = socket_path.lstat().st_uid
-        folder = socket_path.absolute().parent.stat()
     except OSError as exc:
         return f"cannot check who serves {socket_path} ({exc.strerror or exc})"
-    if folder.st_mode & 0o022 or folder.st_uid not in (server_uid, 0):
+    problems = socket_folder_problems(socket_path.absolute().parent, None, (server_uid, 0))
+    if problems:
         return (
-            f"{socket_path.parent} can be written by others (mode {folder.st_mode & 0o777:o}), so anyone could have "
-            "put this socket there; refusing to talk to it (ask the admin to give the socket a private folder)"
+            f"{problems[0]} — so anyone could have put this socket there; refusing to talk to it "
+            "(ask the admin to give the socket a private folder)"
         )
     if server_uid != owner:
         return f"{socket_path} is served by uid {server_uid}, not by its owner uid {owner}; refusing to talk to it"

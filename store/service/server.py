@@ -16,15 +16,14 @@ import base64
 import binascii
 import contextlib
 import dataclasses
-import grp
 import json
 import os
-import pwd
 import queue
 import resource
 import selectors
 import shutil
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -39,11 +38,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from store.embedded import DuckDBStore
 from store.errors import InvalidInputError, PermissionDeniedError, StoreError
-from store.location import ServiceMarker, default_socket_path, marker_path, wal_path
+from store.location import ServiceMarker, default_socket_path, wal_path
 from store.service import operations as protocol
 from store.service import wire
+from store.service.checks import (
+    group_label,
+    is_group_member,
+    resolve_group,
+    serve_problems,
+    socket_folder_problems,
+    socket_in_use,
+    store_problems,
+    user_name,
+)
+from store.service.disk_guard import DiskGuard, FreeSpace, free_bytes
 from store.types import AnnotationInput, ExportOptions, Record, ReviewInput
 
 MAX_CONNECTIONS = 512  # in all; each costs a file descriptor and a few kB
@@ -56,37 +68,29 @@ MAX_UPLOAD_BYTES = 4 << 30
 # up within this time (a client that never reads) closes the connection.
 WRITE_TIMEOUT_SECONDS = 30.0
 TRANSFER_CHUNK = 1 << 20
+STOPPING = (
+    "the store service is stopping: its database was invalidated (its log says why); "
+    "it will be restarted, try again shortly"
+)
 
 __all__ = ["StoreService", "default_socket_path", "serve", "socket_in_use", "store_problems"]
 
 
-def user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid-{uid}"  # a uid without a passwd entry still has a stable name
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end, from the kernel (SO_PEERCRED)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", creds)
+    return int(pid), int(uid), int(gid)
 
 
 def peer_uid(sock: socket.socket) -> int:
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
+    return peer_credentials(sock)[1]
 
 
-def resolve_group(group: str) -> int:
-    if group.isdigit():
-        return int(group)
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise InvalidInputError(f"no group named {group!r} on this machine") from None
-
-
-def group_label(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
+def is_fatal(exc: BaseException) -> bool:
+    """Whether DuckDB has invalidated the database (after a failed checkpoint, e.g. on a full
+    disk): every later call fails too, until the process opens the file again."""
+    return isinstance(exc, duckdb.FatalException) or "database has been invalidated" in str(exc)
 
 
 # -- per-connection state ----------------------------------------------------------
@@ -104,10 +108,21 @@ class ConnectionState:
 class StoreService:
     """Runs one validated operation for one connection against the one DuckDBStore."""
 
-    def __init__(self, store: DuckDBStore, admins: set[str], spool: Path):
+    def __init__(
+        self,
+        store: DuckDBStore,
+        admins: set[str],
+        spool: Path,
+        gid: int | None = None,
+        disk_guard: DiskGuard | None = None,
+    ):
         self.store = store
         self.admins = admins | {user_name(os.geteuid())}
         self.spool = spool  # the service's private folder for uploads and exports
+        self.gid = gid  # with --group, only its members (and the service's user) may connect
+        self.disk_guard = disk_guard
+        # Why the service must stop (the database was invalidated); the loop stops once that reply is out.
+        self.fatal: str | None = None
         # Operations that need the connection are methods here; the rest go to the store as they are.
         self._own = {name for name in protocol.OPERATIONS if hasattr(self, "_op_" + name)}
         # Every open connection by user: a lease is released on disconnect only when no other
@@ -118,6 +133,29 @@ class StoreService:
     def connected(self, conn: ConnectionState) -> None:
         with self._live_lock:
             self._live.setdefault(conn.user, []).append(conn)
+
+    def refusal(self, uid: int, peer_gid: int, pid: int) -> str:
+        """Why a connecting user may not use the service ("" when they may): with --group, the
+        socket's mode is not the only gate (an ACL can open it wider); membership is checked."""
+        if self.gid is None or uid in (os.geteuid(), 0) or is_group_member(uid, peer_gid, pid, self.gid):
+            return ""
+        group = group_label(self.gid)
+        name = user_name(uid)
+        return (
+            f"{name} is not a member of group {group}, whose members may use this store service; "
+            f"ask an admin to run `usermod -aG {group} {name}`"
+        )
+
+    def fail(self, exc: BaseException) -> str:
+        """The database was invalidated: stop at once, naming the cause, so that a supervisor
+        (systemd's Restart=on-failure) starts a fresh process, which opens the file again."""
+        if self.fatal is None:
+            lines = str(exc).splitlines() or [""]
+            # DuckDB names the first failure (e.g. "No space left on device") on an "Original error" line.
+            cause = " ".join([lines[0], *(line for line in lines[1:] if line.startswith("Original error"))])
+            self.fatal = f"the store's database was invalidated ({type(exc).__name__}: {cause})"
+            traceback.print_exception(exc, file=sys.stderr)
+        return self.fatal
 
     def hello(self, conn: ConnectionState) -> dict:
         return {"user": conn.user, "admin": conn.is_admin, "protocol": protocol.PROTOCOL_VERSION}
@@ -130,7 +168,13 @@ class StoreService:
                 f"{what} is for admins, and {conn.user} is not one; ask the service's "
                 "owner to add you with `rlhf-tui serve --admin USER`"
             )
+        if self.fatal is not None:
+            raise StoreError(STOPPING)
         params = protocol.parse_params(op, raw_params)
+        if self.disk_guard is not None:
+            # An import writes about as much as the file it reads: that much more must be free.
+            upload = conn.uploads.get(params["transfer"]) if op.name == "import_upload" else None
+            self.disk_guard.check(op.name, upload[1] if upload else 0)
         if op.acts_for_caller and params["annotator"] != conn.user:
             raise PermissionDeniedError(
                 f"you are connected as {conn.user}; you cannot act as {params['annotator']} "
@@ -330,6 +374,7 @@ class ServiceLoop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._stop = threading.Event()
+        self._stopping = False
         self.clients: set[_Client] = set()
         self.per_user: dict[int, int] = {}
         self.running: dict[int, int] = {}
@@ -368,6 +413,8 @@ class ServiceLoop:
                     self._reap_idle()
                     last_reap = time.monotonic()
         finally:
+            self._stopping = True
+            self._collect()  # replies already made (such as the one saying why the service stops) go out first
             for client in list(self.clients):
                 self._close(client)
             self.pool.shutdown(wait=True)
@@ -386,13 +433,15 @@ class ServiceLoop:
                 self._pause_accepting()
                 return
             sock.setblocking(False)
-            uid = peer_uid(sock)
+            pid, uid, peer_gid = peer_credentials(sock)
             name = user_name(uid)
             state = ConnectionState(user=name, is_admin=name in self.service.admins)
             client = _Client(sock, uid, state)
             self.service.connected(state)
-            refusal = None
-            if len(self.clients) >= MAX_CONNECTIONS:
+            refusal = self.service.refusal(uid, peer_gid, pid) or None
+            if refusal:
+                pass
+            elif len(self.clients) >= MAX_CONNECTIONS:
                 refusal = f"the store service is at its limit of {MAX_CONNECTIONS} connections; try again shortly"
             elif self.per_user.get(uid, 0) >= MAX_CONNECTIONS_PER_USER:
                 refusal = (
@@ -468,6 +517,8 @@ class ServiceLoop:
         self._maybe_dispatch(client)
 
     def _maybe_dispatch(self, client: _Client) -> None:
+        if self._stopping:
+            return
         if client.closed or client.busy or client.waiting or client.close_after_write or b"\n" not in client.inbuf:
             return
         if client.outbuf:  # the last reply first: a client that does not read cannot make the service hoard
@@ -542,6 +593,8 @@ class ServiceLoop:
                 self._send(client, reply)
                 self._resume_reading(client)
                 self._maybe_dispatch(client)
+            if self.service.fatal is not None:
+                self.shutdown()  # this reply named the cause; nothing else can succeed now
             waiting = self.queued.get(client.uid)
             while waiting and self.running.get(client.uid, 0) < MAX_RUNNING_PER_USER:
                 other = waiting.popleft()
@@ -604,64 +657,12 @@ def answer_line(service: StoreService, conn: ConnectionState, line: bytes) -> by
     except StoreError as exc:
         return wire.encode({"id": request_id, "error": wire.error_to_wire(exc)})
     except Exception as exc:  # keep serving the others; the operator gets the traceback
+        if is_fatal(exc):
+            service.fail(exc)  # the details (with the store's private path) go to the service's log and exit
+            return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": STOPPING}})
         traceback.print_exc(file=sys.stderr)
         message = f"internal error in the store service ({type(exc).__name__}); its log has the details"
         return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": message}})
-
-
-def socket_in_use(socket_path: Path) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(2.0)
-    try:
-        probe.connect(str(socket_path))
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-# -- the store's files and their modes -------------------------------------------------
-def store_problems(store_path: Path, socket_path: Path, gid: int | None) -> list[str]:
-    """What makes this layout unsafe, each with the command that fixes it."""
-    problems = []
-    me = os.geteuid()
-    for path in (store_path, wal_path(store_path), marker_path(store_path)):
-        if path.is_symlink():
-            problems.append(f"{path} is a symbolic link; give the real path: --store {path.resolve()}")
-            continue
-        if not path.exists():
-            continue
-        st = path.stat()
-        if st.st_uid != me:
-            problems.append(
-                f"{path} belongs to {user_name(st.st_uid)}, not to the service's user {user_name(me)}: "
-                f"chown {user_name(me)} {path}"
-            )
-        if st.st_mode & 0o077:
-            problems.append(f"{path} is open to others (mode {st.st_mode & 0o777:o}): chmod 600 {path}")
-    folder = store_path.absolute().parent
-    folder_st = folder.stat()
-    if folder_st.st_mode & 0o022 or folder_st.st_uid not in (me, 0):
-        # Others who can write there can plant links where the service writes its marker and WAL.
-        problems.append(
-            f"{folder} (the store's folder) can be written by others (mode {folder_st.st_mode & 0o777:o}, owner "
-            f"{user_name(folder_st.st_uid)}); keep it for the service's user: chown {user_name(me)} {folder} "
-            f"&& chmod 700 {folder}"
-        )
-    if gid is not None:
-        folder_mode = folder.stat().st_mode & 0o777
-        if folder_mode & 0o077:
-            problems.append(
-                f"{folder} (the store's folder) can be entered by others (mode {folder_mode:o}); "
-                f"keep it for the service's user alone: chmod 700 {folder}"
-            )
-        if socket_path.resolve().parent == folder:
-            problems.append(
-                f"the socket {socket_path} is in the store's private folder, where the group cannot reach it; "
-                "give it a folder of its own: --socket /run/rlhf-tui/NAME.sock"
-            )
-    return problems
 
 
 def _prepare_socket_folder(folder: Path, gid: int | None) -> None:
@@ -670,20 +671,9 @@ def _prepare_socket_folder(folder: Path, gid: int | None) -> None:
         if gid is not None:
             os.chown(folder, -1, gid)
             os.chmod(folder, 0o750)
-        return
-    st = folder.stat()
-    if st.st_mode & 0o022 or st.st_uid not in (os.geteuid(), 0):
-        # Whoever can write the socket's folder can put their own socket in its place and read every answer.
-        raise StoreError(
-            f"{folder} (the socket's folder) can be written by others (mode {st.st_mode & 0o777:o}, owner "
-            f"{user_name(st.st_uid)}); give the socket a folder only the service's user writes: "
-            f"chown {user_name(os.geteuid())} {folder} && chmod 750 {folder}"
-        )
-    if gid is not None and not (st.st_mode & 0o010 and st.st_gid == gid) and not st.st_mode & 0o001:
-        raise StoreError(
-            f"{folder} (the socket's folder) cannot be entered by group {group_label(gid)}: "
-            f"chgrp {group_label(gid)} {folder} && chmod 750 {folder}"
-        )
+    problems = socket_folder_problems(folder, gid, (os.geteuid(), 0))
+    if problems:
+        raise StoreError("refusing to serve: " + "; ".join(problems))
 
 
 def _raise_fd_limit() -> None:
@@ -701,27 +691,33 @@ def serve(
     admins: set[str] | None = None,
     on_ready: Callable[[ServiceLoop, Path], None] | None = None,
     idle_seconds: float = DEFAULT_IDLE_SECONDS,
+    free_space: FreeSpace = free_bytes,
 ) -> None:
-    """Serve until shutdown() (the CLI calls it on SIGINT/SIGTERM)."""
+    """Serve until shutdown() (the CLI calls it on SIGINT/SIGTERM). Raises StoreError, naming
+    the cause, when the database was invalidated: the process must end with a failure status
+    so that its supervisor restarts it. `free_space` measures a folder's free bytes (tests
+    inject a nearly full disk)."""
     os.umask(0o077)  # for the service's whole life: the WAL and temp files DuckDB makes later are private too
     socket_path = socket_path or default_socket_path(store_path)
     gid = resolve_group(group) if group else None
-    problems = store_problems(store_path, socket_path, gid)
+    problems = serve_problems(store_path, socket_path, gid)
     if problems:
         raise StoreError("refusing to serve: " + "; ".join(problems))
-    if socket_path.exists():
+    if socket_path.is_socket():
         if socket_in_use(socket_path):
             raise StoreError(f"{socket_path} is already served by another rlhf-tui serve")
-        socket_path.unlink()  # left behind by a service that died
+        socket_path.unlink()  # left behind by a service that died (serve_problems refused anything but a socket)
     _prepare_socket_folder(socket_path.parent, gid)
     _raise_fd_limit()
     store = DuckDBStore(store_path)
     spool = Path(tempfile.mkdtemp(prefix="rlhf-tui-serve-"))  # 0700
     try:
-        service = StoreService(store, admins or set(), spool)
+        guard = DiskGuard({store_path.absolute().parent: wal_path(store_path), spool: None}, free_space)
+        service = StoreService(store, admins or set(), spool, gid, guard)
         ServiceMarker(str(socket_path.absolute()), gid, tuple(sorted(service.admins))).write(store_path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(socket_path))  # under umask 077: 0600 from the start, widened below
+        bound = socket_path.lstat()
         try:
             if gid is not None:
                 os.chown(socket_path, -1, gid)
@@ -735,51 +731,18 @@ def serve(
             loop.serve_forever()
         finally:
             listener.close()
-            with contextlib.suppress(FileNotFoundError):
-                socket_path.unlink()
+            _remove_own_socket(socket_path, bound)
     finally:
-        store.close()
+        with contextlib.suppress(Exception):  # an invalidated database may fail to close too
+            store.close()
         shutil.rmtree(spool, ignore_errors=True)
+    if service.fatal is not None:
+        raise StoreError(f"the store service stopped: {service.fatal}; start it again (its supervisor does)")
 
 
-def _member_names(gid: int) -> list[str]:
-    try:
-        members = set(grp.getgrgid(gid).gr_mem)
-    except KeyError:
-        return []
-    members |= {p.pw_name for p in pwd.getpwall() if p.pw_gid == gid}
-    return sorted(members)
-
-
-def check_report(store_path: Path, socket_path: Path | None, group: str | None) -> tuple[list[str], list[str]]:
-    """(facts, problems) about a served store, for `rlhf-tui serve --check`."""
-    from store.location import read_marker
-
-    marker = read_marker(store_path)
-    socket_path = socket_path or (Path(marker.socket) if marker else default_socket_path(store_path))
-    gid = resolve_group(group) if group else (marker.group if marker else None)
-    facts = []
-    for path in (store_path.resolve().parent, store_path, wal_path(store_path), socket_path.parent, socket_path):
-        if path.exists():
-            st = path.stat()
-            facts.append(
-                f"{path}: owner {user_name(st.st_uid)}, group {group_label(st.st_gid)}, mode {st.st_mode & 0o777:o}"
-            )
-        else:
-            facts.append(f"{path}: does not exist")
-    facts.append(f"service running: {'yes' if socket_path.exists() and socket_in_use(socket_path) else 'no'}")
-    if gid is not None:
-        members = _member_names(gid)
-        facts.append(f"group {group_label(gid)} (may connect): {', '.join(members) or 'no members'}")
-    else:
-        facts.append("no --group: only the service's own user may connect")
-    admins = marker.admins if marker else (user_name(os.geteuid()),)
-    facts.append(f"admins: {', '.join(admins)}")
-    problems = store_problems(store_path, socket_path, gid)
-    if socket_path.exists() and gid is not None:
-        st = socket_path.stat()
-        if st.st_gid != gid or st.st_mode & 0o777 != 0o660:
-            problems.append(f"{socket_path} should be group {group_label(gid)}, mode 660 (restart the service)")
-    if socket_path.exists() and socket_path.stat().st_mode & 0o007:
-        problems.append(f"{socket_path} is open to everyone: restart the service, which makes it 660 or 600")
-    return facts, problems
+def _remove_own_socket(socket_path: Path, bound: os.stat_result) -> None:
+    """Remove the socket this service made, and nothing else that may have taken its name since."""
+    with contextlib.suppress(OSError):
+        now = socket_path.lstat()
+        if stat.S_ISSOCK(now.st_mode) and (now.st_dev, now.st_ino) == (bound.st_dev, bound.st_ino):
+            socket_path.unlink()
