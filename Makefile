@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-review bench-train bench-gpu walk install-core install-dev clean
+.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-review bench-cli bench-train bench-gpu walk install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ bench-service: install-dev
 
 bench-review: install-dev
 	$(PY) benchmarks/bench_review.py
+
+bench-cli: install-dev
+	$(PY) benchmarks/bench_cli.py
 
 bench-train: install-dev
 	$(PY) benchmarks/bench_train_dpo.py
