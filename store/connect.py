@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import pwd
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from store.api import PreferenceStore
-from store.embedded import DuckDBStore
 from store.errors import PermissionDeniedError, StoreError
 from store.location import (
     default_socket_path,
@@ -22,6 +22,9 @@ from store.location import (
 )
 from store.service.client import ServiceClient, ServiceUnavailableError
 
+if TYPE_CHECKING:  # duckdb loads only where a file is opened in-process: an annotator on the socket never needs it
+    from store.embedded import DuckDBStore
+
 
 def _owner_name(uid: int) -> str:
     try:
@@ -32,6 +35,8 @@ def _owner_name(uid: int) -> str:
 
 def open_store(path: str | os.PathLike | None = None, **kwargs: int) -> DuckDBStore:
     """The store file opened in this process (see `connect_store` for the service-aware way)."""
+    from store.embedded import DuckDBStore
+
     store_path = resolve_store_path(path)
     refuse_socket_as_store(store_path)
     return DuckDBStore(store_path, **kwargs)
@@ -68,6 +73,8 @@ def connect_store(path: str | os.PathLike | None = None, reconnect_timeout: floa
             f"{store_path} belongs to {_owner_name(owner)}; only its owner opens the file. Others use it "
             f"through `rlhf-tui serve` run by {_owner_name(owner)} (--store SOCKET)"
         )
+    from store.embedded import DuckDBStore
+
     try:
         return DuckDBStore(store_path)
     except PermissionError:

@@ -29,7 +29,6 @@ from store.db.migrations import apply_migrations
 from store.db.transactions import transaction
 from store.errors import InvalidInputError, StoreError, UnknownDatasetError
 from store.io import export as export_module
-from store.io import importer
 from store.names import TASK_KINDS
 from store.types import (
     MAX_CANDIDATES,
@@ -271,6 +270,8 @@ class DuckDBStore:
         skip_invalid: bool = False,
         keep_labels: str | None = None,
     ) -> ImportReport:
+        from store.io import importer  # pyarrow: loaded by imports, not by every command that opens the store
+
         with self._lock:
             self._forget(dataset)
             return importer.import_file(

@@ -71,3 +71,21 @@ def test_help_of_every_command_loads_no_database_tui_or_training_library(argv):
 def test_help_loads_only_the_module_of_the_command_asked_about():
     loaded = loaded_by("export", "--help")
     assert "rlhf_tui" in loaded and "trainers" not in loaded  # train's module (and its configs) stay unread
+
+
+def test_an_annotator_on_the_team_socket_loads_no_database_library():
+    # The client speaks JSON over the socket: duckdb and pyarrow are for the service and for admins' files.
+    code = (
+        "import json, sys, store.connect, store.service.client\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert set(json.loads(out.stdout)) & {"duckdb", "pyarrow", "textual"} == set()
+
+
+def test_listing_the_datasets_of_a_store_file_loads_no_file_format_library(tmp_path):
+    from store.connect import open_store
+
+    open_store(tmp_path / "s.duckdb").close()
+    loaded = loaded_by("datasets", "--store", str(tmp_path / "s.duckdb"))
+    assert "duckdb" in loaded and "pyarrow" not in loaded  # pyarrow is for imports and exports

@@ -11,9 +11,8 @@ import duckdb
 
 from store.db.connection import first_row
 from store.errors import InvalidInputError
+from store.names import REVIEW_ORDERS
 from store.types import AnnotatorActivity, LeaseInfo, Review, ReviewInput, ReviewItem
-
-REVIEW_ORDERS = ("disputed", "annotator", "commented")
 
 _REVIEW_COLUMNS = (
     "id, record_id, reviewer, ranks, both_bad, accepted_from, note, gold, created_at, updated_at, revision"

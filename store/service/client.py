@@ -23,8 +23,6 @@ from typing import Any
 
 from store.api import PreferenceStore
 from store.errors import InvalidInputError, PermissionDeniedError, StoreError
-from store.io.export import output_file_format, write_atomically
-from store.io.readers import file_type_of
 from store.service import operations as protocol
 from store.service import wire
 from store.service.checks import socket_folder_problems
@@ -284,6 +282,8 @@ class ServiceClient:
         skip_invalid: bool = False,
         keep_labels: str | None = None,
     ) -> ImportReport:
+        from store.io.readers import file_type_of  # (duckdb: loaded by the admins who import, not by annotators)
+
         source = Path(path)
         file_type_of(source)  # an unknown suffix is refused before anything is sent
         try:
@@ -312,6 +312,8 @@ class ServiceClient:
         )
 
     def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int:
+        from store.io.export import output_file_format, write_atomically  # (duckdb: as for imports)
+
         target = Path(out)
         file_format = output_file_format(target)
         started = self._call("export_begin", dataset=dataset, file_format=file_format, **dataclasses.asdict(options))

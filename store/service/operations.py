@@ -24,9 +24,8 @@ from store.answer_checks import (
     is_whole_number,
 )
 from store.answer_checks import MAX_DISCARD_REASON_CHARS as MAX_REASON_CHARS
-from store.db.reviews import REVIEW_ORDERS
 from store.errors import InvalidInputError
-from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
+from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, REVIEW_ORDERS, TASK_KINDS
 
 PROTOCOL_VERSION = 1
 
