@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,20 @@ def _isolated_store_env(monkeypatch, tmp_path):
     # No test may touch ./rlhf.duckdb or a user's config.
     monkeypatch.setenv("RLHF_TUI_STORE", str(tmp_path / "env-store.duckdb"))
     monkeypatch.setenv("RLHF_TUI_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@pytest.fixture(autouse=True)
+def _same_host_everywhere(monkeypatch):
+    # The time zone, the locale and the terminal's size are the suite's, not the machine's: for this
+    # process and every command a test runs.
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("LINES", "40")
+    yield
+    time.tzset()
 
 
 # The CPUs a test may run "on": the auto choice of --bf16/--4bit is made for the device described here,
