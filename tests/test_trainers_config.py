@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from trainers_fixtures import preference_rows, write_jsonl
 
+from trainers.batching import group_batches
 from trainers.config import load_config, parse_size
-from trainers.data import group_batches, load_preference_rows, prompt_key, split_by_prompt
+from trainers.data import load_preference_rows, prompt_key, split_by_prompt
 from trainers.errors import ConfigError, TrainerError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +128,9 @@ def test_trainers_never_import_textual():
 
 def test_the_light_trainer_modules_import_no_torch():
     code = (
-        "import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, trainers.quiet\n"
+        "import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, trainers.quiet, "
+        "trainers.batching, trainers.kinds, trainers.kinds.reward, trainers.kinds.dpo, trainers.kinds.sft, "
+        "trainers.kinds.kto, trainers.kinds.rloo\n"
         "print([m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)

@@ -222,7 +222,7 @@ def test_chat_data_on_a_model_without_template_is_one_line_naming_chat_template(
 
 
 def test_a_prompt_group_larger_than_the_batch_is_split_into_consecutive_batches():
-    from trainers.data import group_batches
+    from trainers.batching import group_batches
 
     group_ids = [0] * 72 + [1] * 3 + [2] * 2  # a 9-answer ranking by two annotators, and two small prompts
     batches = group_batches(group_ids, batch_size=4, seed=3)

@@ -1,5 +1,8 @@
 """Training configuration: one dataclass per concern, a config file (TOML or YAML), flags on top.
 
+The sections every kind shares (data, model, training) are here; each kind's own section is declared
+in its module in `trainers.kinds` and re-exported here.
+
 Defaults are the known-good QLoRA recipe (4-bit NF4 with double quantisation, LoRA r=16 on every
 linear layer, bf16 compute, non-reentrant gradient checkpointing, paged 8-bit AdamW on a GPU);
 --4bit and --bf16 are auto, off on a CPU without bf16 instructions (see trainers.precision).
@@ -17,16 +20,19 @@ from typing import Any, TypeVar
 from store.names import AGGREGATIONS
 
 from .errors import ConfigError
+from .kinds import KINDS
+from .kinds.base import help_text as _help
+from .kinds.dpo import DPOArgs
+from .kinds.kto import KTOArgs
+from .kinds.reward import RewardArgs
+from .kinds.rloo import RLOOArgs
+from .kinds.sft import SFTArgs
 
 T = TypeVar("T")
 
 ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
 KEEP_BEST = ("loss", "accuracy", "last")
 REPORT_TO = ("tensorboard", "wandb", "trackio", "mlflow", "none")
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 @dataclass
@@ -192,153 +198,16 @@ class TrainArgs:
     )
 
 
-@dataclass
-class RewardArgs:
-    """Reward-model only."""
-
-    use_margin: bool = field(
-        default=False,
-        metadata=_help(
-            "Subtract each pair's margin (the rank gap) inside the loss: -log σ(r_chosen − r_rejected − margin)."
-        ),
-    )
-    group_by_prompt: bool = field(
-        default=False,
-        metadata=_help(
-            "Keep the pairs of one prompt together (InstructGPT): in one batch, or, for a prompt with more pairs "
-            "than --batch-size, in consecutive batches of at most --batch-size pairs."
-        ),
-    )
-    center_rewards: float | None = field(
-        default=None, metadata=_help("Coefficient pushing rewards towards mean zero (0.01 is usual; off by default).")
-    )
-
-
-@dataclass
-class DPOArgs:
-    """DPO only."""
-
-    beta: float = field(default=0.1, metadata=_help("DPO β: how far the policy may move from the reference."))
-    loss_type: str = field(
-        default="sigmoid",
-        metadata=_help("DPO loss: sigmoid, hinge, ipo, robust, bco_pair, sppo_hard, nca_pair, apo_zero, apo_down, ..."),
-    )
-    precompute_ref: bool = field(
-        default=False,
-        metadata=_help("Compute the reference log-probs once before training: no reference pass per step."),
-    )
-
-
-@dataclass
-class SFTArgs:
-    """SFT only."""
-
-    packing: bool = field(
-        default=False,
-        metadata=_help(
-            "Pack several examples into one --max-length row (TRL's best-fit packing, padding-free). Needs an "
-            "attention kernel that keeps packed examples apart: --attn-implementation flash_attention_2/3 or "
-            "flex_attention; refused with sdpa and eager, where examples would attend to each other."
-        ),
-    )
-
-
-@dataclass
-class KTOArgs:
-    """KTO only."""
-
-    beta: float = field(default=0.1, metadata=_help("KTO β: how far the policy may move from the reference."))
-    desirable_weight: float = field(
-        default=1.0, metadata=_help("Weight of the desirable (thumbs-up) answers' loss; raise it when they are fewer.")
-    )
-    undesirable_weight: float = field(default=1.0, metadata=_help("Weight of the undesirable answers' loss."))
-    threshold: float | None = field(
-        default=None,
-        metadata=_help(
-            "With --dataset of ratings: an answer rated at least this (on the overall axis) is desirable (e.g. 5 "
-            "on a 1-7 scale). Thumbs need none; rankings give the best (desirable) and worst answers."
-        ),
-    )
-
-
-@dataclass
-class RLOOArgs:
-    """RLOO only: online RL against a reward model."""
-
-    reward_model: str | None = field(
-        default=None,
-        metadata=_help(
-            "The reward model: a `train reward` output folder (adapter + head) or a merged reward model. Loaded "
-            "once, frozen: 4-bit on a GPU, float32 on the CPU; it scores as it was trained (its own tokenizer, chat "
-            "template, prompts cut from the left)."
-        ),
-    )
-    num_generations: int = field(
-        default=4,
-        metadata=_help(
-            "Completions per prompt (k, at least 2); each is judged against the mean of the other k-1 "
-            "(leave-one-out baseline). --batch-size x --grad-accum counts completions and must divide by k."
-        ),
-    )
-    max_new_tokens: int = field(
-        default=128,
-        metadata=_help("Longest completion in tokens; prompts are cut from the left to --max-length minus this."),
-    )
-    temperature: float = field(default=1.0, metadata=_help("Sampling temperature of the completions."))
-    top_p: float = field(default=1.0, metadata=_help("Nucleus sampling threshold of the completions."))
-    kl_coef: float = field(
-        default=0.05,
-        metadata=_help(
-            "KL penalty to the reference (the base with the adapter disabled; continuing an SFT adapter: a frozen "
-            "copy of it), subtracted from the reward (0: none)."
-        ),
-    )
-    length_penalty: float = field(
-        default=0.0,
-        metadata=_help("Subtract this times the completion's tokens from its reward (policies learn to pad answers)."),
-    )
-    reward_clip: float | None = field(
-        default=None, metadata=_help("Clip every reward to [-C, C] before the baseline (off by default).")
-    )
-    normalize_advantages: bool = field(
-        default=True,
-        metadata=_help(
-            "Scale the advantages of each generation batch to mean 0, std 1 (a reward model's scale is arbitrary)."
-        ),
-    )
-    mask_truncated: bool = field(
-        default=True,
-        metadata=_help(
-            "Leave completions cut at --max-new-tokens out of the loss (the reward model never saw cut answers)."
-        ),
-    )
-    sample_every: int = field(
-        default=10,
-        metadata=_help("Every N steps, write a few prompts, completions and rewards to OUTPUT/samples.jsonl."),
-    )
-    reward_batch_size: int = field(default=8, metadata=_help("Completions per forward pass of the reward model."))
-
-
-SECTIONS: dict[str, type] = {
-    "data": DataArgs,
-    "model": ModelArgs,
-    "training": TrainArgs,
-    "reward": RewardArgs,
-    "dpo": DPOArgs,
-    "sft": SFTArgs,
-    "kto": KTOArgs,
-    "rloo": RLOOArgs,
-}
-COMMON_SECTIONS = ("data", "model", "training")
+COMMON_SECTIONS: dict[str, type] = {"data": DataArgs, "model": ModelArgs, "training": TrainArgs}
+# Every section a config file may hold: the common ones and each kind's own (its module in trainers.kinds)
+SECTIONS: dict[str, type] = {**COMMON_SECTIONS, **{kind.name: kind.options for kind in KINDS.values()}}
 
 
 def kind_sections(kind: str) -> tuple[str, ...]:
-    """The config sections of a training kind: the common ones and the kind's own (see trainers.kinds)."""
-    from .kinds import KINDS  # kinds.py imports this module
-
+    """The config sections of a training kind: the common ones and the kind's own."""
     if kind not in KINDS:
         raise ConfigError(f"unknown training kind: {kind}")
-    return COMMON_SECTIONS + KINDS[kind].sections
+    return (*COMMON_SECTIONS, *KINDS[kind].sections)
 
 
 @dataclass
@@ -362,8 +231,6 @@ class TrainConfig:
     def learning_rate(self) -> float:
         if self.training.learning_rate is not None:
             return self.training.learning_rate
-        from .kinds import KINDS
-
         return KINDS[self.kind].learning_rate
 
     def write(self, path: Path) -> None:
@@ -517,42 +384,9 @@ def validate(cfg: TrainConfig) -> None:
     validate_kind(cfg)
 
 
-PACKING_KERNELS = ("flash_attention_2", "flash_attention_3", "flex_attention")
-
-
 def validate_kind(cfg: TrainConfig) -> None:
-    """The options of SFT, KTO and RLOO that cannot work, as one line each."""
-    t, m = cfg.training, cfg.model
-    if cfg.kind == "sft" and cfg.sft.packing and m.attn_implementation not in PACKING_KERNELS:
-        raise ConfigError(
-            f"--packing needs an attention kernel that keeps packed examples apart ({', '.join(PACKING_KERNELS)}); "
-            f"with {m.attn_implementation} they would attend to each other: drop --packing"
-        )
-    if cfg.kind == "kto" and t.batch_size < 2:
-        raise ConfigError(
-            "KTO needs --batch-size 2 or more: it estimates its KL term from mismatched answers within a batch"
-        )
-    if cfg.kind == "rloo":
-        r = cfg.rloo
-        if r.num_generations < 2:
-            raise ConfigError("--num-generations must be at least 2 (the leave-one-out baseline needs siblings)")
-        completions = t.batch_size * t.grad_accum
-        if completions % r.num_generations:
-            raise ConfigError(
-                f"--batch-size x --grad-accum ({t.batch_size} x {t.grad_accum} = {completions}) counts completions and "
-                f"must be a multiple of --num-generations ({r.num_generations})"
-            )
-        if r.max_new_tokens < 1 or r.max_new_tokens >= cfg.data.max_length:
-            raise ConfigError(
-                f"--max-new-tokens must be at least 1 and below --max-length ({cfg.data.max_length}), "
-                "which also holds the prompt"
-            )
-        if r.temperature <= 0:
-            raise ConfigError("--temperature must be above 0 (RLOO samples its completions)")
-        if r.sample_every < 1 or r.reward_batch_size < 1:
-            raise ConfigError("--sample-every and --reward-batch-size must be at least 1")
-        if r.reward_clip is not None and r.reward_clip <= 0:
-            raise ConfigError("--reward-clip must be above 0")
+    """The options of the run's kind that cannot work (SFT, KTO, RLOO check theirs), as one line each."""
+    KINDS[cfg.kind].validate(cfg)
 
 
 def report_to(t: TrainArgs) -> list[str]:

@@ -1,7 +1,7 @@
 """`rlhf-tui train sft|reward|dpo|kto|rloo`: QLoRA training of each kind (needs the `train` extra).
 
-The options are generated from the dataclasses in `trainers.config`, so the flags, the config
-file keys and the help text cannot drift apart. torch and TRL are imported only when a command runs.
+The options are generated from the dataclasses in `trainers.config` and `trainers.kinds`, so the
+flags, the config file keys and the help text cannot drift apart. torch and TRL are imported only when a command runs.
 """
 
 from __future__ import annotations
@@ -27,61 +27,6 @@ train_app = typer.Typer(
 # Flags whose name differs from the config key
 _FLAG_NAMES = {"load_in_4bit": "--4bit/--no-4bit"}
 _TYPES = {"bool": bool | None, "int": int | None, "float": float | None}
-
-_DOCS = {
-    "reward": """Train a reward model: a one-output head on the base, with a LoRA adapter.
-
-    Pairs come from --data FILE (Parquet/JSONL: prompt, chosen, rejected) or --dataset NAME in the
-    store. OUTPUT gets the adapter and reward head, the tokenizer, train_config.yaml, metrics.json
-    and curves.png. Every option can also come from --config train.toml (or YAML); flags win.
-    --model may also be a reward-model adapter folder: training continues that adapter and head.
-
-    Example: rlhf-tui train reward --dataset demo --model ./SmolLM2-135M --output runs/rm
-    """,
-    "dpo": """Train a policy with DPO; the reference is the base with the adapter disabled.
-
-    --model may also be a policy adapter folder (an earlier DPO or SFT run): training continues that
-    adapter, and the reference is the policy it starts from (a frozen copy of the adapter).
-
-    Pairs come from --data FILE (Parquet/JSONL: prompt, chosen, rejected) or --dataset NAME in the
-    store. OUTPUT gets the adapter, the tokenizer, train_config.yaml, metrics.json and curves.png;
-    --merge adds a merged 16-bit model. Flags override --config train.toml (or YAML).
-
-    Example: rlhf-tui train dpo --dataset demo --model ./SmolLM2-135M --output runs/dpo --beta 0.1
-    """,
-    "sft": """Supervised fine-tuning on instruction data; the loss is on the answers only.
-
-    --dataset NAME takes one row per record from the store (`export --format sft`): an answer an
-    annotator wrote where there is one, else the consensus-best candidate (Borda over all annotators;
-    --aggregate adjudicated prefers a reviewer's choice). --data FILE: JSONL/Parquet with prompt and
-    completion, or messages (the last assistant turn is the answer). Chat prompts go through the chat
-    template. The output is a policy adapter that `train dpo`, `train kto` and `train rloo` accept as
-    --model: they train that adapter further, against a frozen copy of it as the reference.
-
-    Example: rlhf-tui train sft --dataset demo --model ./SmolLM2-135M --output runs/sft
-    """,
-    "kto": """Train a policy with KTO on answers marked desirable or undesirable, one at a time.
-
-    --dataset NAME: thumbs (up = desirable), ratings with --threshold, or rankings (the best answer
-    desirable, the worst undesirable); --data FILE: TRL's unpaired format (prompt, completion, label).
-    KTO pairs answers within a batch to estimate its KL term: --batch-size 2 or more, and the rows are
-    shuffled (seeded). The reference is the base with the adapter disabled.
-
-    Example: rlhf-tui train kto --dataset thumbs --model ./SmolLM2-135M --output runs/kto
-    """,
-    "rloo": """Optimise a policy online against a reward model (RLOO).
-
-    For each prompt the policy samples --num-generations completions; the --reward-model (a `train
-    reward` output, loaded once and frozen) scores each, minus --length-penalty per token and the KL to
-    the reference (the base with the adapter disabled; continuing an SFT adapter, a frozen copy of it);
-    each completion's advantage is its reward minus the mean of its siblings'. Prompts come from
-    --dataset NAME (its records' prompts) or --data FILE (JSONL with prompt, or text lines), cut from
-    the left to fit --max-length minus --max-new-tokens. Logged per step: reward, KL, completion
-    length, entropy; every --sample-every steps a few completions go to OUTPUT/samples.jsonl.
-
-    Example: rlhf-tui train rloo --dataset demo --model runs/sft --reward-model runs/rm --output runs/rloo
-    """,
-}
 
 
 def _option(field) -> tuple[Any, Any]:
@@ -129,7 +74,7 @@ def _make_command(kind: str) -> Callable[..., None]:
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__name__ = kind
-    command.__doc__ = _DOCS.get(kind, f"Train {KINDS[kind].summary}.")
+    command.__doc__ = KINDS[kind].help  # each kind's module in trainers.kinds
     return command
 
 
