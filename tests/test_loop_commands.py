@@ -229,7 +229,8 @@ def test_score_agrees_with_the_trained_model(adapters, tiny_model_dir):
 def test_eval_compares_several_policies_in_one_table_with_lengths(tiny_model_dir, adapters, tmp_path, capsys):
     import pyarrow.parquet as pq
 
-    from trainers.evaluation import similar_length, wilson_interval
+    from trainers.evaluation import similar_length
+    from trainers.shares import wilson_interval
 
     prompts = write_jsonl(
         tmp_path / "p.jsonl", [{"id": f"p{i}", "prompt": f"please explain topic {i}"} for i in range(5)]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from trainers.evaluation import summarise, wilson_interval
+from trainers.evaluation import summarise
 from trainers.generation import GenerationSettings, PromptItem, native_rows, split_count
 from trainers.scoring import agreement
+from trainers.shares import wilson_interval
 
 
 def test_wilson_interval_known_values():

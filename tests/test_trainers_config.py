@@ -129,9 +129,9 @@ def test_trainers_never_import_textual():
 def test_the_light_trainer_modules_import_no_torch():
     code = (
         "import sys, trainers, trainers.config, trainers.data, trainers.memory, trainers.metrics, trainers.quiet, "
-        "trainers.batching, trainers.kinds, trainers.kinds.reward, trainers.kinds.dpo, trainers.kinds.sft, "
+        "trainers.batching, trainers.shares, trainers.kinds, trainers.kinds.reward, trainers.kinds.dpo, trainers.kinds.sft, "
         "trainers.kinds.kto, trainers.kinds.rloo\n"
-        "print([m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules])"
+        "print([m for m in ('torch', 'transformers', 'trl', 'peft', 'duckdb', 'pyarrow') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

@@ -368,4 +368,6 @@ def test_two_process_accelerate_run_finishes(tiny_model_dir, pref_jsonl, tmp_pat
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((out / "metrics.json").read_text())["summary"]
     assert summary["world_size"] == 2 and summary["global_step"] == 2
+    # 6 held-out pairs over 2 processes in batches of 2: each pair counted once, the padding of the last dropped
+    assert summary["eval_held_out"]["pairs"] == summary["eval_pairs"] == 6
     assert (out / "adapter_model.safetensors").is_file()

@@ -340,7 +340,11 @@ def test_output_that_is_not_a_terminal_gets_a_plain_line_per_logging_step(tiny_m
     assert code == 0, err
     lines = [line for line in err.splitlines() if line.startswith("step ")]
     assert len(lines) == 2, err
-    pattern = r"^step 2/2  loss \d+\.\d{4}  accuracy \d\.\d{3}  margin -?\d+\.\d{3}  \d+\.\d{2} pairs/s  ETA 0:00:00$"
+    # the training figures are TRL's means over the batches since the last line, and say so
+    pattern = (
+        r"^step 2/2  loss \d+\.\d{4}  batch accuracy \d\.\d{3}  batch margin -?\d+\.\d{3}  \d+\.\d{2} pairs/s  "
+        r"ETA 0:00:00$"
+    )
     assert re.match(pattern, lines[1]), lines[1]
     assert "\x1b[" not in err  # no bar, no colour codes in a log file
 

@@ -1,8 +1,9 @@
 """Reward-model and DPO training with TRL, peft LoRA and bitsandbytes 4-bit (QLoRA), and the loop after it.
 
-Light at import: this package and `config`, `data`, `memory`, `metrics`, `quiet` and `errors` never import
+Light at import: this package and `config`, `kinds` (one module per training kind), `data`, `batching`,
+`memory`, `metrics`, `shares` (shares of pairs and their intervals), `quiet` and `errors` never import
 torch. `run` (one training run), `modeling` (loading, quantisation, LoRA, merging), `callbacks`,
-`generation`, `scoring` and `evaluation` do, and are imported only by the commands that need them.
+`heldout`, `generation`, `scoring` and `evaluation` do, and are imported only by the commands that need them.
 Never imports textual.
 """
 

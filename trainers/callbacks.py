@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
+from .shares import PairShare
+
 # What signal.signal returns and accepts: a function, SIG_DFL/SIG_IGN, or None (not set from Python).
 SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
@@ -86,9 +88,14 @@ def _stderr_line(line: str) -> None:
 class PlainLogCallback(TrainerCallback):
     """One plain line per logging step, for output that is not a terminal (a log file, nohup, a scheduler):
 
-        step 20/100  loss 0.6412  accuracy 0.625  margin 0.183  3.41 pairs/s  ETA 0:01:34
+        step 20/100  loss 0.6412  batch accuracy 0.625  batch margin 0.183  3.41 pairs/s  ETA 0:01:34
 
-    and one per evaluation; on the main process only."""
+    (TRL's means over the training batches since the last line), and one per evaluation, where a kind that
+    scores pairs shows the held-out share with its interval and count:
+
+        eval at step 20  loss 0.6801  accuracy 0.587 [0.52, 0.65], 218 pairs  margin 0.310
+
+    On the main process only."""
 
     def __init__(
         self,
@@ -101,7 +108,8 @@ class PlainLogCallback(TrainerCallback):
         self.pairs_per_step = pairs_per_step
         self.accuracy_key = accuracy_key
         self.margin_key = margin_key
-        self.figures = figures or (("accuracy", accuracy_key), ("margin", margin_key))  # (label, logged key)
+        # (label, logged key); TRL logs the mean of per-batch values, and the label says so
+        self.figures = figures or (("batch accuracy", accuracy_key), ("batch margin", margin_key))
         self.write = write
         self.started = 0.0
         self.first_step = 0
@@ -132,7 +140,20 @@ class PlainLogCallback(TrainerCallback):
             self.write("  ".join(parts))
         elif "eval_loss" in logs:
             parts = [f"eval at step {state.global_step}", f"loss {logs['eval_loss']:.4f}"]
-            self.write("  ".join(parts + self._figures(logs, "eval_")))
+            held_out = held_out_figures(logs, "eval_")
+            self.write("  ".join(parts + (held_out or self._figures(logs, "eval_"))))
+
+
+def held_out_figures(logs: dict, prefix: str) -> list[str]:
+    """'accuracy 0.587 [0.52, 0.65], 218 pairs', 'margin 0.310' from the logged share of held-out pairs."""
+    accuracy, pairs = logs.get(prefix + "pair_accuracy"), logs.get(prefix + "pair_count")
+    if not isinstance(accuracy, (int, float)) or not isinstance(pairs, (int, float)) or pairs < 1:
+        return []
+    n = int(pairs)
+    share = PairShare(
+        pairs=n, correct=round(accuracy * n), ties=int(logs.get(prefix + "pair_ties") or 0), mean_margin=None
+    )
+    return [f"accuracy {share.describe()}", f"margin {logs.get(prefix + 'pair_margin', float('nan')):.3f}"]
 
 
 class InterruptCallback(TrainerCallback):

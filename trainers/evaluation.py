@@ -7,26 +7,14 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .generation import GenerationSettings, ProgressFn, PromptItem, sample_answers
-from .scoring import TIE_TOLERANCE, score_answers
-
-
-def wilson_interval(successes: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95% by default); `successes` may be fractional (ties = ½)."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
+from .scoring import score_answers
+from .shares import TIE_TOLERANCE, wilson_interval
 
 SIMILAR_LENGTH = 0.2  # two answers are of similar length when their token counts differ by at most 20%
 

@@ -37,6 +37,7 @@ from .modeling import (
 )
 from .precision import Precision, resolve_precision
 from .quiet import quiet_libraries
+from .shares import PairScores
 
 if TYPE_CHECKING:
     from transformers import Trainer, TrainerCallback
@@ -109,7 +110,8 @@ def best_checkpoint_arguments(cfg: TrainConfig, evaluate_during: bool) -> dict[s
     if not evaluate_during or keep == "last":
         return {}
     kind = kind_of(cfg.kind)
-    metric = "eval_loss" if keep == "loss" else kind.eval_accuracy_key
+    # accuracy: the held-out share of pairs where the kind scores pairs, else TRL's logged figure
+    metric = "eval_loss" if keep == "loss" else ("eval_pair_accuracy" if kind.pair_scores else kind.eval_accuracy_key)
     return dict(load_best_model_at_end=True, metric_for_best_model=metric, greater_is_better=keep != "loss")
 
 
@@ -304,46 +306,16 @@ def length_notes(cfg: TrainConfig, data: PreparedData) -> list[str]:
     return notes
 
 
-LENGTH_BUCKETS = ("short", "medium", "long")
-
-
-def _quiet_evaluate(trainer: Trainer, dataset: Any, prefix: str) -> dict[str, float]:
-    """Evaluate on `dataset` without logging it: no callbacks, nothing left in the log history.
-
-    Why: a bucket's TRL metrics carry the plain eval_ names and would overwrite the overall ones in
-    TensorBoard and in the curves."""
-    handler, history = trainer.callback_handler, trainer.state.log_history
-    saved_callbacks, saved_eval, seen = handler.callbacks, trainer.eval_dataset, len(history)
-    handler.callbacks = []
-    trainer.eval_dataset = dataset
-    try:
-        return trainer.evaluate(metric_key_prefix=prefix)
-    finally:
-        handler.callbacks, trainer.eval_dataset = saved_callbacks, saved_eval
-        del history[seen:]
-
-
-def evaluate_by_length(trainer: Trainer, kind_name: str) -> dict[str, Any]:
-    """Eval accuracy for the shortest, middle and longest third of the held-out pairs (by answer tokens).
-
-    A model that learned "longer is better" shows it here: accuracy rises with the bucket."""
+def held_out_pairs(trainer: Trainer) -> tuple[PairScores | None, list[float]]:
+    """The last evaluation's held-out pairs (kinds that score pairs) and each pair's mean answer length."""
     from datasets import Dataset
 
+    held_out = getattr(trainer, "held_out", None)
     dataset = trainer.eval_dataset
-    if not isinstance(dataset, Dataset) or "answer_tokens" not in dataset.column_names or len(dataset) < 3:
-        return {}
-    kind = kind_of(kind_name)
-    lengths = dataset["answer_tokens"]
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    n = len(order)
-    out: dict[str, Any] = {}
-    for b, name in enumerate(LENGTH_BUCKETS):
-        members = order[b * n // 3 : (b + 1) * n // 3]
-        metrics = _quiet_evaluate(trainer, dataset.select(members), f"eval_{name}")
-        out[f"eval_accuracy_{name}"] = metrics.get(kind.eval_accuracy_key)
-        out[f"eval_pairs_{name}"] = len(members)
-        out[f"eval_answer_tokens_{name}"] = [round(lengths[members[0]]), round(lengths[members[-1]])]
-    return out
+    if not isinstance(held_out, PairScores) or not isinstance(dataset, Dataset):
+        return None, []
+    lengths = dataset["answer_tokens"] if "answer_tokens" in dataset.column_names else []
+    return held_out, list(lengths)
 
 
 def _drop_reference_copy(model: Model) -> None:
@@ -438,10 +410,11 @@ def run_training(
         trainer.train(resume_from_checkpoint=resume_from)
         train_seconds = time.monotonic() - started
         final_eval = None
-        by_length: dict[str, Any] = {}
+        held_out: PairScores | None = None
+        answer_tokens: list[float] = []
         if not interrupt.interrupted and trainer.eval_dataset is not None:
             final_eval = trainer.evaluate()
-            by_length = evaluate_by_length(trainer, cfg.kind)
+            held_out, answer_tokens = held_out_pairs(trainer)
     except BaseException as exc:
         if _is_oom(exc):
             raise TrainingOOMError(oom_message(cfg)) from None
@@ -463,9 +436,8 @@ def run_training(
         "precision_reason": precision.reason,
         "best_checkpoint": state.best_model_checkpoint,
         "best_metric": state.best_metric,
-        **by_length,
     }
-    metrics = summarise(cfg.kind, state.log_history, final_eval, extra)
+    metrics = summarise(cfg.kind, state.log_history, final_eval, extra, held_out, answer_tokens)
     result = RunResult(
         output=output,
         metrics=metrics,

@@ -14,8 +14,7 @@ import torch
 
 from .formatting import scoring_ids
 from .modeling import Model, Tokenizer
-
-TIE_TOLERANCE = 1e-6
+from .shares import TIE_TOLERANCE, describe_share
 
 
 def reward_input_ids(tokenizer: Tokenizer, prompt: Any, answer: Any, max_length: int = 1024) -> list[int]:
@@ -62,17 +61,23 @@ class Agreement:
     records: int  # annotated records with scores
     pairs: int  # pairs with different ranks (ties in the ranking give none)
     agreed: float  # pairs ordered the same way; a tie in scores counts half
+    ties: int = 0  # pairs the model scored equally (each counted half in `agreed`)
 
     @property
     def rate(self) -> float | None:
         return self.agreed / self.pairs if self.pairs else None
+
+    def describe(self) -> str:
+        """'0.587 [0.52, 0.65], 218 pairs' — the share, its 95% Wilson interval, its count — and the ties."""
+        text = describe_share(self.agreed, self.pairs)
+        return text + (f", {self.ties} tied in score (½ each)" if self.ties else "")
 
 
 def agreement(
     rankings: Sequence[tuple[int, str, Sequence[int], bool]], scores: dict[tuple[int, int], float]
 ) -> Agreement:
     """Agreement over every annotator's every ranked pair (`store.submitted_rankings` rows)."""
-    records, pairs, agreed = set(), 0, 0.0
+    records, pairs, agreed, ties = set(), 0, 0.0, 0
     for record_id, _annotator, ranks, _both_bad in rankings:
         for i in range(len(ranks)):
             for j in range(i + 1, len(ranks)):
@@ -86,6 +91,7 @@ def agreement(
                 better, worse = (si, sj) if ranks[i] < ranks[j] else (sj, si)
                 if abs(better - worse) <= TIE_TOLERANCE:
                     agreed += 0.5
+                    ties += 1
                 elif better > worse:
                     agreed += 1.0
-    return Agreement(records=len(records), pairs=pairs, agreed=agreed)
+    return Agreement(records=len(records), pairs=pairs, agreed=agreed, ties=ties)

@@ -215,7 +215,8 @@ def score_command(
 ) -> None:
     """Score every candidate of a dataset with a reward model and store the scores.
 
-    Reports how often the reward model orders two candidates the way the annotators ranked them.
+    Reports how often the reward model orders two candidates the way the annotators ranked them:
+    the share of ranked pairs (a tie in score counts half) with its 95% Wilson interval and count.
     The annotation app never shows these scores, so annotators are not anchored by them.
 
     Example: rlhf-tui score --reward-model runs/rm --dataset demo-round2
@@ -250,7 +251,7 @@ def score_command(
     table.add_row(plain("annotated records"), plain(str(agreed.records)))
     table.add_row(plain("ranked pairs"), plain(str(agreed.pairs)))
     if agreed.rate is not None:
-        table.add_row(plain("agreement with annotators"), plain(f"{agreed.rate:.1%}"))
+        table.add_row(plain("agreement with annotators"), plain(agreed.describe()))
     console.print(table)
     if agreed.rate is None:
         console.print("no submitted rankings yet: agreement is reported once records are annotated", markup=False)

@@ -114,21 +114,31 @@ def _say(line: str) -> None:
 
 
 def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, value) of the summary table: the pairs actually trained on, what was dropped, the metrics."""
-    from trainers.kinds import kind_of
+    """(label, value) of the summary table: the pairs actually trained on, what was dropped, the metrics.
 
-    accuracy = kind_of(kind).accuracy_label
+    Held-out accuracy is a share of pairs with its 95% interval and count ('0.587 [0.52, 0.65], 218 pairs');
+    a figure that is TRL's mean of per-batch means says so in its label."""
+    from trainers.kinds import kind_of
+    from trainers.metrics import trl_mean_key
+    from trainers.shares import PairShare
+
+    entry = kind_of(kind)
     rows: list[tuple[str, str]] = []
 
     def add(label: str, value: Any) -> None:
         if value is not None:
             rows.append((label, f"{value:.4f}" if isinstance(value, float) else str(value)))
 
+    def add_share(label: str, held_out: dict[str, Any] | None) -> None:
+        if held_out and held_out.get("pairs"):
+            share = PairShare(held_out["pairs"], held_out["correct"], held_out["ties"], held_out["mean_margin"])
+            rows.append((label, share.describe()))
+
     rows_name = {"sft": "examples", "kto": "answers", "rloo": "prompts"}.get(kind, "pairs")
     add(f"train {rows_name} used", summary.get("train_pairs"))
     if summary.get("train_pairs_dropped"):
         add("train pairs dropped (too long: raise --max-length)", summary["train_pairs_dropped"])
-    if kind_of(kind).evaluates:
+    if entry.evaluates:
         add(f"eval {rows_name} used", summary.get("eval_pairs"))
     if summary.get("eval_pairs_dropped"):
         add("eval pairs dropped (too long: raise --max-length)", summary["eval_pairs_dropped"])
@@ -140,17 +150,23 @@ def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
     add("steps", summary.get("global_step"))
     add("train loss (last log)", summary.get("final_train_loss"))
     if kind == "rloo":
-        add("mean reward (last log)", summary.get("final_train_accuracy"))
+        add("mean reward (last log)", summary.get(trl_mean_key("final_train_", entry.accuracy_key)))
     add("eval loss", summary.get("eval_loss"))
-    add(f"eval {accuracy}", summary.get("eval_accuracy"))
-    for bucket in ("short", "medium", "long"):
-        tokens = summary.get(f"eval_answer_tokens_{bucket}")
-        if summary.get(f"eval_accuracy_{bucket}") is not None and tokens:
-            add(
-                f"  {bucket} answers ({tokens[0]}-{tokens[1]} tokens, {summary[f'eval_pairs_{bucket}']} pairs)",
-                summary[f"eval_accuracy_{bucket}"],
-            )
-    add(f"eval {kind_of(kind).margin_label}", summary.get("eval_mean_margin"))
+    if entry.pair_scores:
+        add_share(f"eval {entry.accuracy_label}", summary.get("eval_held_out"))
+        for bucket in ("short", "medium", "long"):
+            tokens = summary.get(f"eval_answer_tokens_{bucket}")
+            if tokens:
+                add_share(
+                    f"  {bucket} answers ({tokens[0]}-{tokens[1]} tokens)", summary.get(f"eval_held_out_{bucket}")
+                )
+        add(f"eval {entry.margin_label} (over pairs)", summary.get("eval_mean_margin"))
+    else:
+        add(
+            f"eval {entry.accuracy_label} (TRL per-batch mean)",
+            summary.get(trl_mean_key("eval_", entry.accuracy_key)),
+        )
+        add(f"eval {entry.margin_label} (TRL per-batch mean)", summary.get(trl_mean_key("eval_", entry.margin_key)))
     if summary.get("best_checkpoint"):
         add("best checkpoint (saved as the adapter)", Path(summary["best_checkpoint"]).name)
     add("training seconds", summary.get("train_seconds"))

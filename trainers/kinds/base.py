@@ -80,6 +80,7 @@ class TrainerKind:
     evaluates: bool = True  # holds out rows for an eval split (RLOO does not: `rlhf-tui eval` judges it)
     all_dropout_off: bool = False  # RL: the sampled and the trained log-probs must come from the same network
     log_figures: tuple[tuple[str, str], ...] = ()  # (label, logged key) on each plain log line; () = accuracy, margin
+    pair_scores: bool = False  # its trainer records each held-out pair's two scores: accuracy is a share of pairs
     margin_label: str = "mean margin"
 
     @property

@@ -62,13 +62,31 @@ def trainer_class() -> type:
     from datasets import Dataset
     from trl import DPOTrainer
 
+    from ..heldout import dpo_pair_rewards
+    from ..shares import PairScores, pair_figures
+
     class PretokenizedDPOTrainer(DPOTrainer):
-        """DPOTrainer that takes our tokenised rows as they are (prompts already cut to fit, nothing dropped)."""
+        """DPOTrainer that takes our tokenised rows as they are (prompts already cut to fit, nothing dropped),
+        and whose evaluation scores each held-out pair with DPO's implicit rewards (`held_out`): its reward
+        accuracy is a share of pairs, logged as eval_pair_accuracy beside TRL's per-batch mean."""
+
+        held_out: PairScores | None = None  # the last evaluation's pairs
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if isinstance(dataset, Dataset) and "prompt_ids" in dataset.column_names:
                 return dataset
             return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+
+        def evaluation_loop(
+            self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
+        ):
+            output = super().evaluation_loop(
+                dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix
+            )
+            self.held_out = dpo_pair_rewards(self, dataloader)
+            if output.metrics is not None:
+                output.metrics.update(pair_figures(metric_key_prefix, self.held_out.share()))
+            return output
 
     return PretokenizedDPOTrainer
 
@@ -99,6 +117,7 @@ KIND = policy_kind(
     accuracy_key="rewards/accuracies",
     margin_key="rewards/margins",
     accuracy_label="reward accuracy",
+    pair_scores=True,
     encode=encode,
     build=build,
 )

@@ -67,9 +67,35 @@ def trainer_class() -> type:
     from trl import RewardTrainer
 
     from ..batching import PromptGroupBatchSampler
+    from ..heldout import add_gathered
+    from ..shares import PairScores, pair_figures
 
     class PromptGroupedRewardTrainer(RewardTrainer):
-        """RewardTrainer whose batches keep every pair of a prompt together (when the data has `group_id`)."""
+        """RewardTrainer whose batches keep every pair of a prompt together (when the data has `group_id`),
+        and whose evaluation records each held-out pair's two rewards (`held_out`): its accuracy is a share
+        of pairs, logged as eval_pair_accuracy beside TRL's per-batch mean (eval_accuracy)."""
+
+        held_out: PairScores | None = None  # the last evaluation's pairs
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss, outputs = super().compute_loss(
+                model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+            )
+            if not model.training and self.held_out is not None:
+                chosen, rejected = outputs.logits.squeeze(-1).chunk(2)  # the collator stacks chosen, then rejected
+                add_gathered(self.held_out, self.accelerator, chosen, rejected)
+            return (loss, outputs) if return_outputs else loss
+
+        def evaluation_loop(
+            self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
+        ):
+            self.held_out = PairScores()
+            output = super().evaluation_loop(
+                dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix
+            )
+            if output.metrics is not None:
+                output.metrics.update(pair_figures(metric_key_prefix, self.held_out.share()))
+            return output
 
         def get_train_dataloader(self) -> DataLoader:
             train = self.train_dataset
@@ -113,6 +139,7 @@ KIND = TrainerKind(
     accuracy_key="accuracy",
     margin_key="margin",
     accuracy_label="pairwise accuracy",
+    pair_scores=True,
     encode=encode,
     build=build,
     refuse_adapter=refuse_for_reward,

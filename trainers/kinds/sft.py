@@ -91,6 +91,6 @@ KIND = policy_kind(
     build=build,
     validate=validate,
     data_format="sft",
-    log_figures=(("token accuracy", "mean_token_accuracy"), ("entropy", "entropy")),
+    log_figures=(("batch token accuracy", "mean_token_accuracy"), ("entropy", "entropy")),  # TRL's means
     margin_label="entropy",
 )
