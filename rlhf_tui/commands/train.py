@@ -176,7 +176,9 @@ def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
 def _print_summary(kind: str, result) -> None:
     from rich.table import Table
 
-    table = Table(title=plain(f"train {kind}: {result.output}"), show_header=True)
+    # The output folder on a line of its own: a table title would wrap it at the table's width, mid-name.
+    console.print(plain(f"train {kind}: {result.output}"), highlight=False, soft_wrap=True)
+    table = Table(show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for label, value in summary_rows(kind, result.metrics["summary"]):
