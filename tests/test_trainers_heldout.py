@@ -82,14 +82,24 @@ def test_score_reports_agreement_with_its_interval_count_and_ties():
     assert result.describe() == describe_share(2.5, 5) + ", 1 tied in score (½ each)"
 
 
-def test_the_plain_eval_line_shows_the_held_out_share():
-    from trainers.callbacks import held_out_figures
+def test_the_plain_eval_line_shows_the_held_out_share_and_names_the_final_evaluation():
+    from types import SimpleNamespace
+
+    from trainers.callbacks import PlainLogCallback
     from trainers.shares import pair_figures
 
     scores = PairScores()
     scores.add([1.0] * 5 + [0.0] * 2, [0.0] * 5 + [1.0] * 2)
     logs = {"eval_loss": 0.6, "eval_accuracy": 0.8125, **pair_figures("eval", scores.share())}
-    assert held_out_figures(logs, "eval_") == [f"accuracy {describe_share(5, 7)}", f"margin {3 / 7:.3f}"]
+    lines: list[str] = []
+    callback = PlainLogCallback(4, "accuracy", "margin", write=lines.append)
+    state = SimpleNamespace(is_world_process_zero=True, global_step=4, max_steps=4)
+    callback.on_train_begin(None, state, None)
+    callback.on_log(None, state, None, logs=dict(logs))
+    callback.on_train_end(None, state, None)
+    callback.on_log(None, state, None, logs=dict(logs))  # after training: the adapter saved, maybe an earlier step
+    figures = f"loss 0.6000  accuracy {describe_share(5, 7)}  margin {3 / 7:.3f}"
+    assert lines == [f"eval at step 4  {figures}", f"eval of the saved adapter  {figures}"]
 
 
 # ---- through a real run: 7 held-out pairs in batches of 4 ------------------------------------------

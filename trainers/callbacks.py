@@ -113,10 +113,15 @@ class PlainLogCallback(TrainerCallback):
         self.write = write
         self.started = 0.0
         self.first_step = 0
+        self.trained = False  # training has ended: what follows is the final evaluation
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.monotonic()
         self.first_step = state.global_step
+        self.trained = False
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.trained = True
 
     def _figures(self, logs: dict, prefix: str) -> list[str]:
         parts = []
@@ -139,7 +144,9 @@ class PlainLogCallback(TrainerCallback):
             parts += [f"{speed:.2f} pairs/s", f"ETA {format_eta(eta)}"]
             self.write("  ".join(parts))
         elif "eval_loss" in logs:
-            parts = [f"eval at step {state.global_step}", f"loss {logs['eval_loss']:.4f}"]
+            # after training: the final evaluation, of the adapter saved (the best checkpoint with --keep-best)
+            where = "eval of the saved adapter" if self.trained else f"eval at step {state.global_step}"
+            parts = [where, f"loss {logs['eval_loss']:.4f}"]
             held_out = held_out_figures(logs, "eval_")
             self.write("  ".join(parts + (held_out or self._figures(logs, "eval_"))))
 
