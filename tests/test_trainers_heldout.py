@@ -59,13 +59,18 @@ def test_the_summary_table_shows_each_share_with_its_interval_and_count():
 
     scores = PairScores()
     scores.add([1.0] * 5 + [0.0] * 2, [0.0] * 5 + [1.0] * 2)
-    log = [{"loss": 0.7, "accuracy": 0.5, "margin": 0.1, "step": 1}, {"eval_loss": 0.6, "step": 1}]
+    log = [
+        {"loss": 0.7, "accuracy": 0.5, "margin": 0.1, "step": 1},
+        {"eval_loss": 0.6, "eval_accuracy": 0.8, "step": 1},
+    ]
     final = {"eval_loss": 0.6, "eval_accuracy": 0.8125, "eval_margin": 0.4}  # TRL's mean of two batch means
     metrics = summarise("reward", log, final, {"eval_pairs": 7}, scores, [5, 6, 7, 8, 9, 10, 11])
     summary = metrics["summary"]
     assert summary["eval_accuracy"] == 5 / 7 and summary["eval_held_out"]["pairs"] == 7
     assert summary["eval_trl_batch_mean_accuracy"] == 0.8125  # kept, under a name that says what it is
     assert summary["final_train_trl_batch_mean_accuracy"] == 0.5 and "final_train_accuracy" not in summary
+    assert metrics["train"][0]["trl_batch_mean_accuracy"] == 0.5 and "accuracy" not in metrics["train"][0]
+    assert metrics["eval"][0]["eval_trl_batch_mean_accuracy"] == 0.8 and "eval_accuracy" not in metrics["eval"][0]
     rows = dict(summary_rows("reward", summary))
     assert rows["eval pairwise accuracy"] == describe_share(5, 7)
     assert rows["  short answers (5-6 tokens)"] == describe_share(2, 2)

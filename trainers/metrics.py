@@ -2,8 +2,8 @@
 
 Held-out accuracy (reward models, DPO) is a share of pairs, from each pair's two scores: correct pairs /
 pairs, ties counted apart, the margin the mean over pairs, each with its count and 95% Wilson interval,
-overall and for the shortest, middle and longest third of the pairs. TRL's own logged figures are the
-means of per-batch means; they are kept under names that say so (`..._trl_batch_mean_...`).
+overall and for the shortest, middle and longest third of the pairs. TRL's own logged accuracies are
+means of per-batch means; metrics.json keeps them under names that say so (`..._trl_batch_mean_...`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,21 @@ def _finite(value: Any) -> Any:
 def trl_mean_key(prefix: str, logged_key: str) -> str:
     """The summary's name for a figure TRL logged as a mean of per-batch means, e.g. eval_trl_batch_mean_accuracy."""
     return f"{prefix}trl_batch_mean_{logged_key.replace('/', '_')}"
+
+
+def stored_name(logged_key: str) -> str:
+    """A logged key as metrics.json names it: TRL's accuracies (means of per-batch means) say so —
+    'accuracy' becomes 'trl_batch_mean_accuracy', 'eval_rewards/accuracies' 'eval_trl_batch_mean_rewards_accuracies';
+    the held-out shares (`eval_pair_accuracy`, ...) and every other figure keep their names."""
+    if "accurac" not in logged_key or "pair_accuracy" in logged_key:
+        return logged_key
+    if logged_key.startswith("eval_"):
+        return trl_mean_key("eval_", logged_key.removeprefix("eval_"))
+    return trl_mean_key("", logged_key)
+
+
+def _stored_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {stored_name(k): _finite(v) for k, v in row.items()}
 
 
 def by_length(held_out: PairScores, answer_tokens: Sequence[float]) -> dict[str, Any]:
@@ -60,13 +75,13 @@ def summarise(
 ) -> dict[str, Any]:
     """The run's summary and its train and eval logs. `held_out`: the final evaluation's pairs (kinds that
     score pairs), in the order of `answer_tokens` (each pair's mean answer length) for the length buckets."""
-    train = [{k: _finite(v) for k, v in e.items()} for e in log_history if "loss" in e]
-    evals = [{k: _finite(v) for k, v in e.items()} for e in log_history if "eval_loss" in e]
+    train = [_stored_row(e) for e in log_history if "loss" in e]
+    evals = [_stored_row(e) for e in log_history if "eval_loss" in e]
     entry = kind_of(kind)
     summary: dict[str, Any] = {"kind": kind, **extra}
     if train:
         summary["final_train_loss"] = train[-1].get("loss")
-        summary[trl_mean_key("final_train_", entry.accuracy_key)] = train[-1].get(entry.accuracy_key)
+        summary[trl_mean_key("final_train_", entry.accuracy_key)] = train[-1].get(stored_name(entry.accuracy_key))
     if final_eval:
         summary["eval_loss"] = _finite(final_eval.get("eval_loss"))
         for key in (entry.accuracy_key, entry.margin_key):
@@ -95,11 +110,14 @@ def plot_curves(path: Path, kind: str, metrics: dict[str, Any]) -> None:
     entry = kind_of(kind)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     train, evals = metrics["train"], metrics["eval"]
+    # the final evaluation (of the adapter saved: the best checkpoint with --keep-best) repeats the last step
+    evals = [r for i, r in enumerate(evals) if i == 0 or r.get("step") != evals[i - 1].get("step")]
     for rows, key, label, style in ((train, "loss", "train", "-"), (evals, "eval_loss", "eval", "o--")):
         points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
         if points:
             ax_loss.plot(*zip(*points), style, label=label)
-    points = [(r["step"], r[entry.accuracy_key]) for r in train if r.get(entry.accuracy_key) is not None]
+    key, eval_key = stored_name(entry.accuracy_key), stored_name(entry.eval_accuracy_key)
+    points = [(r["step"], r[key]) for r in train if r.get(key) is not None]
     if points:
         ax_acc.plot(*zip(*points), "-", label="train (TRL per-batch mean)")
     exact = [r for r in evals if r.get("eval_pair_accuracy") is not None]
@@ -114,7 +132,7 @@ def plot_curves(path: Path, kind: str, metrics: dict[str, Any]) -> None:
             steps, values, yerr=[below, above], fmt="o--", capsize=3, label=f"held out ({pairs} pairs, 95%)"
         )
     else:
-        points = [(r["step"], r[entry.eval_accuracy_key]) for r in evals if r.get(entry.eval_accuracy_key) is not None]
+        points = [(r["step"], r[eval_key]) for r in evals if r.get(eval_key) is not None]
         if points:
             ax_acc.plot(*zip(*points), "o--", label="eval (TRL per-batch mean)")
     ax_loss.set(title="loss", xlabel="step")
