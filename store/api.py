@@ -20,6 +20,7 @@ from store.types import (
     ExportOptions,
     ImportReport,
     LeaseInfo,
+    QueueInfo,
     Record,
     Review,
     ReviewInput,
@@ -130,7 +131,8 @@ class PreferenceStore(Protocol):
     def submission_counts(self, record_ids: Sequence[int]) -> list[int]: ...
 
     # reward-model scores (never shown while annotating)
-    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int: ...
+    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]], reorder: bool = True) -> int: ...
     def scores(
         self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None
     ) -> list[tuple[int, int, str, float]]: ...
+    def queue_info(self, dataset: str) -> QueueInfo: ...

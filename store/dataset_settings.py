@@ -2,7 +2,11 @@
 
 Known keys:
 - `assignment`: "fill" (records that have some answers and need more come first, so overlap
-  completes early; the default when K > 1) or "spread" (the fewest answers first).
+  completes early; the default when K > 1), "spread" (the fewest answers first) or "uncertain"
+  (as fill, but records whose candidates the reward model cannot separate come first).
+- `scorers` (uncertain): the one or two scorers (`rlhf-tui score --scorer NAME`) that order the
+  queue; by default the one that scored the dataset last. With two, where they disagree most
+  comes first.
 - `calibration`: the first M records (import order) go to every annotator; agreement reports
   them apart.
 - `markdown`: show answers as a safe subset of Markdown (default: literally).
@@ -22,8 +26,9 @@ from store.answer_checks import is_whole_number
 from store.db.assignment import STRATEGIES
 from store.errors import InvalidInputError
 
-KNOWN = ("assignment", "calibration", "markdown", "axes", "rank_too", "written_answers", "show_written")
+KNOWN = ("assignment", "scorers", "calibration", "markdown", "axes", "rank_too", "written_answers", "show_written")
 MAX_AXES = 8
+MAX_SCORER_NAME = 200
 MAX_AXIS_NAME = 50
 MAX_GUIDANCE = 500
 MAX_SCALE = 100  # points on one axis
@@ -33,6 +38,21 @@ def _check_bool(settings: dict[str, Any], key: str) -> None:
     value = settings.get(key)
     if value is not None and not isinstance(value, bool):
         raise InvalidInputError(f"{key} must be true or false")
+
+
+def _check_scorers(scorers: object) -> None:
+    if scorers is None:
+        return
+    if (
+        not isinstance(scorers, list)
+        or not 1 <= len(scorers) <= 2
+        or not all(isinstance(s, str) and s.strip() and len(s) <= MAX_SCORER_NAME for s in scorers)
+    ):
+        raise InvalidInputError(
+            f"scorers must be a list of one or two scorer names of 1 to {MAX_SCORER_NAME} characters"
+        )
+    if len(set(scorers)) != len(scorers):
+        raise InvalidInputError("scorers names the same scorer twice")
 
 
 def check_axes(axes: object) -> list[dict[str, Any]]:
@@ -84,6 +104,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     strategy = settings.get("assignment")
     if strategy is not None and strategy not in STRATEGIES:
         raise InvalidInputError(f"assignment must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+    _check_scorers(settings.get("scorers"))
     calibration = settings.get("calibration")
     if calibration is not None and (not is_whole_number(calibration) or not 0 <= calibration <= 100_000):
         raise InvalidInputError("calibration must be a whole number of records from 0 to 100,000")

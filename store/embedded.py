@@ -21,6 +21,7 @@ from store.answer_checks import MAX_COMMENT_CHARS, check_answer
 from store.clock import utcnow
 from store.dataset_settings import assignment_of, check_settings
 from store.db import reviews as review_queries
+from store.db import uncertainty
 from store.db.assignment import DatasetAssignment, load_assignment
 from store.db.connection import connect, first_row
 from store.db.dataset_rows import insert_dataset
@@ -45,6 +46,7 @@ from store.types import (
     ImportReport,
     LeaseInfo,
     Prompt,
+    QueueInfo,
     Record,
     Review,
     ReviewInput,
@@ -151,8 +153,18 @@ class DuckDBStore:
             strategy, calibration = assignment_of(parsed, k)
             state = load_assignment(self.connection, dataset_id, task, k, utcnow(), strategy, calibration)
             state.settings = parsed
+            self._order_queue(state)
             self._assignments[dataset_id] = state
         return state
+
+    def _order_queue(self, state: DatasetAssignment) -> None:
+        """Lay out an `uncertain` dataset's queue from the scores saved so far."""
+        if state.strategy != "uncertain":
+            return
+        scorers = uncertainty.queue_scorers(self.connection, state.dataset_id, state.settings)
+        state.order = uncertainty.uncertain_order(
+            self.connection, state.dataset_id, state.counts, state.calibration, scorers
+        )
 
     def _assignment_of_record(self, record_id: int) -> tuple[DatasetAssignment, int]:
         """(the record's dataset state, its position there), loading the dataset if needed."""
@@ -897,8 +909,10 @@ class DuckDBStore:
             return out
 
     # -- scores (reward model) ---------------------------------------------
-    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int:
-        """Store (record_id, candidate index, score) triples under `scorer`, replacing earlier ones."""
+    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]], reorder: bool = True) -> int:
+        """Store (record_id, candidate index, score) triples under `scorer`, replacing earlier ones.
+        Then the queues of `uncertain` datasets these scores may touch are ordered anew, unless
+        `reorder` is false (a client sending many pages asks for it with the last one only)."""
         import pyarrow as pa
 
         table = pa.table(
@@ -923,7 +937,34 @@ class DuckDBStore:
                     )
             finally:
                 self.connection.unregister("incoming_scores")
+            if reorder and scores:
+                self._reorder_after_scoring(scorer, min(s[0] for s in scores), max(s[0] for s in scores))
         return len(scores)
+
+    def _reorder_after_scoring(self, scorer: str, lowest: int, highest: int) -> None:
+        """Order anew the loaded `uncertain` queues whose records overlap the scored id range and
+        that `scorer` orders (or may order now, being the latest). Unloaded ones are ordered when loaded."""
+        for state in self._assignments.values():
+            if state.strategy != "uncertain" or not state.ids or highest < state.ids[0] or lowest > state.ids[-1]:
+                continue
+            chosen = state.settings.get("scorers")
+            if chosen and scorer not in chosen:
+                continue
+            self._order_queue(state)
+
+    def queue_info(self, dataset: str) -> QueueInfo:
+        """The dataset's strategy and, for `uncertain`, which scorers order its queue and when they last scored."""
+        with self._lock:
+            state = self._assignment(dataset)
+            order = state.order if state.strategy == "uncertain" else None
+            scorers = order.scorers if order is not None else ()
+            return QueueInfo(
+                dataset,
+                state.strategy,
+                scorers,
+                order.scored if order is not None else 0,
+                uncertainty.last_scored(self.connection, state.dataset_id, scorers),
+            )
 
     def scores(
         self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None

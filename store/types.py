@@ -241,3 +241,15 @@ class AnnotatorActivity:
             return None
         hours = (self.last_today - self.first_today).total_seconds() / 3600
         return self.submitted_today / hours if hours > 0 else None
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """How a dataset's queue is ordered: its strategy and, for `uncertain`, the reward-model
+    scorers that order it, how many records they scored and when they last saved a score."""
+
+    dataset: str
+    strategy: str
+    scorers: tuple[str, ...]  # empty unless the strategy is uncertain and something was scored
+    scored_records: int  # records with two scored candidates (they lead the queue)
+    last_scored: datetime | None

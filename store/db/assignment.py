@@ -3,7 +3,11 @@
 The process that owns the store file (the embedded store or `rlhf-tui serve`) is the only
 writer, so it can keep each dataset's assignment state in memory and keep it exact:
 submission counts per record, who answered what, drafts and live leases. Picking the next
-record is then a memchr over a byte array instead of a scan of the tables."""
+record is then a memchr over a byte array instead of a scan of the tables.
+
+The `uncertain` strategy walks the records in the reward model's order instead of import
+order: a permutation computed from candidate_scores (store.db.uncertainty) and a copy of the
+counts laid out in that order, so the walk is still a memchr."""
 
 from __future__ import annotations
 
@@ -18,7 +22,27 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SATURATED = 255  # counts stop here; only "fewer than K" matters
-STRATEGIES = ("fill", "spread")
+STRATEGIES = ("fill", "spread", "uncertain")
+
+
+@dataclass
+class QueueOrder:
+    """The records after the calibration ones, most uncertain first (see store.db.uncertainty)."""
+
+    positions: array  # rank in the order -> position in `ids`
+    ranks: array  # position in `ids` -> rank in the order (-1: a calibration record, not in the order)
+    counts: bytearray  # submissions per record, by rank (kept in step with DatasetAssignment.counts)
+    scorers: tuple[str, ...] = ()  # the scorers the order comes from (none: not scored yet, import order)
+    scored: int = 0  # records with a margin (or a disagreement); they lead, the others follow in import order
+
+    @classmethod
+    def build(
+        cls, positions: array, counts: bytearray, n: int, scorers: tuple[str, ...] = (), scored: int = 0
+    ) -> QueueOrder:
+        ranks = array("i", [-1]) * n
+        for rank, pos in enumerate(positions):
+            ranks[pos] = rank
+        return cls(positions, ranks, bytearray(counts[pos] for pos in positions), scorers, scored)
 
 
 @dataclass
@@ -34,8 +58,9 @@ class DatasetAssignment:
     leases: dict[int, dict[str, datetime]] = field(default_factory=dict)  # record -> annotator -> expiry
     skipped: dict[str, set[int]] = field(default_factory=dict)  # per annotator: offered after the others
     # "fill": records that have some answers and need more come first, so overlap completes early;
-    # "spread": the fewest answers first.
+    # "spread": the fewest answers first; "uncertain": as fill, but in `order` instead of import order.
     strategy: str = "spread"
+    order: QueueOrder | None = None
     calibration: int = 0  # the first M records go to every annotator, before the others
     settings: dict = field(default_factory=dict)  # the dataset's settings (axes etc.), for checking answers
 
@@ -53,8 +78,8 @@ class DatasetAssignment:
 
     def pick(self, annotator: str, limit: int, exclude: set[int], now: datetime) -> list[int]:
         """This annotator's drafts first, then the calibration records, then by the strategy
-        (fill: most answers still under K first; spread: fewest first) in import order, and
-        last the records this annotator skipped."""
+        (fill: most answers still under K first; spread: fewest first; both in import order;
+        uncertain: as fill, in the reward model's order), and last the records this annotator skipped."""
         done = self.done.get(annotator, set())
         skipped = self.skipped.get(annotator, set())
         picked: list[int] = []
@@ -81,17 +106,21 @@ class DatasetAssignment:
             if self.ids[pos] not in skipped and fits(self.ids[pos], self.counts[pos], bounded=False):
                 picked.append(self.ids[pos])
         top = min(self.k, SATURATED)
-        order = range(top - 1, -1, -1) if self.strategy == "fill" else range(top)
-        for count in order:
-            pos = calibration
+        levels = range(top) if self.strategy == "spread" else range(top - 1, -1, -1)
+        # In the uncertain order, the walk runs over the counts laid out by rank.
+        walked, start, to_pos = self.counts, calibration, None
+        if self.strategy == "uncertain" and self.order is not None:
+            walked, start, to_pos = self.order.counts, 0, self.order.positions
+        for count in levels:
+            at = start
             while len(picked) < limit:
-                pos = self.counts.find(count, pos)
-                if pos < 0:
+                at = walked.find(count, at)
+                if at < 0:
                     break
-                record_id = self.ids[pos]
+                record_id = self.ids[at if to_pos is None else to_pos[at]]
                 if record_id not in skipped and fits(record_id, count):
                     picked.append(record_id)
-                pos += 1
+                at += 1
             if len(picked) >= limit:
                 return picked
         for record_id in sorted(skipped):
@@ -121,10 +150,15 @@ class DatasetAssignment:
         if pos < 0:
             return
         if old_status == "submitted" and self.counts[pos] < SATURATED:
-            self.counts[pos] = max(0, self.counts[pos] - 1)
+            self._set_count(pos, max(0, self.counts[pos] - 1))
         self.done.get(annotator, set()).discard(record_id)
         self.drafts.get(annotator, set()).discard(record_id)
         self.skipped.get(annotator, set()).discard(record_id)
+
+    def _set_count(self, pos: int, value: int) -> None:
+        self.counts[pos] = value
+        if self.order is not None and self.order.ranks[pos] >= 0:
+            self.order.counts[self.order.ranks[pos]] = value
 
     def submissions(self, record_id: int) -> int:
         pos = self.position(record_id)
@@ -136,9 +170,9 @@ class DatasetAssignment:
         if pos < 0:
             return
         if old_status == "submitted" and new_status != "submitted" and self.counts[pos] < SATURATED:
-            self.counts[pos] = max(0, self.counts[pos] - 1)
+            self._set_count(pos, max(0, self.counts[pos] - 1))
         if new_status == "submitted" and old_status != "submitted" and self.counts[pos] < SATURATED:
-            self.counts[pos] += 1
+            self._set_count(pos, self.counts[pos] + 1)
         done = self.done.setdefault(annotator, set())
         drafts = self.drafts.setdefault(annotator, set())
         if new_status == "draft":
@@ -177,14 +211,14 @@ def load_assignment(
         .combine_chunks()
     )
     ids = array("q")
-    ids.frombytes(_column_bytes(table, "id", 8))
+    ids.frombytes(column_bytes(table, "id", 8))
     state = DatasetAssignment(
         dataset_id,
         task,
         k,
         ids,
-        bytearray(_column_bytes(table, "n", 1)),
-        bytearray(_column_bytes(table, "c", 1)),
+        bytearray(column_bytes(table, "n", 1)),
+        bytearray(column_bytes(table, "c", 1)),
         strategy=strategy,
         calibration=calibration,
     )
@@ -211,7 +245,7 @@ def load_assignment(
     return state
 
 
-def _column_bytes(table: pa.Table, name: str, width: int) -> bytes:
+def column_bytes(table: pa.Table, name: str, width: int) -> bytes:
     """The raw values of a non-null fixed-width Arrow column."""
     column = table.column(name)
     if not table.num_rows:

@@ -37,6 +37,7 @@ from store.types import (
     ExportOptions,
     ImportReport,
     LeaseInfo,
+    QueueInfo,
     Record,
     Review,
     ReviewInput,
@@ -489,12 +490,17 @@ class ServiceClient:
         return out
 
     # -- scores ------------------------------------------------------------------------------
-    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]]) -> int:
+    def save_scores(self, scorer: str, scores: Sequence[tuple[int, int, float]], reorder: bool = True) -> int:
         rows = [[int(r), int(i), float(s)] for r, i, s in scores]
         saved = 0
         for start in range(0, len(rows), protocol.MAX_PAGE):
-            saved += int(self._call("save_scores", scorer=scorer, scores=rows[start : start + protocol.MAX_PAGE]))
+            last = start + protocol.MAX_PAGE >= len(rows)  # the queues are ordered once, after the last page
+            page = rows[start : start + protocol.MAX_PAGE]
+            saved += int(self._call("save_scores", scorer=scorer, scores=page, reorder=reorder and last))
         return saved
+
+    def queue_info(self, dataset: str) -> QueueInfo:
+        return self._call("queue_info", dataset=dataset)
 
     def scores(
         self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None

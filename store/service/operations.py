@@ -148,6 +148,8 @@ _OPERATIONS = (
     # An annotator finds records they answered; an admin finds any.
     Operation("find_record", (DATASET, Param("external_id", "str", max_len=1000))),
     Operation("submission_counts", (Param("record_ids", "ints", max_len=MAX_IDS_PER_REQUEST),)),
+    # Which scorer orders a dataset's queue and when it last scored (names and a time, no scores).
+    Operation("queue_info", (DATASET,)),
     # Admins: datasets, import and export, team-wide figures, scores.
     Operation(
         "create_dataset",
@@ -215,7 +217,15 @@ _OPERATIONS = (
     Operation("submitted_rankings", (DATASET, OFFSET, LIMIT), admin=True, paged=True),
     Operation("submitted_ratings", (DATASET, OFFSET, LIMIT), admin=True, paged=True),
     Operation("promote_written", (DATASET,), admin=True),
-    Operation("save_scores", (_name("scorer"), Param("scores", "scores", max_len=MAX_PAGE)), admin=True),
+    Operation(
+        "save_scores",
+        (
+            _name("scorer"),
+            Param("scores", "scores", max_len=MAX_PAGE),
+            Param("reorder", "bool", required=False, default=True),
+        ),
+        admin=True,
+    ),
     Operation(
         "scores",
         (DATASET, Param("scorer", "str", required=False, nullable=True), OFFSET, LIMIT),
