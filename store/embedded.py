@@ -955,8 +955,12 @@ class DuckDBStore:
     def queue_info(self, dataset: str) -> QueueInfo:
         """The dataset's strategy and, for `uncertain`, which scorers order its queue and when they last scored."""
         with self._lock:
+            _, _, _, _, k, settings, _ = self._dataset_row(dataset)
+            strategy, _ = assignment_of(json.loads(settings or "{}"), k)
+            if strategy != "uncertain":  # no need to load the queue to say so
+                return QueueInfo(dataset, strategy, (), 0, None)
             state = self._assignment(dataset)
-            order = state.order if state.strategy == "uncertain" else None
+            order = state.order
             scorers = order.scorers if order is not None else ()
             return QueueInfo(
                 dataset,

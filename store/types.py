@@ -253,3 +253,12 @@ class QueueInfo:
     scorers: tuple[str, ...]  # empty unless the strategy is uncertain and something was scored
     scored_records: int  # records with two scored candidates (they lead the queue)
     last_scored: datetime | None
+
+    def describe(self) -> str:
+        """'fill', or 'uncertain by rm-2 (1,000 scored, last 2026-12-07 03:12 UTC)'."""
+        if self.strategy != "uncertain":
+            return self.strategy
+        if not self.scorers:
+            return "uncertain (nothing scored yet: import order)"
+        when = f", last {self.last_scored:%Y-%m-%d %H:%M} UTC" if self.last_scored else ""
+        return f"uncertain by {' vs '.join(self.scorers)} ({self.scored_records:,} scored{when})"

@@ -149,3 +149,17 @@ async def test_review_opens_from_the_admin_screen_and_closes_back_to_it(answered
     reviews = answered_store.reviews("d")
     assert len(reviews) == 1 and answered_store.get_review(reviews[0][0]).accepted_from == "alice"
     assert answered_store.get_review(reviews[0][0]).reviewer == ANNOTATOR
+
+
+async def test_admin_screen_says_which_scorer_orders_an_uncertain_queue(answered_store):
+    answered_store.update_dataset("d", settings={"assignment": "uncertain"})
+    ids = answered_store.record_ids("d")
+    answered_store.save_scores("rm-\x1b[31mround2", [(i, j, float(j)) for i in ids for j in range(3)])
+    app = make_app(answered_store)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await settle(pilot)
+        await press(pilot, "A")
+        await wait_for_agreement(pilot)
+        text = screen_text(app.screen, "#admin-completion")
+        assert "Queue: uncertain by rm-" in text and "round2 (5 scored, last " in text
+        assert "\x1b" not in text

@@ -174,3 +174,32 @@ def test_other_strategies_report_no_scorer(store, jsonl):
     store.save_scores("rm", margins(store.record_ids("d"), [0.1, 0.2]))
     info = store.queue_info("d")
     assert (info.strategy, info.scorers, info.last_scored) == ("spread", (), None)
+
+
+def run(capsys, *args):
+    from rlhf_tui.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_datasets_and_settings_say_which_scorer_orders_the_queue(capsys, jsonl, store_path):
+    data = jsonl(rank_rows(3, k=3))
+    code, _, err = run(capsys, "import", str(data), "-d", "d", "--strategy", "uncertain", "--store", str(store_path))
+    assert code == 0, err
+    code, out, _ = run(capsys, "datasets", "--store", str(store_path))
+    assert "nothing scored yet" in out
+    with open_store(store_path) as s:
+        ids = s.record_ids("d")
+        s.save_scores("rm-round2", margins(ids, [1.0, 0.5, None]))
+        stamp = s.queue_info("d").last_scored
+    code, out, _ = run(capsys, "datasets", "--store", str(store_path))
+    assert code == 0 and f"d: uncertain by rm-round2 (2 scored, last {stamp:%Y-%m-%d %H:%M} UTC)" in out, out
+    code, out, _ = run(capsys, "settings", "-d", "d", "--scorer", "a", "--scorer", "b", "--store", str(store_path))
+    assert code == 0 and "uncertain by a vs b" in out, out
+    code, out, _ = run(capsys, "settings", "-d", "d", "--latest-scorer", "--store", str(store_path))
+    said = " ".join(out.split())  # the line wraps at the terminal's width
+    assert code == 0 and f"assignment uncertain by rm-round2 (2 scored, last {stamp:%Y-%m-%d %H:%M} UTC)" in said
+    code, _, err = run(capsys, "settings", "-d", "d", "--scorer", "x", "--scorer", "x", "--store", str(store_path))
+    assert code != 0 and "the same scorer twice" in err and "Traceback" not in err

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # rich's tables and importlib.resources load only in the comm
     from rich.console import JustifyMethod
     from rich.table import Table
 
-from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, TASK_KINDS
+from store.names import AGGREGATIONS, EXPORT_FORMATS, FALLBACKS, IMPORT_FORMATS, STRATEGIES, TASK_KINDS
 
 SAMPLE_DATA_PACKAGE = "rlhf_tui.sample_data"
 
@@ -32,7 +32,7 @@ ImportFormat = StrEnum("ImportFormat", {name: name for name in ("auto", *IMPORT_
 ExportFormat = StrEnum("ExportFormat", {name: name for name in EXPORT_FORMATS})  # type: ignore[misc]
 Aggregate = StrEnum("Aggregate", {name: name for name in AGGREGATIONS})  # type: ignore[misc]
 Fallback = StrEnum("Fallback", {name: name for name in FALLBACKS})  # type: ignore[misc]
-Strategy = StrEnum("Strategy", {name: name for name in ("fill", "spread")})  # type: ignore[misc]
+Strategy = StrEnum("Strategy", {name: name for name in STRATEGIES})  # type: ignore[misc]
 
 
 def _read_guidelines(path: Path | Traversable | None) -> str | None:
@@ -84,7 +84,8 @@ def import_command(
         None,
         "--strategy",
         help="Who gets which record: fill (records with some answers first, so overlap completes early; "
-        "the default when -k > 1) or spread (the fewest answers first).",
+        "the default when -k > 1), spread (the fewest answers first) or uncertain (as fill, but the records "
+        "the reward model cannot separate first; see `rlhf-tui score`).",
     ),
     calibration: int | None = typer.Option(
         None, "--calibration", help="The first M records go to every annotator (reported apart in agreement)."
@@ -190,7 +191,19 @@ def _assignment_settings(strategy: StrEnum | None, calibration: int | None) -> d
 def settings_command(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to change."),
     strategy: Strategy | None = typer.Option(
-        None, "--strategy", help="fill (complete started records first) or spread (fewest answers first)."
+        None,
+        "--strategy",
+        help="fill (complete started records first), spread (fewest answers first) or uncertain (as fill, the "
+        "records whose candidates the reward model cannot separate first).",
+    ),
+    scorer: list[str] | None = typer.Option(
+        None,
+        "--scorer",
+        help="uncertain: the scorer (`rlhf-tui score --scorer NAME`) that orders the queue; twice for two "
+        "scorers, where they disagree most comes first. Default: the one that scored the dataset last.",
+    ),
+    latest_scorer: bool = typer.Option(
+        False, "--latest-scorer", help="uncertain: forget --scorer; the scorer that scored last orders the queue."
     ),
     calibration: int | None = typer.Option(None, "--calibration", help="The first M records go to every annotator."),
     annotators_per_record: int | None = typer.Option(
@@ -214,6 +227,10 @@ def settings_command(
 ) -> None:
     """Change a dataset's settings (admins); with no option, print them."""
     settings = _assignment_settings(strategy, calibration)
+    if scorer:
+        settings["scorers"] = list(scorer)
+    elif latest_scorer:
+        settings["scorers"] = None
     for key, value in (
         ("markdown", markdown),
         ("rank_too", rank_too),
@@ -230,13 +247,15 @@ def settings_command(
             info = s.update_dataset(dataset, text, annotators_per_record, settings or None)
         else:
             info = s.get_dataset(dataset)
+        queue = s.queue_info(dataset)
     from store.dataset_settings import assignment_of
 
     strategy_now, calibration_now = assignment_of(info.settings, info.annotators_per_record)
     console.print(
         plain(
             f"{info.name}: {info.task} task, {info.annotators_per_record} annotator(s) per record, "
-            f"assignment {strategy_now}, {calibration_now} calibration records, "
+            f"assignment {queue.describe() if strategy_now == 'uncertain' else strategy_now}, "
+            f"{calibration_now} calibration records, "
             f"answers shown {'as Markdown' if info.settings.get('markdown') else 'literally'}"
             + (", written answers allowed" if info.settings.get("written_answers") else ""),
             one_line=True,
@@ -311,7 +330,8 @@ def export_command(
         err_console.print(plain(f"warning: {dataset!r} has no submitted answers to export yet", one_line=True))
 
 
-def datasets_table(summaries) -> Table:
+def datasets_table(summaries, queues: dict | None = None) -> Table:
+    """The datasets with their progress and, when `queues` (name → QueueInfo) is given, how each queue is ordered."""
     from rich.table import Table
 
     table = Table(title=Text("Datasets"))
@@ -325,15 +345,20 @@ def datasets_table(summaries) -> Table:
     )
     for column, justify in columns:
         table.add_column(column, justify=justify)
+    if queues is not None:
+        table.add_column("queue")
     for d in summaries:
-        table.add_row(
+        cells = [
             plain(d.name),
             plain(d.task),
             Text(f"{d.records:,}"),
             Text(str(d.annotators_per_record)),
             Text(f"{d.submissions:,}"),
             Text(f"{d.percent_complete:.1f}%"),
-        )
+        ]
+        if queues is not None:
+            cells.append(plain(queues[d.name].strategy) if d.name in queues else Text(""))
+        table.add_row(*cells)
     return table
 
 
@@ -342,10 +367,14 @@ def datasets_command(store: Path | None = StoreOption) -> None:
     """List the datasets with their progress."""
     with open_client_store(store) as s:
         summaries = s.list_datasets()
+        queues = {d.name: s.queue_info(d.name) for d in summaries}
     if not summaries:
         console.print(Text("The store has no datasets yet; add one with `rlhf-tui import FILE --dataset NAME`."))
         return
-    console.print(datasets_table(summaries))
+    console.print(datasets_table(summaries, queues))
+    for name, queue in queues.items():  # the scorer, under the table: names can be long
+        if queue.strategy == "uncertain":
+            console.print(plain(f"{name}: {queue.describe()}", one_line=True), soft_wrap=True)
 
 
 @app.command("stats")

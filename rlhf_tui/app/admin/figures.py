@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
+from rlhf_tui.terminal_text import neutralise
 from store import DatasetSummary, PermissionDeniedError, PreferenceStore, StatusCount
 from store.clock import utcnow
-from store.types import AnnotatorActivity, LeaseInfo
+from store.types import AnnotatorActivity, LeaseInfo, QueueInfo
 
 if TYPE_CHECKING:  # the agreement module is imported only once the figures are computed
     from store.stats.agreement import Submission
@@ -36,11 +37,13 @@ class AdminFigures:
     read_at: datetime | None = None  # the store's clock (naive UTC) when read: ages are counted from it
     ratings: list[tuple[int, str, tuple[tuple[int, str, float], ...]]] = field(default_factory=list)
     reviews: list[tuple[int, tuple[int, ...], bool, bool]] = field(default_factory=list)
+    queue: QueueInfo | None = None  # how the queue is ordered (which scorer, for `uncertain`)
 
 
 def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
     """Every store read the admin screen needs (runs in the store worker)."""
     summary = next((d for d in store.list_datasets() if d.name == dataset), None)
+    queue = store.queue_info(dataset) if summary is not None else None
     try:
         counts = store.status_counts(dataset)
         overfilled = store.overfilled_records(dataset)
@@ -51,7 +54,7 @@ def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
         leases = store.active_leases(dataset)
         team = store.team_activity(dataset)
     except PermissionDeniedError as exc:
-        return AdminFigures(dataset, summary, refusal=str(exc))
+        return AdminFigures(dataset, summary, refusal=str(exc), queue=queue)
     return AdminFigures(
         dataset,
         summary,
@@ -63,6 +66,7 @@ def read_admin_figures(store: PreferenceStore, dataset: str) -> AdminFigures:
         read_at=utcnow(),
         ratings=ratings,
         reviews=reviews,
+        queue=queue,
     )
 
 
@@ -78,6 +82,8 @@ def completion_text(figures: AdminFigures) -> Text:
         f" · {summary.percent_complete:.1f}% complete ({summary.complete_records:,}/{summary.records:,})"
         f" · {summary.submissions:,} submissions"
     )
+    if figures.queue is not None and figures.queue.strategy == "uncertain":
+        text.append(f"\nQueue: {neutralise(figures.queue.describe())}")  # scorer names are free text
     if not figures.refusal:
         if figures.overfilled:
             text.append(
