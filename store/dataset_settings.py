@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from store.answer_checks import is_whole_number
-from store.db.assignment import STRATEGIES
 from store.errors import InvalidInputError
+from store.names import STRATEGIES
 
 KNOWN = ("assignment", "scorers", "calibration", "markdown", "axes", "rank_too", "written_answers", "show_written")
 MAX_AXES = 8

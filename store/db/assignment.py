@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SATURATED = 255  # counts stop here; only "fewer than K" matters
-from store.names import STRATEGIES  # noqa: F401  (re-exported: the settings check uses it)
 
 
 @dataclass
