@@ -891,3 +891,76 @@ def test_get_records_over_the_reply_limit_is_refused_before_the_reply_is_built(t
         assert len(service.call(conn, "get_records", {"record_ids": [1]})) == 1
         with pytest.raises(InvalidInputError, match="over the reply limit"):
             service.call(conn, "get_records", {"record_ids": [1, 2]})
+
+
+@needs_root
+def test_uncertain_queue_follows_scores_saved_through_the_service_without_restarting_the_annotator(team):
+    with open_store(team.store) as s:
+        s.import_file(write_jsonl(team.shared / "data.jsonl", rank_rows(6, k=3)), dataset="d")
+        s.update_dataset("d", settings={"assignment": "uncertain"})
+        ids = s.record_ids("d")
+    service = start_service(team, "--admin", "uid-20003")
+    # One annotator client for the whole test: each line on its stdin asks for the next record.
+    annotator = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from benchmarks.loadgen import drop_privileges; drop_privileges(20001, 20000)\n"
+            "import sys\n"
+            "from store.service.client import ServiceClient\n"
+            "from store.types import AnnotationInput\n"
+            f"c = ServiceClient({str(team.sock)!r})\n"
+            "for line in sys.stdin:\n"
+            "    (r,) = c.next_records('d', c.user)\n"
+            "    c.save_annotation(AnnotationInput(r.id, c.user, 'submitted', (1, 2, 3)))\n"
+            "    print(r.id, c.queue_info('d').describe(), flush=True)\n",
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def next_record() -> tuple[int, str]:
+        annotator.stdin.write("next\n")
+        annotator.stdin.flush()
+        record_id, said = annotator.stdout.readline().split(" ", 1)
+        return int(record_id), said.strip()
+
+    def save_scores(margins: list[float]) -> None:
+        rows = [(i, j, s) for i, m in zip(ids, margins) for j, s in ((0, 5.0), (1, 5.0 - m), (2, -9.0))]
+        # Pages of 4 rows: the queue is ordered once, after the last page.
+        done = as_user(
+            20003,
+            "from store.service import operations\noperations.MAX_PAGE = 4\n"
+            f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+            f"print(c.save_scores('rm', {rows!r}))\n",
+        )
+        assert done.stdout.split() == [str(len(rows))], done.stderr
+
+    try:
+        assert next_record() == (ids[0], "uncertain (nothing scored yet: import order)")
+        save_scores([9.0, 3.0, 2.0, 0.1, 1.0, 0.5])
+        first, said = next_record()
+        assert first == ids[3] and said.startswith("uncertain by rm (6 scored, last ")
+        assert next_record()[0] == ids[5]
+        save_scores([9.0, 0.3, 2.0, 9.0, 0.2, 9.0])  # a retrained model, between rounds
+        assert [next_record()[0] for _ in range(3)] == [ids[4], ids[1], ids[2]]
+        refused = raw_scores_as_annotator(team)
+        assert refused.startswith("PermissionDeniedError score is for admins"), refused
+    finally:
+        annotator.stdin.close()
+        annotator.wait(timeout=30)
+        stop(service)
+    assert annotator.returncode == 0, annotator.stderr.read()
+
+
+def raw_scores_as_annotator(team: Team) -> str:
+    """An annotator who tries to save scores (and so reorder everyone's queue) is refused."""
+    done = as_user(
+        20001,
+        f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+        "try:\n    c.save_scores('rm', [(1, 0, 1.0)])\nexcept Exception as e:\n    print(type(e).__name__, e)\n",
+    )
+    return done.stdout.strip()

@@ -203,3 +203,11 @@ def test_datasets_and_settings_say_which_scorer_orders_the_queue(capsys, jsonl, 
     assert code == 0 and f"assignment uncertain by rm-round2 (2 scored, last {stamp:%Y-%m-%d %H:%M} UTC)" in said
     code, _, err = run(capsys, "settings", "-d", "d", "--scorer", "x", "--scorer", "x", "--store", str(store_path))
     assert code != 0 and "the same scorer twice" in err and "Traceback" not in err
+
+
+def test_a_page_saved_without_reorder_leaves_the_queue_until_the_last_page(store, jsonl):
+    ids = scored(store, jsonl, n=3)
+    store.save_scores("rm", margins(ids[:1], [0.1]), reorder=False)
+    assert order_of(store) == ids  # not ordered yet: the client has more pages to send
+    store.save_scores("rm", margins(ids[1:], [2.0, 1.0]))
+    assert order_of(store) == [ids[0], ids[2], ids[1]]
