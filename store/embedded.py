@@ -20,8 +20,8 @@ import duckdb
 from store.answer_checks import MAX_COMMENT_CHARS, check_answer
 from store.clock import utcnow
 from store.dataset_settings import assignment_of, check_settings
+from store.db import model_review, uncertainty
 from store.db import reviews as review_queries
-from store.db import uncertainty
 from store.db.assignment import DatasetAssignment, load_assignment
 from store.db.connection import connect, first_row
 from store.db.dataset_rows import insert_dataset
@@ -57,11 +57,24 @@ from store.types import (
 DEFAULT_LEASE_SECONDS = 300
 RECORD_CACHE_SIZE = 20_000
 READ_AHEAD = 32  # records fetched along with a cache miss
+CLUSTER_GAP = 4096  # record ids further apart are fetched by separate narrow queries
 
 
 def _page(limit: int | None) -> int:
     """A LIMIT value: `None` means every row."""
     return (1 << 62) if limit is None else int(limit)
+
+
+def _id_clusters(ids: list[int]) -> list[list[int]]:
+    """The ids sorted and cut where two are over CLUSTER_GAP apart: records scattered over a
+    dataset (an `uncertain` queue) are then fetched by a few narrow scans, not one of the whole table."""
+    ordered = sorted(set(ids))
+    clusters = [[ordered[0]]] if ordered else []
+    for record_id in ordered[1:]:
+        if record_id - clusters[-1][-1] > CLUSTER_GAP:
+            clusters.append([])
+        clusters[-1].append(record_id)
+    return clusters
 
 
 def _prompt_from_row(text: str | None, messages: list | None) -> Prompt:
@@ -346,7 +359,7 @@ class DuckDBStore:
         """Records just after a missed one in its dataset: annotators move through a
         dataset in order, so one query fetches what the next requests will need."""
         state = next((st for st in self._assignments.values() if st.position(ids[-1]) >= 0), None)
-        if state is None:
+        if state is None or state.order is not None:  # an `uncertain` queue does not run in id order
             return []
         pos = state.position(ids[-1])
         after = state.ids[pos + 1 : pos + 1 + READ_AHEAD]
@@ -355,21 +368,23 @@ class DuckDBStore:
     def _fetch_records(self, ids: list[int]) -> list[Record]:
         """Records by id (raises for an unknown one). The BETWEEN lets DuckDB skip row
         groups by their min/max, since records and candidates are stored in id order."""
+        records = []
+        candidates: dict[int, list[Candidate]] = {}
         with self._lock:
-            params = {"ids": ids, "lo": min(ids), "hi": max(ids)}
-            records = self._q(
-                "SELECT r.id, d.name, r.external_id, r.prompt_text, r.prompt_messages, r.metadata "
-                "FROM records r JOIN datasets d ON d.id = r.dataset_id "
-                "WHERE r.id BETWEEN $lo AND $hi AND list_contains($ids, r.id)",
-                params,
-            ).fetchall()
-            candidates: dict[int, list[Candidate]] = {}
-            for rid, idx, text, source in self._q(
-                "SELECT record_id, idx, text, source FROM candidates "
-                "WHERE record_id BETWEEN $lo AND $hi AND list_contains($ids, record_id) ORDER BY record_id, idx",
-                params,
-            ).fetchall():
-                candidates.setdefault(rid, []).append(Candidate(idx, text, source))
+            for cluster in _id_clusters(ids):
+                params = {"ids": cluster, "lo": cluster[0], "hi": cluster[-1]}
+                records += self._q(
+                    "SELECT r.id, d.name, r.external_id, r.prompt_text, r.prompt_messages, r.metadata "
+                    "FROM records r JOIN datasets d ON d.id = r.dataset_id "
+                    "WHERE r.id BETWEEN $lo AND $hi AND list_contains($ids, r.id)",
+                    params,
+                ).fetchall()
+                for rid, idx, text, source in self._q(
+                    "SELECT record_id, idx, text, source FROM candidates "
+                    "WHERE record_id BETWEEN $lo AND $hi AND list_contains($ids, record_id) ORDER BY record_id, idx",
+                    params,
+                ).fetchall():
+                    candidates.setdefault(rid, []).append(Candidate(idx, text, source))
         by_id = {
             rid: Record(
                 id=rid,
@@ -785,9 +800,13 @@ class DuckDBStore:
         offset: int = 0,
         limit: int | None = None,
     ) -> list[ReviewItem]:
-        """Records with two or more answers, most disputed first (or one annotator's, or commented)."""
+        """Records with two or more answers, most disputed first (or one annotator's, or commented, or
+        where the reward model disagrees with the annotators first: store.db.model_review)."""
         with self._lock:
-            dataset_id = self._dataset_id(dataset)
+            dataset_id, _, _, _, _, settings, _ = self._dataset_row(dataset)
+            if order == "model-disagrees":
+                parsed = json.loads(settings or "{}")
+                return model_review.model_disagrees_queue(self.connection, dataset_id, parsed, offset, _page(limit))
             return review_queries.review_queue(self.connection, dataset_id, order, annotator, offset, _page(limit))
 
     def record_answers(self, record_id: int) -> list[Annotation]:
@@ -951,6 +970,21 @@ class DuckDBStore:
             if chosen and scorer not in chosen:
                 continue
             self._order_queue(state)
+
+    def dataset_scorers(self, dataset: str) -> list[str]:
+        """The scorers that scored the dataset, the latest first."""
+        with self._lock:
+            return model_review.dataset_scorers(self.connection, self._dataset_id(dataset))
+
+    def record_scores(self, record_id: int) -> list[tuple[str, int, float]]:
+        """(scorer, candidate index, score) of one record, for the reviewer (never for annotators)."""
+        with self._lock:
+            rows = self._q(
+                "SELECT scorer, idx, max(score) FROM candidate_scores WHERE record_id = ? "
+                "GROUP BY ALL ORDER BY max(scored_at) DESC, scorer, idx",
+                [record_id],
+            ).fetchall()
+        return [(str(s), int(i), float(v)) for s, i, v in rows]
 
     def queue_info(self, dataset: str) -> QueueInfo:
         """The dataset's strategy and, for `uncertain`, which scorers order its queue and when they last scored."""

@@ -11,5 +11,5 @@ IMPORT_FORMATS: tuple[str, ...] = ("native", "trl", "hh", "ultrafeedback", "sfb-
 EXPORT_FORMATS: tuple[str, ...] = ("annotations", "preference", "kto", "sft")
 AGGREGATIONS: tuple[str, ...] = ("all", "majority", "borda", "adjudicated")
 FALLBACKS: tuple[str, ...] = ("majority", "borda")  # for records without a review, with "adjudicated"
-REVIEW_ORDERS: tuple[str, ...] = ("disputed", "annotator", "commented")  # the review queue's orders
+REVIEW_ORDERS: tuple[str, ...] = ("disputed", "annotator", "commented", "model-disagrees")  # the review queue's orders
 STRATEGIES: tuple[str, ...] = ("fill", "spread", "uncertain")  # who gets which record (store.db.assignment)

@@ -383,13 +383,22 @@ def stats_command(
     agreement: bool = typer.Option(
         False, "--agreement", help="Also inter-annotator agreement on the records answered by two or more people."
     ),
+    scorer: str | None = typer.Option(
+        None,
+        "--scorer",
+        help="With --agreement: the reward model's scores (`rlhf-tui score --scorer NAME`) compared as one more "
+        "rater. Default: the scorer that scored the dataset last.",
+    ),
     store: Path | None = StoreOption,
 ) -> None:
-    """Answers in a dataset, counted by annotator and status; optionally agreement figures."""
+    """Answers in a dataset, counted by annotator and status; optionally agreement figures, with the
+    reward model as an extra rater when the dataset was scored."""
     from store.stats.agreement import AgreementReport, AxisAgreement, compute_agreement, rating_agreement
+    from store.stats.model_rater import ModelAgreement, model_agreement, model_answers
 
     reports: list[tuple[str, AgreementReport, dict[int, str]]] = []
     axes: tuple[AxisAgreement, ...] | None = None
+    model_report: tuple[ModelAgreement, dict[int, str]] | None = None
     with open_client_store(store) as s:
         info = s.get_dataset(dataset)
         counts = s.status_counts(dataset)
@@ -410,6 +419,14 @@ def stats_command(
             for title, subset in parts:
                 report = compute_agreement(info.task, subset, reviews=reviews)
                 reports.append((title, report, s.external_ids([d.record_id for d in report.disputed])))
+            # The reward model as one more rater: each candidate's score gives its ranking.
+            scorer = scorer or next(iter(s.dataset_scorers(dataset)), None)
+            if scorer is not None:
+                sizes = {record_id: len(ranks) for record_id, _, ranks, _ in rankings}
+                scored = ((r, i, v) for r, i, _, v in s.scores(dataset, scorer))
+                model = model_agreement(scorer, rankings, model_answers(scored, sizes))
+                listed = [d.record_id for d in (*model.blind_spots, *model.second_looks)]
+                model_report = (model, s.external_ids(listed))
     line = (
         f"{dataset}: {summary.task} task, {summary.records:,} records, {summary.annotators_per_record} "
         f"annotator(s) wanted per record, {summary.percent_complete:.1f}% complete"
@@ -442,6 +459,13 @@ def stats_command(
     for title, report, labels in reports:
         for renderable in agreement_renderables(report, labels, title):
             console.print(renderable)
+    if model_report is not None:
+        from rlhf_tui.model_view import model_renderables
+
+        for renderable in model_renderables(*model_report, task=info.task):
+            console.print(renderable)
+    elif agreement and info.task in ("rank", "pair"):
+        console.print(plain("No reward-model scores yet: `rlhf-tui score` adds the model as one more rater."))
 
 
 def import_sample_data(s, sample_dir: Path | None = None) -> list[str]:

@@ -25,10 +25,19 @@ def _review(row: tuple[Any, ...]) -> Review:
 
 
 def review_queue(
-    con: duckdb.DuckDBPyConnection, dataset_id: int, order: str, annotator: str | None, offset: int, limit: int
+    con: duckdb.DuckDBPyConnection,
+    dataset_id: int,
+    order: str,
+    annotator: str | None,
+    offset: int,
+    limit: int,
+    min_answers: int = 2,
 ) -> list[ReviewItem]:
-    """Records with two or more submitted answers: most disputed first (most distinct answers,
-    then the largest spread of ranks), or only those `annotator` answered, or only commented ones."""
+    """Records with two (`min_answers`) or more submitted answers: most disputed first (most distinct
+    answers, then the largest spread of ranks), or only those `annotator` answered, or only commented
+    ones. "model-disagrees" is ordered by the store (store.db.model_review); here it reads as disputed."""
+    if order == "model-disagrees":
+        order = "disputed"
     if order not in REVIEW_ORDERS:
         raise InvalidInputError(f"review order must be one of {', '.join(REVIEW_ORDERS)}, not {order!r}")
     rows = con.execute(
@@ -41,7 +50,7 @@ def review_queue(
             SELECT record_id, count(*) AS answers, count(DISTINCT (ranks, both_bad)) AS distinct_answers,
                    count(*) FILTER (WHERE comment <> '') AS commented,
                    bool_or(annotator = $who) AS by_who
-            FROM subs GROUP BY record_id HAVING count(*) >= 2
+            FROM subs GROUP BY record_id HAVING count(*) >= $min_answers
         ),
         spread AS (
             SELECT record_id, sum(v) AS spread FROM (
@@ -62,7 +71,14 @@ def review_queue(
                  p.record_id
         LIMIT $limit OFFSET $offset
         """,
-        {"d": dataset_id, "who": annotator, "order": order, "limit": limit, "offset": offset},
+        {
+            "d": dataset_id,
+            "who": annotator,
+            "order": order,
+            "limit": limit,
+            "offset": offset,
+            "min_answers": min_answers,
+        },
     ).fetchall()
     return [ReviewItem(int(a), str(b), int(c), int(d), float(e), int(f), bool(g)) for a, b, c, d, e, f, g in rows]
 

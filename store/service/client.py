@@ -502,6 +502,12 @@ class ServiceClient:
     def queue_info(self, dataset: str) -> QueueInfo:
         return self._call("queue_info", dataset=dataset)
 
+    def dataset_scorers(self, dataset: str) -> list[str]:
+        return [str(name) for name in self._call("dataset_scorers", dataset=dataset)]
+
+    def record_scores(self, record_id: int) -> list[tuple[str, int, float]]:
+        return [(str(s), int(i), float(v)) for s, i, v in self._call("record_scores", record_id=record_id)]
+
     def scores(
         self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None
     ) -> list[tuple[int, int, str, float]]:

@@ -150,6 +150,7 @@ _OPERATIONS = (
     Operation("submission_counts", (Param("record_ids", "ints", max_len=MAX_IDS_PER_REQUEST),)),
     # Which scorer orders a dataset's queue and when it last scored (names and a time, no scores).
     Operation("queue_info", (DATASET,)),
+    Operation("dataset_scorers", (DATASET,)),
     # Admins: datasets, import and export, team-wide figures, scores.
     Operation(
         "create_dataset",
@@ -267,6 +268,8 @@ _REVIEW_OPERATIONS = (
     Operation("release_leases_of", (DATASET, ANNOTATOR), admin=True),
     Operation("reopen_record", (RECORD_ID, ANNOTATOR), admin=True),
     Operation("external_ids", (Param("record_ids", "ints", max_len=MAX_PAGE),), admin=True),
+    # The reward model's scores of one record: for the reviewer only, never for annotators (anchoring).
+    Operation("record_scores", (RECORD_ID,), admin=True),
 )
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS + _REVIEW_OPERATIONS}
 
@@ -300,6 +303,7 @@ ADMIN_WHAT = {
     "release_leases_of": "releasing someone's records",
     "reopen_record": "reopening someone's answer",
     "external_ids": "stats --agreement",
+    "record_scores": "the reward model's suggestions in review",
 }
 
 
