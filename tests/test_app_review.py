@@ -382,3 +382,31 @@ async def test_help_lists_the_ids_and_quit_waits_for_the_save(answered):
         await settle(pilot)
     assert app.return_code in (0, None)
     assert store.get_review(ids["r2"]).accepted_from == "cat"
+
+
+async def test_the_reviewer_sees_the_reward_models_ranking_marked_as_the_models(answered):
+    store, ids = answered
+    # r2 (shown first): the model ranks candidate 3 first, then 1, then 2; margin 1.5.
+    store.save_scores("rm-\x1b[2Jv2", [(ids["r2"], 0, 1.0), (ids["r2"], 1, -2.0), (ids["r2"], 2, 2.5)])
+    app = review_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert on_screen(app) == "r2"
+        shown = str(app.screen.query_one("#review-model").content)
+        assert "Reward model rm-" in shown and "(the model's, not an annotator's): 3 ≻ 1 ≻ 2" in shown
+        assert "margin 1.50 (82% sure)" in shown and "same best as bob" in shown  # bob ranked candidate 3 first
+        assert "\x1b" not in shown
+        await press(pilot, "n")
+        await settle(pilot)
+        assert on_screen(app) == "r1" and not app.screen.query_one("#review-model").display  # r1 is not scored
+
+
+async def test_review_order_model_disagrees_from_the_command_line_opens_on_the_blind_spot(answered, monkeypatch):
+    store, ids = answered
+    # r0: all three agree on candidate 1; the model is sure candidate 2 is best: a blind spot.
+    store.save_scores("rm", [(ids["r0"], 0, 0.0), (ids["r0"], 1, 4.0), (ids["r0"], 2, -1.0)])
+    app = review_app(store, order="model-disagrees")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert on_screen(app) == "r0"
+        assert "model-disagrees order" in screen_text(app)

@@ -10,7 +10,9 @@ import typer
 
 from rlhf_tui.cli_app import StoreOption, app, open_client_store
 
-ReviewOrder = StrEnum("ReviewOrder", {name: name for name in ("disputed", "annotator", "commented")})  # type: ignore[misc]
+ReviewOrder = StrEnum(  # type: ignore[misc]
+    "ReviewOrder", {name: name for name in ("disputed", "annotator", "commented", "model-disagrees")}
+)
 
 
 @app.command()
@@ -20,7 +22,9 @@ def review(
         None,
         "--order",
         help="disputed (most different answers first; the default), annotator (the records --annotator "
-        "answered), or commented (only records with a comment).",
+        "answered), commented (only records with a comment), or model-disagrees (first the records where all "
+        "annotators agree and the reward model does not, then those where a confident model and one annotator "
+        "disagree; then the rest, most disputed first).",
         show_default=False,
     ),
     annotator: str | None = typer.Option(

@@ -32,6 +32,7 @@ from rlhf_tui.app.review.keys import (
     REVIEW_RANK_BINDINGS,
     review_key,
 )
+from rlhf_tui.app.review.model_suggestion import ModelSuggestion
 from rlhf_tui.app.review.prompt_box import PromptBox
 from rlhf_tui.app.review.walk import ReviewBundle, ReviewWalk, find_item, load_bundles
 from rlhf_tui.app.safe_text import PREVIEW_CHARS
@@ -145,6 +146,7 @@ class ReviewScreen(Screen[None]):
         yield PromptBox(id="review-prompt")
         yield CandidatePanel(id="review-candidates")
         yield Static(id="review-answers")
+        yield ModelSuggestion(id="review-model")  # the reward model's ranking, marked as the model's
         yield Static(id="review-state")
         yield Static(id="review-status")
         yield Footer(compact=True, show_command_palette=False)
@@ -288,6 +290,7 @@ class ReviewScreen(Screen[None]):
             else:
                 self.query_one(PromptBox).show_message("Loading the record…")
             self.query_one("#review-answers", Static).update(Text("", end=""))
+            self.query_one(ModelSuggestion).show_record(self.store, self.jobs, None)
             self.query_one("#review-state", Static).update(Text("", end=""))
             self.show_header()
             self.show_status()
@@ -310,6 +313,7 @@ class ReviewScreen(Screen[None]):
         for card, candidate in zip(cards, record.candidates):
             card.show(candidate, self.limit(), self.key("review.expand"))
         self.show_answers()
+        self.query_one(ModelSuggestion).show_record(self.store, self.jobs, record, labels, bundle.answers)
         self.show_header()
         self.show_status()
         self.offer_keys()
@@ -326,6 +330,7 @@ class ReviewScreen(Screen[None]):
             "disputed": "with two or more answers",
             "annotator": f"with two or more answers that {self.annotator} answered",
             "commented": "with two or more answers and a comment",
+            "model-disagrees": "with two or more answers, or where the reward model disagrees",
         }.get(self.order, "")
         return f"Nothing to review: no record of {self.dataset_name!r} {what} yet."
 
