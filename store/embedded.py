@@ -934,11 +934,13 @@ class DuckDBStore:
         `reorder` is false (a client sending many pages asks for it with the last one only)."""
         import pyarrow as pa
 
+        # One score per candidate: a repeated (record, index) keeps its last score.
+        latest = {(int(r), int(i)): float(v) for r, i, v in scores}
         table = pa.table(
             {
-                "record_id": pa.array([s[0] for s in scores], pa.int64()),
-                "idx": pa.array([s[1] for s in scores], pa.int16()),
-                "score": pa.array([float(s[2]) for s in scores], pa.float64()),
+                "record_id": pa.array([k[0] for k in latest], pa.int64()),
+                "idx": pa.array([k[1] for k in latest], pa.int16()),
+                "score": pa.array(list(latest.values()), pa.float64()),
             }
         )
         with self._lock:

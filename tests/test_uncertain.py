@@ -211,3 +211,10 @@ def test_a_page_saved_without_reorder_leaves_the_queue_until_the_last_page(store
     assert order_of(store) == ids  # not ordered yet: the client has more pages to send
     store.save_scores("rm", margins(ids[1:], [2.0, 1.0]))
     assert order_of(store) == [ids[0], ids[2], ids[1]]
+
+
+def test_a_candidate_scored_twice_in_one_save_keeps_its_last_score(store, jsonl):
+    ids = scored(store, jsonl, n=2)
+    store.save_scores("rm", [(ids[0], 0, 1.0), (ids[0], 0, 9.0), (ids[0], 1, 0.0), *margins(ids[1:], [2.0])])
+    assert store.scores("d", "rm")[:2] == [(ids[0], 0, "rm", 9.0), (ids[0], 1, "rm", 0.0)]
+    assert order_of(store) == [ids[1], ids[0]]  # margin 9 after margin 2, not a duplicate's 0

@@ -34,15 +34,6 @@ class QueueOrder:
     scorers: tuple[str, ...] = ()  # the scorers the order comes from (none: not scored yet, import order)
     scored: int = 0  # records with a margin (or a disagreement); they lead, the others follow in import order
 
-    @classmethod
-    def build(
-        cls, positions: array, counts: bytearray, n: int, scorers: tuple[str, ...] = (), scored: int = 0
-    ) -> QueueOrder:
-        ranks = array("i", [-1]) * n
-        for rank, pos in enumerate(positions):
-            ranks[pos] = rank
-        return cls(positions, ranks, bytearray(counts[pos] for pos in positions), scorers, scored)
-
 
 @dataclass
 class DatasetAssignment:
