@@ -16,7 +16,9 @@ Known keys:
 - `written_answers`: annotators may write their own answer (`w`).
 - `show_written`: written answers may be shown to other annotators as normal candidates:
   `rlhf-tui promote-written` adds them to their records' candidates (between rounds, so that
-  nobody is halfway through a record whose candidates change)."""
+  nobody is halfway through a record whose candidates change).
+- `model_after_submit`: once an annotator has submitted a record, the app shows them the reward
+  model's ranking of it (for calibration sessions); never before they answer."""
 
 from __future__ import annotations
 
@@ -26,7 +28,17 @@ from store.answer_checks import is_whole_number
 from store.errors import InvalidInputError
 from store.names import STRATEGIES
 
-KNOWN = ("assignment", "scorers", "calibration", "markdown", "axes", "rank_too", "written_answers", "show_written")
+KNOWN = (
+    "assignment",
+    "scorers",
+    "calibration",
+    "markdown",
+    "axes",
+    "rank_too",
+    "written_answers",
+    "show_written",
+    "model_after_submit",
+)
 MAX_AXES = 8
 MAX_SCORER_NAME = 200
 MAX_AXIS_NAME = 50
@@ -108,7 +120,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     calibration = settings.get("calibration")
     if calibration is not None and (not is_whole_number(calibration) or not 0 <= calibration <= 100_000):
         raise InvalidInputError("calibration must be a whole number of records from 0 to 100,000")
-    for key in ("markdown", "rank_too", "written_answers", "show_written"):
+    for key in ("markdown", "rank_too", "written_answers", "show_written", "model_after_submit"):
         _check_bool(settings, key)
     if settings.get("axes") is not None:
         settings = {**settings, "axes": check_axes(settings["axes"])}

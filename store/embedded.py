@@ -28,7 +28,7 @@ from store.db.dataset_rows import insert_dataset
 from store.db.group_commit import GroupCommitter
 from store.db.migrations import apply_migrations
 from store.db.transactions import transaction
-from store.errors import InvalidInputError, StoreError, UnknownDatasetError
+from store.errors import InvalidInputError, PermissionDeniedError, StoreError, UnknownDatasetError
 from store.io import export as export_module
 from store.names import TASK_KINDS
 from store.types import (
@@ -987,6 +987,21 @@ class DuckDBStore:
                 [record_id],
             ).fetchall()
         return [(str(s), int(i), float(v)) for s, i, v in rows]
+
+    def model_after_submit(self, record_id: int, annotator: str) -> list[tuple[str, int, float]]:
+        """The record's scores for an annotator who submitted it, where the dataset shows them the
+        model's answer after they answer (`model_after_submit`); refused otherwise (anchoring)."""
+        with self._lock:
+            state, _ = self._assignment_of_record(record_id)
+            if not state.settings.get("model_after_submit"):
+                raise PermissionDeniedError(
+                    "this dataset does not show the reward model's answer to annotators "
+                    "(rlhf-tui settings --model-after-submit)"
+                )
+            answer = self.get_annotation(record_id, annotator)
+            if answer is None or answer.status != "submitted":
+                raise PermissionDeniedError(f"the model's answer on record {record_id} is shown once you submit yours")
+            return self.record_scores(record_id)
 
     def queue_info(self, dataset: str) -> QueueInfo:
         """The dataset's strategy and, for `uncertain`, which scorers order its queue and when they last scored."""

@@ -947,8 +947,10 @@ def test_uncertain_queue_follows_scores_saved_through_the_service_without_restar
         assert next_record()[0] == ids[5]
         save_scores([9.0, 0.3, 2.0, 9.0, 0.2, 9.0])  # a retrained model, between rounds
         assert [next_record()[0] for _ in range(3)] == [ids[4], ids[1], ids[2]]
-        refused = raw_scores_as_annotator(team)
-        assert refused.startswith("PermissionDeniedError score is for admins"), refused
+        refused = raw_scores_as_annotator(team, ids[0]).splitlines()
+        assert refused[0].startswith("PermissionDeniedError score is for admins"), refused
+        assert refused[1].startswith("PermissionDeniedError the reward model's suggestions in review is for admins")
+        assert refused[2].startswith("PermissionDeniedError this dataset does not show the reward model's answer")
     finally:
         annotator.stdin.close()
         annotator.wait(timeout=30)
@@ -956,11 +958,14 @@ def test_uncertain_queue_follows_scores_saved_through_the_service_without_restar
     assert annotator.returncode == 0, annotator.stderr.read()
 
 
-def raw_scores_as_annotator(team: Team) -> str:
-    """An annotator who tries to save scores (and so reorder everyone's queue) is refused."""
+def raw_scores_as_annotator(team: Team, record_id: int) -> str:
+    """An annotator who tries to save scores (and so reorder everyone's queue) or to read the model's
+    scores of a record (anchoring) is refused, one line each."""
     done = as_user(
         20001,
         f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
-        "try:\n    c.save_scores('rm', [(1, 0, 1.0)])\nexcept Exception as e:\n    print(type(e).__name__, e)\n",
+        f"for call in (lambda: c.save_scores('rm', [(1, 0, 1.0)]), lambda: c.record_scores({record_id}),\n"
+        f"             lambda: c.model_after_submit({record_id}, c.user)):\n"
+        "    try:\n        call()\n    except Exception as e:\n        print(type(e).__name__, e)\n",
     )
     return done.stdout.strip()

@@ -223,6 +223,12 @@ def settings_command(
         "--show-written/--hide-written",
         help="Written answers may become normal candidates for the others (see promote-written).",
     ),
+    model_after_submit: bool | None = typer.Option(
+        None,
+        "--model-after-submit/--no-model-after-submit",
+        help="Once an annotator submits a record, show them the reward model's ranking of it (calibration "
+        "sessions); never before they answer.",
+    ),
     store: Path | None = StoreOption,
 ) -> None:
     """Change a dataset's settings (admins); with no option, print them."""
@@ -236,6 +242,7 @@ def settings_command(
         ("rank_too", rank_too),
         ("written_answers", written_answers),
         ("show_written", show_written),
+        ("model_after_submit", model_after_submit),
     ):
         if value is not None:
             settings[key] = value
@@ -257,7 +264,8 @@ def settings_command(
             f"assignment {queue.describe() if strategy_now == 'uncertain' else strategy_now}, "
             f"{calibration_now} calibration records, "
             f"answers shown {'as Markdown' if info.settings.get('markdown') else 'literally'}"
-            + (", written answers allowed" if info.settings.get("written_answers") else ""),
+            + (", written answers allowed" if info.settings.get("written_answers") else "")
+            + (", the model's answer shown after submitting" if info.settings.get("model_after_submit") else ""),
             one_line=True,
         )
     )

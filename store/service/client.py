@@ -508,6 +508,10 @@ class ServiceClient:
     def record_scores(self, record_id: int) -> list[tuple[str, int, float]]:
         return [(str(s), int(i), float(v)) for s, i, v in self._call("record_scores", record_id=record_id)]
 
+    def model_after_submit(self, record_id: int, annotator: str) -> list[tuple[str, int, float]]:
+        rows = self._call("model_after_submit", record_id=record_id, annotator=annotator)
+        return [(str(s), int(i), float(v)) for s, i, v in rows]
+
     def scores(
         self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None
     ) -> list[tuple[int, int, str, float]]:

@@ -151,6 +151,8 @@ _OPERATIONS = (
     # Which scorer orders a dataset's queue and when it last scored (names and a time, no scores).
     Operation("queue_info", (DATASET,)),
     Operation("dataset_scorers", (DATASET,)),
+    # The model's answer on a record the caller submitted, where the dataset shows it after submission.
+    Operation("model_after_submit", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
     # Admins: datasets, import and export, team-wide figures, scores.
     Operation(
         "create_dataset",

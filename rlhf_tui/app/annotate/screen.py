@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from rlhf_tui.app.annotate.answering import AnswerController, AnswerParts, Clock
+from rlhf_tui.app.annotate.model_after_submit import ModelAnswerShown, ask_model_after_submit
 from rlhf_tui.app.annotate.progress_tracker import ProgressTracker
 from rlhf_tui.app.annotate.record_feed import RecordFeed
 from rlhf_tui.app.annotate.session import AnnotationSession, Item
@@ -124,7 +125,8 @@ class AnnotateScreen(Screen[None]):
         self.takes_written = bool(dataset.settings.get("written_answers"))
         self.written: str | None = None  # the annotator's own answer to the record on screen
         self.written_rank = 1  # its rank among the candidates (1: better than every one)
-        store = context.store
+        store = self.store = context.store
+        self.jobs = context.jobs
         # Over the service an annotator finds (`/`) only the records they answered; admins any.
         caller = store.caller()
         self.finds_only_answered = caller.through_service and not caller.admin
@@ -227,6 +229,9 @@ class AnnotateScreen(Screen[None]):
 
     def on_answer_saved(self, message: AnswerSaved) -> None:
         self.progress.answer_saved()
+
+    def on_model_answer_shown(self, message: ModelAnswerShown) -> None:
+        self.notify(message.text, title="the model's answer", markup=False, timeout=12)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         # The app shows the message; here a failed fetch or read may be retried later.
@@ -347,6 +352,10 @@ class AnnotateScreen(Screen[None]):
         if status != "discarded":
             parts = dataclasses.replace(parts, written=self.written, written_rank=self.written_rank)
         self.answer.finish(item, status, parts, both_bad, discard_reason)
+        if status == "submitted" and self.dataset.settings.get("model_after_submit"):  # after, never before
+            ask_model_after_submit(
+                self, self.store, self.jobs, item.record, item.shown_order, self.card_labels(item), self.annotator
+            )
         if status == "submitted" and not item.answered:
             self.progress.count_submission()
         elif status == "discarded" and not item.answered:

@@ -7,13 +7,13 @@ Only the review screen shows it, and only admins may read scores (the service re
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
+from rlhf_tui.app.model_ranking import model_order, ranking_line, scores_by_scorer
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from rlhf_tui.terminal_text import neutralise
 from store import PreferenceStore
@@ -26,26 +26,18 @@ def suggestion_text(
     scores: Sequence[tuple[str, int, float]], labels: Sequence[str], answers: Sequence[Annotation]
 ) -> Text:
     """'Reward model rm (the model's, not an annotator's): 2 ≻ 1 ≻ 3 · margin 1.20 (77% sure) · same best
-    as ann, bob'; empty when no scorer scored every candidate."""
-    by_scorer: dict[str, dict[int, float]] = {}
-    for scorer, idx, score in scores:  # the latest scorer first, as the store gives them
-        by_scorer.setdefault(scorer, {})[idx] = score
+    as ann, bob' per scorer (two at most); empty when no scorer scored every candidate."""
     text = Text(end="")
     shown = 0
-    for scorer, scored in by_scorer.items():
-        if shown == MAX_SCORERS_SHOWN or not all(i in scored for i in range(len(labels))):
+    for scorer, scored in scores_by_scorer(scores).items():
+        ranked = model_order(scored, len(labels))
+        if shown == MAX_SCORERS_SHOWN or ranked is None:
             continue
+        order, margin = ranked
         if shown:
             text.append("\n")
         shown += 1
-        order = sorted(range(len(labels)), key=lambda i: -scored[i])
-        margin = scored[order[0]] - scored[order[1]] if len(order) > 1 else 0.0
-        sure = 1 / (1 + math.exp(-min(margin, 700.0)))
-        text.append("Reward model ", style="bold magenta")
-        text.append(neutralise(scorer), style="magenta")
-        text.append(" (the model's, not an annotator's): ", style="magenta")
-        text.append(" ≻ ".join(labels[i] for i in order), style="bold")
-        text.append(f" · margin {margin:.2f} ({sure:.0%} sure)")
+        text.append_text(ranking_line(scorer, order, margin, labels, "the model's, not an annotator's"))
         if margin > 0:
             same = [a.annotator for a in answers if a.status == "submitted" and _best(a) == order[0]]
             text.append(" · same best as " + (", ".join(neutralise(n) for n in same) if same else "nobody"))
