@@ -103,10 +103,17 @@ def accuracy(w: np.ndarray, pool: Pool) -> float:
     return float(right.mean())
 
 
-def run(strategy: str, seed: int, args: argparse.Namespace, folder: Path) -> list[float]:
+def ceiling(heldout: Pool) -> float:
+    """How often the hidden reward itself agrees with the held-out labels: no model can do better."""
+    return float(np.mean((np.array(heldout.true_gap) > 0) == (heldout.y == 1)))
+
+
+def run(strategy: str, seed: int, args: argparse.Namespace, folder: Path, ceilings: list[float]) -> list[float]:
     rng = np.random.default_rng(seed)
     word_value = rng.normal(0, 1, VOCABULARY)  # the people's hidden taste, the same for both sets
-    pool, heldout = Pool(args.pool, rng, word_value), Pool(args.heldout, rng, word_value)
+    pool = Pool(args.pool, rng, word_value, args.beta)
+    heldout = Pool(args.heldout, rng, word_value, args.beta)
+    ceilings.append(ceiling(heldout))
     source = folder / f"pool-{strategy}-{seed}.jsonl"
     with source.open("w") as out:
         for i, (a, b) in enumerate(pool.answers):
@@ -152,19 +159,27 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=25, help="labels per round (B)")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument(
+        "--beta", type=float, default=3.0, help="how sharply people follow the hidden reward (larger: less noise)"
+    )
     parser.add_argument("--out", type=Path, default=Path("curves.png"))
     args = parser.parse_args()
     began = time.perf_counter()
     curves = {s: np.zeros((args.seeds, args.rounds)) for s in STRATEGIES}
+    ceilings: list[float] = []
     with tempfile.TemporaryDirectory(prefix="rlhf-al-") as tmp:
         for seed in range(args.seeds):
             for strategy in STRATEGIES:
-                curves[strategy][seed] = run(strategy, seed, args, Path(tmp))
+                curves[strategy][seed] = run(strategy, seed, args, Path(tmp), ceilings)
     rng = np.random.default_rng(0)
     budgets = [args.batch * (r + 1) for r in range(args.rounds)]
     print(
         f"pool {args.pool:,} pairs, held-out {args.heldout:,}, B = {args.batch} per round, {args.seeds} seeds "
         f"({time.perf_counter() - began:.0f} s)"
+    )
+    print(
+        f"label noise β = {args.beta:g}: the hidden reward itself agrees with {np.mean(ceilings):.3f} of the "
+        "held-out labels (the ceiling)"
     )
     print("held-out pairwise accuracy, mean over seeds [95 % bootstrap interval]")
     header = f"{'labels':>6}  " + "  ".join(f"{s:^22}" for s in STRATEGIES) + f"  {'uncertain − random':^24}"

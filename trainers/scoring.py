@@ -1,7 +1,8 @@
 """Reward-model scores for candidates, and how often the reward model agrees with the people.
 
-The scores go to the store's candidate_scores table, which the annotation app never reads:
-annotators are not anchored by what the model thinks. Imported only by `rlhf-tui score` / `eval`.
+The scores go to the store's candidate_scores table, which annotators never read before they
+answer (they are not anchored by what the model thinks); they order `uncertain` queues and
+appear in review. Imported only by `rlhf-tui score` / `eval`.
 """
 
 from __future__ import annotations

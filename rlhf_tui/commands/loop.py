@@ -217,7 +217,8 @@ def score_command(
 
     Reports how often the reward model orders two candidates the way the annotators ranked them:
     the share of ranked pairs (a tie in score counts half) with its 95% Wilson interval and count.
-    The annotation app never shows these scores, so annotators are not anchored by them.
+    Annotators never see these scores before they answer, so they are not anchored by them; a
+    dataset with --strategy uncertain is re-ordered by them at once, and review shows them.
 
     Example: rlhf-tui score --reward-model runs/rm --dataset demo-round2
     """
