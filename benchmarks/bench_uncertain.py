@@ -63,7 +63,7 @@ def main() -> None:
     store.update_dataset(DATASET, settings={"assignment": "uncertain"})
     began = time.perf_counter()
     store._assignment(DATASET)
-    print(f"queue loaded (import order, nothing new scored yet): {time.perf_counter() - began:.2f} s")
+    print(f"uncertain queue loaded and ordered by the scores already saved: {time.perf_counter() - began:.2f} s")
     for round_number in (1, 2):
         scores = reward_scores(store, args.records, round_number)
         total, reorder = timed_save(store, f"bench-rm-{round_number}", scores)
