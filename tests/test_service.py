@@ -905,10 +905,10 @@ def test_uncertain_queue_follows_scores_saved_through_the_service_without_restar
         [
             sys.executable,
             "-c",
-            "from benchmarks.loadgen import drop_privileges; drop_privileges(20001, 20000)\n"
-            "import sys\n"
+            "import sys, store.connect\n"  # imported before dropping privileges, as as_user does
             "from store.service.client import ServiceClient\n"
             "from store.types import AnnotationInput\n"
+            "from benchmarks.loadgen import drop_privileges; drop_privileges(20001, 20000)\n"
             f"c = ServiceClient({str(team.sock)!r})\n"
             "for line in sys.stdin:\n"
             "    (r,) = c.next_records('d', c.user)\n"

@@ -399,8 +399,10 @@ def stats_command(
     ),
     store: Path | None = StoreOption,
 ) -> None:
-    """Answers in a dataset, counted by annotator and status; optionally agreement figures, with the
-    reward model as an extra rater when the dataset was scored."""
+    """Answers in a dataset, counted by annotator and status; optionally agreement figures.
+
+    With --agreement on a scored dataset, the reward model is one more rater: each annotator's
+    agreement with it, its blind spots and the labels to look at again, by record id."""
     from store.stats.agreement import AgreementReport, AxisAgreement, compute_agreement, rating_agreement
     from store.stats.model_rater import ModelAgreement, model_agreement, model_answers
 
