@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-service bench-review bench-cli bench-train bench-gpu walk install-core install-dev clean
+.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-uncertain bench-active-learning bench-service bench-review bench-cli bench-train bench-gpu walk install-core install-dev clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ bench: install-dev
 
 bench-app: install-dev
 	$(PY) benchmarks/bench_app.py
+
+bench-uncertain: install-dev
+	$(PY) benchmarks/bench_uncertain.py
+
+bench-active-learning: install-dev
+	$(PY) benchmarks/bench_active_learning.py --out curves.png
 
 bench-service: install-dev
 	$(PY) benchmarks/bench_service.py
