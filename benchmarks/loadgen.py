@@ -22,6 +22,16 @@ from store.types import AnnotationInput
 
 
 def drop_privileges(uid: int, gid: int) -> None:
+    """Become `uid` in group `gid`, with every module of the store already imported: the interpreter may live
+    in a folder only root can read (as on the machines this suite runs on), and the store imports some
+    modules only when first needed."""
+    import importlib
+    import pkgutil
+
+    import store
+
+    for module in pkgutil.walk_packages(store.__path__, "store."):
+        importlib.import_module(module.name)
     os.setgroups([gid])
     os.setgid(gid)
     os.setuid(uid)
