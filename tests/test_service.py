@@ -59,7 +59,7 @@ def start_service(team: Team, *extra: str) -> subprocess.Popen:
 def as_user(uid: int, code: str, gid: int = GROUP_ID) -> subprocess.CompletedProcess:
     """Run `code` in a client process that drops to `uid` (in group `gid`) before it runs."""
     prelude = (
-        "import sys, store, store.connect, store.service.client, store.types\n"
+        "import sys, store, store.service.client, store.types, store.connect, store.embedded\n"
         f"from benchmarks.loadgen import drop_privileges; drop_privileges({uid}, {gid})\n"
     )
     return subprocess.run([sys.executable, "-c", prelude + code], cwd=REPO, capture_output=True, text=True, timeout=120)

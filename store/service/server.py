@@ -56,6 +56,7 @@ from store.service.checks import (
     user_name,
 )
 from store.service.disk_guard import DiskGuard, FreeSpace, free_bytes
+from store.service.limits import SlidingWindowLimit
 from store.types import AnnotationInput, ExportOptions, Record, ReviewInput
 
 MAX_CONNECTIONS = 512  # in all; each costs a file descriptor and a few kB
@@ -67,11 +68,18 @@ MAX_UPLOAD_BYTES = 4 << 30
 # A reply is written out before the connection's next request is read; one that is not taken
 # up within this time (a client that never reads) closes the connection.
 WRITE_TIMEOUT_SECONDS = 30.0
+# Reply bytes waiting to be read by all connections of one user: while over this, none of that
+# user's connections is given another request to run (each reply may be up to 64 MiB, and a
+# user has 32 connections: per connection, that would be 2 GiB).
+MAX_PENDING_REPLY_BYTES_PER_USER = 64 << 20
 TRANSFER_CHUNK = 1 << 20
 STOPPING = (
     "the store service is stopping: its database was invalidated (its log says why); "
     "it will be restarted, try again shortly"
 )
+# Amendments of existing answers per annotator per minute: a person amends a few; a loop that
+# amends one answer hundreds of times a second grows the store for nothing.
+MAX_AMENDMENTS_PER_MINUTE = 120
 
 __all__ = ["StoreService", "default_socket_path", "serve", "socket_in_use", "store_problems"]
 
@@ -129,6 +137,7 @@ class StoreService:
         # connection of the same user holds that record too.
         self._live: dict[str, list[ConnectionState]] = {}
         self._live_lock = threading.Lock()
+        self.amendments = SlidingWindowLimit(MAX_AMENDMENTS_PER_MINUTE, 60.0, "amendments of their answers")
 
     def connected(self, conn: ConnectionState) -> None:
         with self._live_lock:
@@ -222,6 +231,12 @@ class StoreService:
             out.append(record)
         return out
 
+    def _op_renew_lease(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
+        # Only a lease the caller holds (the store refuses others); renewed here, it is this
+        # connection's too, and ends with it.
+        self.store.renew_lease(record_id, conn.user)
+        conn.leased.add(record_id)
+
     def _op_release_lease(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
         self.store.release_lease(record_id, conn.user)
         conn.leased.discard(record_id)
@@ -246,7 +261,7 @@ class StoreService:
     def _op_save_annotation(self, conn: ConnectionState, **fields: Any) -> object:
         fields["annotator"] = conn.user
         answer = AnnotationInput(**fields)
-        saved = self.store.save_annotation(answer)
+        saved = self.store.save_annotation(answer, handed_only=True, before_amending=self.amendments.take)
         if answer.status != "draft":
             conn.leased.discard(answer.record_id)
         return saved
@@ -378,6 +393,7 @@ class ServiceLoop:
         self.clients: set[_Client] = set()
         self.per_user: dict[int, int] = {}
         self.running: dict[int, int] = {}
+        self.pending_bytes: dict[int, int] = {}  # per uid: reply bytes in its connections' outbufs
         self.queued: dict[int, deque[_Client]] = {}
         self.accept_paused_until: float | None = None
 
@@ -469,8 +485,11 @@ class ServiceLoop:
         self.per_user[client.uid] -= 1
         if not self.per_user[client.uid]:
             del self.per_user[client.uid]
+        self._count_pending(client, -len(client.outbuf))
+        client.outbuf.clear()
         if not client.busy:
             self._cleanup(client)
+        self._release_waiting(client.uid)
 
     def _cleanup(self, client: _Client) -> None:
         self.pool.submit(self.service.disconnected, client.state)
@@ -523,7 +542,10 @@ class ServiceLoop:
             return
         if client.outbuf:  # the last reply first: a client that does not read cannot make the service hoard
             return
-        if self.running.get(client.uid, 0) >= MAX_RUNNING_PER_USER:
+        if (
+            self.running.get(client.uid, 0) >= MAX_RUNNING_PER_USER
+            or self.pending_bytes.get(client.uid, 0) >= MAX_PENDING_REPLY_BYTES_PER_USER
+        ):
             client.waiting = True
             self.queued.setdefault(client.uid, deque()).append(client)
             self._pause_reading(client)
@@ -595,16 +617,34 @@ class ServiceLoop:
                 self._maybe_dispatch(client)
             if self.service.fatal is not None:
                 self.shutdown()  # this reply named the cause; nothing else can succeed now
-            waiting = self.queued.get(client.uid)
-            while waiting and self.running.get(client.uid, 0) < MAX_RUNNING_PER_USER:
-                other = waiting.popleft()
-                other.waiting = False
-                self._maybe_dispatch(other)
-            if not waiting:
-                self.queued.pop(client.uid, None)
+            self._release_waiting(client.uid)
+
+    def _release_waiting(self, uid: int) -> None:
+        """Run the user's queued requests while they are under both of their limits."""
+        waiting = self.queued.get(uid)
+        while (
+            waiting
+            and self.running.get(uid, 0) < MAX_RUNNING_PER_USER
+            and self.pending_bytes.get(uid, 0) < MAX_PENDING_REPLY_BYTES_PER_USER
+        ):
+            other = waiting.popleft()
+            other.waiting = False
+            self._maybe_dispatch(other)
+        if not waiting:
+            self.queued.pop(uid, None)
+
+    def _count_pending(self, client: _Client, change: int) -> None:
+        total = self.pending_bytes.get(client.uid, 0) + change
+        if total > 0:
+            self.pending_bytes[client.uid] = total
+        else:
+            self.pending_bytes.pop(client.uid, None)
 
     def _send(self, client: _Client, data: bytes, close_after: bool = False) -> None:
+        if client.closed:
+            return
         client.outbuf += data
+        self._count_pending(client, len(data))
         client.close_after_write = client.close_after_write or close_after
         self._flush(client)
 
@@ -613,11 +653,14 @@ class ServiceLoop:
             while client.outbuf:
                 sent = client.sock.send(client.outbuf)
                 del client.outbuf[:sent]
+                self._count_pending(client, -sent)
         except (BlockingIOError, InterruptedError):
             pass
         except OSError:
             self._close(client)
             return
+        if self.pending_bytes.get(client.uid, 0) < MAX_PENDING_REPLY_BYTES_PER_USER and client.uid in self.queued:
+            self._release_waiting(client.uid)
         if not client.outbuf and client.close_after_write:
             self._close(client)
             return

@@ -1,0 +1,170 @@
+"""What one annotator may do to the others through the store service: leases, answers and
+revisions are bounded to what they were handed (issue 19). These run the service's request
+handling in-process, with one `ConnectionState` per simulated connection; who is calling is
+the kernel's business and is tested in test_service.py."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import rank_rows, write_jsonl
+
+import store.embedded
+from store.connect import open_store
+from store.errors import InvalidInputError, PermissionDeniedError
+from store.service import operations as protocol
+from store.service.server import MAX_AMENDMENTS_PER_MINUTE, ConnectionState, StoreService
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A service over a store with dataset "d" (12 records, K=1) and "k2" (4 records, K=2)."""
+    with open_store(tmp_path / "s.duckdb") as s:
+        s.import_file(write_jsonl(tmp_path / "d.jsonl", rank_rows(12, k=3)), dataset="d", annotators_per_record=1)
+        s.import_file(
+            write_jsonl(tmp_path / "k2.jsonl", rank_rows(4, k=3, prefix="k")), dataset="k2", annotators_per_record=2
+        )
+        yield StoreService(s, set(), tmp_path)
+
+
+def connect(service: StoreService, user: str, admin: bool = False) -> ConnectionState:
+    conn = ConnectionState(user, is_admin=admin)
+    service.connected(conn)
+    return conn
+
+
+def handed(
+    service: StoreService, conn: ConnectionState, dataset: str, limit: int = 1, exclude: list[int] | None = None
+) -> list[int]:
+    params = {"dataset": dataset, "annotator": conn.user, "limit": limit, "exclude": exclude or []}
+    records = service.call(conn, "next_records", params)
+    return [r.id for r in records]
+
+
+def submit(service: StoreService, conn: ConnectionState, record_id: int, **extra: object) -> object:
+    params = {"record_id": record_id, "annotator": conn.user, "status": "submitted", "ranks": [1, 2, 3], **extra}
+    return service.call(conn, "save_annotation", params)
+
+
+# -- item 1: lease squatting -------------------------------------------------------------
+def test_renewing_records_never_handed_out_leases_nothing_and_others_still_get_them(served):
+    squatter, other = connect(served, "mallory"), connect(served, "bob")
+    all_ids = served.store.record_ids("d")
+    for record_id in all_ids:
+        with pytest.raises(PermissionDeniedError, match=f"record {record_id} is not leased to mallory"):
+            served.call(squatter, "renew_lease", {"record_id": record_id, "annotator": "mallory"})
+    assert served.store.active_leases("d") == []
+    assert handed(served, other, "d", limit=20) == all_ids
+
+
+def test_a_renewed_lease_ends_with_the_last_connection_that_holds_it(served):
+    first, second, other = connect(served, "alice"), connect(served, "alice"), connect(served, "bob")
+    (record_id,) = handed(served, first, "d")
+    served.call(second, "renew_lease", {"record_id": record_id, "annotator": "alice"})
+    served.disconnected(first)  # alice's other connection renewed it: still hers
+    assert record_id not in handed(served, other, "d", limit=20)
+    served.call(other, "release_all_leases", {"annotator": "bob"})
+    served.disconnected(second)  # the last connection that held it went away: free for the team
+    assert record_id in handed(served, other, "d", limit=20)
+
+
+def test_one_annotator_holds_at_most_the_cap_and_the_rest_stay_with_the_team(served, monkeypatch):
+    served.store.max_leases_per_annotator = 5
+    squatter, other = connect(served, "mallory"), connect(served, "bob")
+    first = handed(served, squatter, "d", limit=4)
+    assert len(first) == 4
+    more = handed(served, squatter, "d", limit=4, exclude=first)
+    assert len(more) == 1  # only up to the cap
+    assert handed(served, squatter, "d", limit=4) == first  # what they hold already comes back as ever
+    with pytest.raises(InvalidInputError, match="mallory already holds 5 records, the most one annotator may hold"):
+        handed(served, squatter, "d", limit=4, exclude=first + more)
+    assert set(handed(served, other, "d", limit=20)).isdisjoint(first + more)  # bob works on (up to his cap)
+    # Answering one frees a place.
+    held = [lease.record_id for lease in served.store.active_leases("d") if lease.annotator == "mallory"]
+    submit(served, squatter, held[0])
+    assert len(handed(served, squatter, "k2", limit=4)) == 1
+
+
+# -- item 2: voting where not asked --------------------------------------------------------
+def test_an_answer_on_a_record_never_handed_out_is_refused_and_nothing_overfills(served):
+    alice, bob, mallory = connect(served, "alice"), connect(served, "bob"), connect(served, "mallory")
+    (record_id,) = handed(served, alice, "k2")
+    assert handed(served, bob, "k2") == [record_id]
+    submit(served, alice, record_id)
+    submit(served, bob, record_id)
+    for target in served.store.record_ids("k2"):  # complete or not, leased by others or not
+        with pytest.raises(PermissionDeniedError, match=f"record {target} was not handed to you"):
+            submit(served, mallory, target)
+    assert served.store.overfilled_records("k2") == 0
+    assert served.store.get_annotation(record_id, "mallory") is None
+
+
+def test_answers_on_handed_drafted_or_skipped_records_and_amendments_are_accepted(served):
+    alice = connect(served, "alice")
+    first, second, third = handed(served, alice, "d", limit=3)
+    submit(served, alice, first)
+    assert submit(served, alice, first, ranks=[3, 2, 1]).revision == 2  # an amendment of her own answer
+    served.call(
+        alice, "save_annotation", {"record_id": second, "annotator": "alice", "status": "draft", "ranks": [1, 2, 3]}
+    )
+    served.call(alice, "release_all_leases", {"annotator": "alice"})
+    assert submit(served, alice, second).status == "submitted"  # her draft, though no longer leased
+    served.call(alice, "skip_record", {"record_id": third, "annotator": "alice"})
+    assert submit(served, alice, third).status == "submitted"  # skipped and still open to her
+
+
+def test_a_skipped_record_that_others_hold_takes_no_answer_from_the_skipper(served):
+    alice, bob = connect(served, "alice"), connect(served, "bob")
+    (record_id,) = handed(served, alice, "d")
+    served.call(alice, "skip_record", {"record_id": record_id, "annotator": "alice"})
+    assert handed(served, bob, "d") == [record_id]  # K=1: bob holds it now
+    with pytest.raises(PermissionDeniedError, match="was not handed to you"):
+        submit(served, alice, record_id)
+    submit(served, bob, record_id)
+    assert served.store.overfilled_records("d") == 0
+
+
+# -- item 4: unbounded revisions -----------------------------------------------------------
+def test_amendments_beyond_the_rate_are_refused_in_one_line_until_the_minute_has_passed(served):
+    clock = [1000.0]
+    served.amendments.clock = lambda: clock[0]
+    alice = connect(served, "alice")
+    (record_id,) = handed(served, alice, "d")
+    submit(served, alice, record_id)  # a first answer is no amendment
+    for _ in range(MAX_AMENDMENTS_PER_MINUTE):
+        submit(served, alice, record_id, comment="again")
+    with pytest.raises(InvalidInputError) as refused:
+        submit(served, alice, record_id, comment="once more")
+    message = str(refused.value)
+    assert "\n" not in message and f"alice made {MAX_AMENDMENTS_PER_MINUTE} amendments" in message
+    assert "nothing was saved" in message
+    assert served.store.get_annotation(record_id, "alice").revision == MAX_AMENDMENTS_PER_MINUTE + 1
+    clock[0] += 60
+    assert submit(served, alice, record_id, comment="later").revision == MAX_AMENDMENTS_PER_MINUTE + 2
+
+
+def test_one_answer_takes_a_bounded_number_of_revisions(served, monkeypatch):
+    monkeypatch.setattr(store.embedded, "MAX_REVISIONS_PER_ANSWER", 3)
+    alice = connect(served, "alice")
+    (record_id,) = handed(served, alice, "d")
+    for comment in ("a", "b", "c"):
+        submit(served, alice, record_id, comment=comment)
+    with pytest.raises(InvalidInputError, match=f"your answer to record {record_id} has been saved 3 times"):
+        submit(served, alice, record_id, comment="d")
+    assert served.store.get_annotation(record_id, "alice").comment == "c"
+
+
+def test_annotation_history_comes_in_pages_of_bounded_size(served):
+    served.amendments.limit = 1000
+    alice = connect(served, "alice")
+    (record_id,) = handed(served, alice, "d")
+    for i in range(protocol.MAX_HISTORY_PAGE + 6):
+        submit(served, alice, record_id, comment=f"v{i}")
+    ask = {"record_id": record_id, "annotator": "alice"}
+    first = served.call(alice, "annotation_history", ask)
+    assert [a.comment for a in first] == [f"v{i}" for i in range(protocol.MAX_HISTORY_PAGE)]
+    rest = served.call(alice, "annotation_history", {**ask, "offset": protocol.MAX_HISTORY_PAGE})
+    assert [a.comment for a in rest] == [
+        f"v{i}" for i in range(protocol.MAX_HISTORY_PAGE, protocol.MAX_HISTORY_PAGE + 5)
+    ]
+    with pytest.raises(InvalidInputError, match="limit must be between 1 and 20"):
+        served.call(alice, "annotation_history", {**ask, "limit": protocol.MAX_HISTORY_PAGE + 1})
