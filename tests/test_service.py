@@ -751,6 +751,56 @@ print('sent', sent)
 
 
 @needs_root
+def test_one_user_hoarding_replies_over_many_connections_cannot_grow_the_service(team):
+    big_store(team, 64, 450_000)  # 64 records: a 58 MB reply
+    service = start_service(team)
+    try:
+        warm = ServiceClient(team.sock)
+        assert len(warm.get_records(list(range(1, 65)))) == 64  # the records are in the service's cache now
+        warm.close()
+        before = rss_mib(service.pid)
+        hog = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"""
+from benchmarks.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+import json, socket, time
+line = json.dumps({{'id': 1, 'op': 'get_records', 'params': {{'record_ids': list(range(1, 65))}}}}).encode() + b'\\n'
+held = []
+for _ in range(16):  # each asks for 58 MB and never reads it
+    s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect({str(team.sock)!r}); s.recv(200); s.sendall(line); held.append(s)
+print('asked', flush=True)
+time.sleep(60)
+""",
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert hog.stdout.readline().strip() == "asked"
+            grown = 0.0
+            for _ in range(40):  # the replies are built within seconds; keep the largest figure
+                grown = max(grown, rss_mib(service.pid) - before)
+                time.sleep(0.2)
+            # Per connection, 16 replies of 58 MB would wait in the service (over 900 MB).
+            assert grown < 450, f"the service grew by {grown:.0f} MiB for one user's unread replies"
+            other = as_user(
+                20002,
+                f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+                "print(len(c.get_records([1, 2])))",
+            )
+            assert other.stdout.strip() == "2", other.stderr
+        finally:
+            hog.kill()
+            hog.wait()
+    finally:
+        stop(service)
+
+
+@needs_root
 def test_repeated_ids_and_replies_over_the_limit_are_refused_before_the_reply_is_built(team):
     big_store(team, 2, 900_000)
     service = start_service(team)
