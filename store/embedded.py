@@ -23,7 +23,7 @@ from store.dataset_settings import assignment_of, check_settings
 from store.db import reviews as review_queries
 from store.db.assignment import MAX_LEASES_PER_ANNOTATOR, DatasetAssignment, load_assignment
 from store.db.connection import connect, first_row
-from store.db.dataset_rows import insert_dataset
+from store.db.dataset_rows import check_dataset_name, insert_dataset
 from store.db.group_commit import GroupCommitter
 from store.db.migrations import apply_migrations
 from store.db.transactions import transaction
@@ -197,8 +197,7 @@ class DuckDBStore:
             raise InvalidInputError(f"task must be one of {', '.join(TASK_KINDS)}, not {task!r}")
         if annotators_per_record < 1:
             raise InvalidInputError("annotators per record must be at least 1")
-        if not name.strip():
-            raise InvalidInputError("a dataset needs a name")
+        check_dataset_name(name)
         settings = check_settings(settings or {})
         with self._lock:
             if self._q("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():
@@ -999,6 +998,7 @@ class DuckDBStore:
         with self._lock:
             self.connection.register("incoming_scores", table)
             try:
+                self._check_scored_candidates_exist()
                 with transaction(self._live()):
                     self._q(
                         "DELETE FROM candidate_scores WHERE scorer = ? AND (record_id, idx) IN "
@@ -1012,6 +1012,22 @@ class DuckDBStore:
             finally:
                 self.connection.unregister("incoming_scores")
         return len(scores)
+
+    def _check_scored_candidates_exist(self) -> None:
+        """Scores only for candidates the store holds: a score for anything else would be kept
+        for ever and attach to whichever record later gets that id."""
+        unknown = first_row(
+            self._q(
+                "SELECT i.record_id, i.idx, r.id IS NOT NULL FROM incoming_scores i "
+                "LEFT JOIN records r ON r.id = i.record_id "
+                "WHERE NOT EXISTS (SELECT 1 FROM candidates c WHERE c.record_id = i.record_id AND c.idx = i.idx) "
+                "ORDER BY i.record_id, i.idx LIMIT 1"
+            )
+        )
+        if unknown is not None:
+            record_id, idx, record_known = unknown
+            what = f"record {record_id} has no candidate {idx}" if record_known else f"no record with id {record_id}"
+            raise InvalidInputError(f"scores: {what}; no scores were saved")
 
     def scores(
         self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None

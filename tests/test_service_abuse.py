@@ -168,3 +168,76 @@ def test_annotation_history_comes_in_pages_of_bounded_size(served):
     ]
     with pytest.raises(InvalidInputError, match="limit must be between 1 and 20"):
         served.call(alice, "annotation_history", {**ask, "limit": protocol.MAX_HISTORY_PAGE + 1})
+
+
+# -- item 12: the smaller ones ---------------------------------------------------------------
+def test_a_symlinked_wal_is_refused_with_a_fix_that_does_not_name_the_links_target_as_store(tmp_path):
+    from store.location import wal_path
+    from store.service.server import store_problems
+
+    folder = tmp_path / "data"
+    folder.mkdir(mode=0o700)
+    store_path = folder / "team.duckdb"
+    open_store(store_path).close()
+    wal = wal_path(store_path)
+    wal.unlink(missing_ok=True)
+    wal.symlink_to(tmp_path / "elsewhere")
+    (problem,) = store_problems(store_path, tmp_path / "run" / "team.sock", None)
+    assert f"{wal} is a symbolic link" in problem and f"rm {wal}" in problem
+    assert "--store" not in problem
+
+
+def test_settings_prints_show_written(tmp_path, capsys):
+    from rlhf_tui.cli import main
+
+    store_path = tmp_path / "s.duckdb"
+    with open_store(store_path) as s:
+        s.import_file(write_jsonl(tmp_path / "d.jsonl", rank_rows(1, k=2)), dataset="d")
+    assert main(["settings", "-d", "d", "--store", str(store_path)]) == 0
+    assert "shown to the others" not in capsys.readouterr().out
+    assert main(["settings", "-d", "d", "--show-written", "--store", str(store_path)]) == 0
+    assert "written answers may be shown to the others (promote-written)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_full_disk_reaches_the_client_as_a_full_disk_not_an_internal_error(capsys):
+    import json
+
+    import duckdb
+
+    from store.service.server import answer_line
+
+    class FullDisk:
+        def call(self, conn: object, op: object, params: object) -> object:
+            raise duckdb.IOException('Could not write file "team.duckdb.wal": No space left on device')
+
+    reply = json.loads(answer_line(FullDisk(), ConnectionState("ann", False), b'{"id": 3, "op": "whatever"}'))  # type: ignore[arg-type]
+    assert reply == {
+        "id": 3,
+        "error": {
+            "type": "StoreError",
+            "message": "the store service's disk is full, so nothing was saved; ask its admin to free space",
+        },
+    }
+
+
+def test_scores_for_unknown_records_or_candidates_are_refused_and_nothing_is_saved(served):
+    admin = connect(served, "root", admin=True)
+    (first,) = served.store.record_ids("d", limit=1)
+    for scores, message in (
+        ([[first, 0, 1.0], [99_999, 0, 2.0]], "no record with id 99999"),
+        ([[first, 0, 1.0], [first, 7, 2.0]], f"record {first} has no candidate 7"),
+    ):
+        with pytest.raises(InvalidInputError, match=f"scores: {message}; no scores were saved"):
+            served.call(admin, "save_scores", {"scorer": "rm", "scores": scores})
+    assert served.store.scores("d") == []
+    assert served.call(admin, "save_scores", {"scorer": "rm", "scores": [[first, 0, 1.0]]}) == 1
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "line\nbreak", "bell\x07", "x\u2028y"])
+def test_dataset_names_with_control_characters_are_refused(tmp_path, name):
+    with open_store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(InvalidInputError, match="control character U\\+"):
+            s.create_dataset(name, "rank")
+        with pytest.raises(InvalidInputError, match="control character U\\+"):
+            s.import_file(write_jsonl(tmp_path / "d.jsonl", rank_rows(1)), dataset=name)
+        assert s.list_datasets() == []

@@ -238,7 +238,12 @@ def settings_command(
             f"{info.name}: {info.task} task, {info.annotators_per_record} annotator(s) per record, "
             f"assignment {strategy_now}, {calibration_now} calibration records, "
             f"answers shown {'as Markdown' if info.settings.get('markdown') else 'literally'}"
-            + (", written answers allowed" if info.settings.get("written_answers") else ""),
+            + (", written answers allowed" if info.settings.get("written_answers") else "")
+            + (
+                ", written answers may be shown to the others (promote-written)"
+                if info.settings.get("show_written")
+                else ""
+            ),
             one_line=True,
         )
     )

@@ -16,6 +16,7 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import queue
@@ -705,7 +706,17 @@ def answer_line(service: StoreService, conn: ConnectionState, line: bytes) -> by
             return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": STOPPING}})
         traceback.print_exc(file=sys.stderr)
         message = f"internal error in the store service ({type(exc).__name__}); its log has the details"
+        if _is_disk_full(exc):
+            message = "the store service's disk is full, so nothing was saved; ask its admin to free space"
         return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": message}})
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """An error from running out of space, as the OS or DuckDB (which words it) reports it."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "Disk quota exceeded" in text
 
 
 def _prepare_socket_folder(folder: Path, gid: int | None) -> None:
