@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import socket
 import subprocess
 import sys
@@ -424,6 +425,32 @@ def test_idle_connections_are_closed_and_the_client_reconnects(team):
         time.sleep(3)  # the service closes the idle connection; the next call reconnects
         assert len(c.list_datasets()) == 1
         c.close()
+    finally:
+        stop(service)
+
+
+@needs_root
+def test_a_request_trickled_in_a_byte_at_a_time_does_not_hold_its_connection_open(team):
+    seeded_store(team, 3, 1)
+    service = start_service(team, "--idle-timeout", "1")
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(team.sock))
+        reader = s.makefile("rb")
+        reader.readline()
+        closed = False
+        for byte in b'{"id": 1, "op": "list_datasets", "params": {}}' * 4:  # never a whole line
+            try:
+                s.sendall(bytes([byte]))  # each byte is activity by the idle rule alone
+            except OSError:
+                closed = True
+                break
+            if select.select([s], [], [], 0.1)[0] and s.recv(1) == b"":
+                closed = True
+                break
+        assert closed, "the service kept a connection open for a request line that never ends"
+        reader.close()
+        s.close()
     finally:
         stop(service)
 
@@ -854,8 +881,6 @@ ask('find_record', dataset='d', external_id='\\ud800')
 
 def service_log(service: subprocess.Popen) -> str:
     """What the service has written to stderr so far (it keeps running)."""
-    import select
-
     out = []
     while select.select([service.stderr], [], [], 0.2)[0]:
         chunk = os.read(service.stderr.fileno(), 65536)

@@ -241,3 +241,66 @@ def test_dataset_names_with_control_characters_are_refused(tmp_path, name):
         with pytest.raises(InvalidInputError, match="control character U\\+"):
             s.import_file(write_jsonl(tmp_path / "d.jsonl", rank_rows(1)), dataset=name)
         assert s.list_datasets() == []
+
+
+# -- item 11: admin-side resources ----------------------------------------------------------
+def upload(service: StoreService, conn: ConnectionState, data: bytes) -> str:
+    import base64
+
+    upload_id = service.call(conn, "upload_begin", {"suffix": ".jsonl"})
+    service.call(conn, "upload_chunk", {"transfer": upload_id, "data": base64.b64encode(data).decode()})
+    return upload_id
+
+
+def test_a_stalled_upload_is_dropped_with_its_file_and_says_so_when_it_goes_on(served):
+    clock = [500.0]
+    served.clock = lambda: clock[0]
+    admin = connect(served, "root", admin=True)
+    upload_id = upload(served, admin, b'{"id": "a", "prompt": "q", "responses": ["x", "y"]}\n')
+    (spooled,) = served.spool.glob("upload-*")
+    clock[0] += 30
+    served.expire_uploads(admin)  # still within a minute of its last chunk
+    assert spooled.exists()
+    clock[0] += 31
+    served.expire_uploads(admin)
+    assert not spooled.exists() and admin.uploads == {}
+    with pytest.raises(InvalidInputError, match=r"the upload stalled .* and was dropped; run the import again"):
+        served.call(admin, "upload_chunk", {"transfer": upload_id, "data": "eA=="})
+
+
+def test_one_admins_uploads_over_all_connections_share_one_spool_budget(served, monkeypatch):
+    from store.service import server
+
+    monkeypatch.setattr(server, "MAX_SPOOL_BYTES_PER_USER", 100)
+    first, second = connect(served, "root", admin=True), connect(served, "root", admin=True)
+    upload(served, first, b"x" * 60)
+    with pytest.raises(InvalidInputError, match="root's imports and exports under way would hold over"):
+        upload(served, second, b"y" * 60)
+    assert second.uploads == {} and len(list(served.spool.glob("upload-*"))) == 1
+    served.disconnected(first)
+    upload(served, second, b"y" * 60)  # the first connection's upload went with it
+
+
+def test_exports_left_open_on_a_connection_are_bounded(served):
+    admin = connect(served, "root", admin=True)
+    ask = {"dataset": "d", "fmt": "annotations", "file_format": "json"}
+    opened = [served.call(admin, "export_begin", ask)["transfer"] for _ in range(2)]
+    with pytest.raises(InvalidInputError, match="2 exports of this connection are not closed yet"):
+        served.call(admin, "export_begin", ask)
+    served.call(admin, "transfer_close", {"transfer": opened[0]})
+    served.call(admin, "export_begin", ask)
+
+
+def test_spool_folders_of_services_that_died_are_cleared_and_a_live_ones_kept(tmp_path):
+    import os
+
+    from store.service.server import clear_stale_spools
+
+    dead = tmp_path / "rlhf-tui-serve-99999999-abc"  # over any pid_max: no such process
+    live = tmp_path / f"rlhf-tui-serve-{os.getpid()}-def"
+    other = tmp_path / "unrelated-99999999-x"
+    for folder in (dead, live, other):
+        folder.mkdir()
+        (folder / "upload-1.jsonl").write_bytes(b"x" * 1000)
+    assert clear_stale_spools(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and other.exists()

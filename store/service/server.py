@@ -66,6 +66,13 @@ WORKERS = 8  # store calls running at once
 MAX_RUNNING_PER_USER = 2  # so one user's requests never take every worker
 DEFAULT_IDLE_SECONDS = 600.0  # longer than the app's lease renewal interval
 MAX_UPLOAD_BYTES = 4 << 30
+# What one admin's uploads and exports under way may hold in the spool, all connections together.
+MAX_SPOOL_BYTES_PER_USER = 4 << 30
+MAX_TRANSFERS_PER_CONNECTION = 2  # exports not yet closed
+# An upload that gets no chunk for this long, or is not finished within the second, is dropped.
+UPLOAD_IDLE_SECONDS = 60.0
+UPLOAD_MAX_SECONDS = 3600.0
+SPOOL_PREFIX = "rlhf-tui-serve-"
 # A reply is written out before the connection's next request is read; one that is not taken
 # up within this time (a client that never reads) closes the connection.
 WRITE_TIMEOUT_SECONDS = 30.0
@@ -112,6 +119,9 @@ class ConnectionState:
     leased: set[int] = field(default_factory=set)
     uploads: dict[str, tuple[Path, int]] = field(default_factory=dict)  # id → (temp file, bytes so far)
     transfers: dict[str, Path] = field(default_factory=dict)  # export id → temp file
+    upload_started: float = 0.0  # the upload under way (at most one): when it began and last grew
+    upload_last: float = 0.0
+    expired_upload: str = ""  # the last upload dropped for stalling, to say so when it goes on
 
 
 class StoreService:
@@ -139,6 +149,7 @@ class StoreService:
         self._live: dict[str, list[ConnectionState]] = {}
         self._live_lock = threading.Lock()
         self.amendments = SlidingWindowLimit(MAX_AMENDMENTS_PER_MINUTE, 60.0, "amendments of their answers")
+        self.clock: Callable[[], float] = time.monotonic
 
     def connected(self, conn: ConnectionState) -> None:
         with self._live_lock:
@@ -275,6 +286,7 @@ class StoreService:
         path = self.spool / f"upload-{upload_id}{suffix}"
         path.touch(mode=0o600)
         conn.uploads[upload_id] = (path, 0)
+        conn.upload_started = conn.upload_last = self.clock()
         return upload_id
 
     def _op_upload_chunk(self, conn: ConnectionState, transfer: str, data: str) -> int:
@@ -286,10 +298,42 @@ class StoreService:
         if size + len(chunk) > MAX_UPLOAD_BYTES:
             self._drop_upload(conn, transfer)
             raise InvalidInputError(f"the file is over the service's limit of {MAX_UPLOAD_BYTES >> 30} GiB")
+        if self._spool_bytes(conn.user) + len(chunk) > MAX_SPOOL_BYTES_PER_USER:
+            self._drop_upload(conn, transfer)
+            raise InvalidInputError(self._spool_full(conn.user))
         with path.open("ab") as fh:
             fh.write(chunk)
         conn.uploads[transfer] = (path, size + len(chunk))
+        conn.upload_last = self.clock()
         return size + len(chunk)
+
+    def _spool_bytes(self, user: str) -> int:
+        """The bytes of the user's uploads and exports under way, over all their connections."""
+        with self._live_lock:
+            conns = list(self._live.get(user, []))
+        total = 0
+        for conn in conns:
+            total += sum(size for _, size in list(conn.uploads.values()))
+            for path in list(conn.transfers.values()):
+                with contextlib.suppress(OSError):
+                    total += path.stat().st_size
+        return total
+
+    @staticmethod
+    def _spool_full(user: str) -> str:
+        return (
+            f"{user}'s imports and exports under way would hold over {MAX_SPOOL_BYTES_PER_USER >> 30} GiB of the "
+            "service's disk, the most one admin may; let the others finish first"
+        )
+
+    def expire_uploads(self, conn: ConnectionState) -> None:
+        """Drop an upload that stalled (no chunk for a minute) or took over an hour, with its file
+        (run by the loop for a connection with no request running)."""
+        now = self.clock()
+        for upload_id in list(conn.uploads):
+            if now - conn.upload_last > UPLOAD_IDLE_SECONDS or now - conn.upload_started > UPLOAD_MAX_SECONDS:
+                self._drop_upload(conn, upload_id)
+                conn.expired_upload = upload_id
 
     def _op_import_upload(self, conn: ConnectionState, transfer: str, display_name: str, **options: Any) -> object:
         path, _ = self._upload(conn, transfer)
@@ -309,6 +353,11 @@ class StoreService:
         try:
             return conn.uploads[upload_id]
         except KeyError:
+            if upload_id and upload_id == conn.expired_upload:
+                raise InvalidInputError(
+                    f"the upload stalled (no data for {UPLOAD_IDLE_SECONDS:g} s, or over "
+                    f"{UPLOAD_MAX_SECONDS / 3600:g} hour in all) and was dropped; run the import again"
+                ) from None
             raise InvalidInputError("no such upload on this connection") from None
 
     def _drop_upload(self, conn: ConnectionState, upload_id: str) -> None:
@@ -318,10 +367,16 @@ class StoreService:
 
     # -- export: the service writes its own temporary file and streams it back ---------
     def _op_export_begin(self, conn: ConnectionState, dataset: str, file_format: str, **options: Any) -> dict:
+        if len(conn.transfers) >= MAX_TRANSFERS_PER_CONNECTION:
+            raise InvalidInputError(
+                f"{len(conn.transfers)} exports of this connection are not closed yet; close one (transfer_close) first"
+            )
         transfer = uuid.uuid4().hex
         path = self.spool / f"export-{transfer}"
         try:
             rows = self.store.export_to_path(dataset, ExportOptions(**options), file_format, path)
+            if self._spool_bytes(conn.user) + path.stat().st_size > MAX_SPOOL_BYTES_PER_USER:
+                raise InvalidInputError(self._spool_full(conn.user))
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -374,6 +429,7 @@ class _Client:
     close_after_write: bool = False
     last_active: float = field(default_factory=time.monotonic)
     unsent_since: float | None = None  # when the reply now waiting in outbuf was queued
+    line_since: float | None = None  # when the unfinished request line in inbuf began to be read
 
 
 class ServiceLoop:
@@ -514,6 +570,10 @@ class ServiceLoop:
                 self._close(client)  # it does not read its replies
             elif not client.busy and not client.waiting and now - client.last_active > self.idle_seconds:
                 self._close(client)
+            elif not client.busy and client.line_since is not None and now - client.line_since > self.idle_seconds:
+                self._close(client)  # a request trickled in a byte at a time never makes the connection active
+            elif not client.busy and client.state.uploads:
+                self.service.expire_uploads(client.state)  # no worker is on this connection now
 
     # -- reading and writing -------------------------------------------------------------
     def _read(self, client: _Client) -> None:
@@ -529,6 +589,10 @@ class ServiceLoop:
             return
         client.last_active = time.monotonic()
         client.inbuf += data
+        if b"\n" in data or not client.inbuf:
+            client.line_since = None
+        elif client.line_since is None:
+            client.line_since = client.last_active
         if b"\n" not in client.inbuf and len(client.inbuf) > protocol.MAX_LINE_BYTES:
             error = {"type": "InvalidInputError", "message": f"request over {protocol.MAX_LINE_BYTES >> 20} MiB"}
             client.inbuf.clear()
@@ -613,6 +677,8 @@ class ServiceLoop:
                 self._cleanup(client)
             else:
                 client.last_active = time.monotonic()
+                if client.line_since is not None:  # the rest of the next line was not read while this one ran
+                    client.line_since = client.last_active
                 self._send(client, reply)
                 self._resume_reading(client)
                 self._maybe_dispatch(client)
@@ -730,6 +796,30 @@ def _prepare_socket_folder(folder: Path, gid: int | None) -> None:
         raise StoreError("refusing to serve: " + "; ".join(problems))
 
 
+def clear_stale_spools(tmp: Path) -> list[Path]:
+    """Remove the spool folders of services of this user that died without cleaning up (SIGKILL,
+    a crash): those whose process no longer runs. Returns what was removed."""
+    removed = []
+    for folder in tmp.glob(f"{SPOOL_PREFIX}*-*"):
+        pid_text = folder.name[len(SPOOL_PREFIX) :].split("-", 1)[0]
+        try:
+            st = folder.lstat()
+        except OSError:
+            continue
+        if not pid_text.isdigit() or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # still running (or the pid was reused): left alone
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def _raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(hard, max(soft, MAX_CONNECTIONS + 128))
@@ -764,7 +854,8 @@ def serve(
     _prepare_socket_folder(socket_path.parent, gid)
     _raise_fd_limit()
     store = DuckDBStore(store_path)
-    spool = Path(tempfile.mkdtemp(prefix="rlhf-tui-serve-"))  # 0700
+    clear_stale_spools(Path(tempfile.gettempdir()))
+    spool = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))  # 0700
     try:
         guard = DiskGuard({store_path.absolute().parent: wal_path(store_path), spool: None}, free_space)
         service = StoreService(store, admins or set(), spool, gid, guard)
