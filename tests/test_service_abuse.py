@@ -304,3 +304,25 @@ def test_spool_folders_of_services_that_died_are_cleared_and_a_live_ones_kept(tm
         (folder / "upload-1.jsonl").write_bytes(b"x" * 1000)
     assert clear_stale_spools(tmp_path) == [dead]
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_a_large_malformed_json_array_is_checked_in_bounded_memory_and_named_by_line(tmp_path):
+    import json
+    import tracemalloc
+
+    from store.io.readers import _json_file_problem
+
+    item = {"prompt": "p" * 100, "responses": ["a" * 60, "b" * 60]}
+    lines = [json.dumps(item) + "," for _ in range(120_000)]  # 30 MB
+    long_item = json.dumps({"prompt": "q", "responses": ["x" * 3_000_000, "y"]})  # spans the read chunks
+    path = tmp_path / "big.json"
+    path.write_text("[\n" + "\n".join(lines) + "\n" + long_item + ",\n" + '{"prompt": "r" "responses": []}\n]\n')
+    tracemalloc.start()
+    try:
+        problem = _json_file_problem(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert problem == "line 120003, column 16: not valid JSON (expecting ',' delimiter)"
+    # json.load would hold all 120,000 items as Python objects: several hundred MB.
+    assert peak < 48 << 20, f"checking took {peak >> 20} MiB"
