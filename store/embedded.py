@@ -560,20 +560,27 @@ class DuckDBStore:
             ).fetchall()
         return [self._annotation_from_row(r) for r in rows]
 
-    def save_annotation(
+    def save_annotation(self, answer: AnnotationInput, now: datetime | None = None) -> Annotation:
+        """Create or amend the annotator's answer for a record. The previous revision
+        goes to history. A resend with the same client id changes nothing."""
+        return self._save_annotation(answer, now or utcnow(), False, None)
+
+    def save_handed_annotation(
+        self, answer: AnnotationInput, before_amending: Callable[[str], None] | None = None
+    ) -> Annotation:
+        """save_annotation for the service: a new answer only on a record handed to the annotator
+        (or skipped by them and still open to them), at most MAX_REVISIONS_PER_ANSWER revisions;
+        `before_amending(annotator)` is called before an existing answer is amended and may refuse
+        it (a rate limit)."""
+        return self._save_annotation(answer, utcnow(), True, before_amending)
+
+    def _save_annotation(
         self,
         answer: AnnotationInput,
-        now: datetime | None = None,
-        handed_only: bool = False,
-        before_amending: Callable[[str], None] | None = None,
+        now: datetime,
+        handed_only: bool,
+        before_amending: Callable[[str], None] | None,
     ) -> Annotation:
-        """Create or amend the annotator's answer for a record. The previous revision
-        goes to history. A resend with the same client id changes nothing.
-
-        `handed_only` (the service): a new answer only on a record handed to the annotator or
-        skipped by them and still open to them; `before_amending(annotator)` is called before an
-        existing answer is amended and may refuse it (a rate limit)."""
-        now = now or utcnow()
         with self._lock:
             state, pos = self._assignment_of_record(answer.record_id)
             n = state.n_candidates[pos]

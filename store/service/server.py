@@ -273,7 +273,7 @@ class StoreService:
     def _op_save_annotation(self, conn: ConnectionState, **fields: Any) -> object:
         fields["annotator"] = conn.user
         answer = AnnotationInput(**fields)
-        saved = self.store.save_annotation(answer, handed_only=True, before_amending=self.amendments.take)
+        saved = self.store.save_handed_annotation(answer, before_amending=self.amendments.take)
         if answer.status != "draft":
             conn.leased.discard(answer.record_id)
         return saved
