@@ -84,6 +84,8 @@ class DuckDBStore:
         self.lease_seconds = lease_seconds
         self.max_leases_per_annotator = max_leases_per_annotator
         self._lock = threading.RLock()
+        # One import at a time, and no dataset created, changed or deleted meanwhile; taken before _lock.
+        self._import_lock = threading.Lock()
         self._dataset_rows: dict[str, tuple] = {}
         self._assignments: dict[int, DatasetAssignment] = {}
         # Records never change once imported; annotators working the same front of a dataset
@@ -199,7 +201,7 @@ class DuckDBStore:
             raise InvalidInputError("annotators per record must be at least 1")
         check_dataset_name(name)
         settings = check_settings(settings or {})
-        with self._lock:
+        with self._import_lock, self._lock:  # never during an import
             if self._q("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():
                 raise InvalidInputError(f"a dataset named {name!r} already exists")
             insert_dataset(self.connection, name, task, guidelines, annotators_per_record, settings, utcnow())
@@ -213,7 +215,7 @@ class DuckDBStore:
         settings: dict | None = None,
     ) -> Dataset:
         """Change a dataset's guidelines, K, or settings (merged into the current ones)."""
-        with self._lock:
+        with self._import_lock, self._lock:  # never during an import
             dataset_id, _, _, _, _, current, _ = self._dataset_row(name)
             self._forget(name)
             if settings is not None:
@@ -231,7 +233,7 @@ class DuckDBStore:
         return self.get_dataset(name)
 
     def delete_dataset(self, name: str) -> None:
-        with self._lock:
+        with self._import_lock, self._lock:  # never during an import
             dataset_id = self._dataset_id(name)
             self._forget(name)
             self._record_cache.clear()  # ids of deleted records may be handed out again
@@ -280,19 +282,28 @@ class DuckDBStore:
     ) -> ImportReport:
         from store.io import importer  # pyarrow: loaded by imports, not by every command that opens the store
 
-        with self._lock:
-            self._forget(dataset)
-            return importer.import_file(
-                self.connection,
-                Path(path),
-                dataset=dataset,
-                task=task,
-                fmt=fmt,
-                guidelines=guidelines,
-                annotators_per_record=annotators_per_record,
-                skip_invalid=skip_invalid,
-                keep_labels=keep_labels,
-            )
+        with self._import_lock:
+            with self._lock:
+                self._forget(dataset)
+                # A connection of its own, outside the store lock: annotators are served while a large
+                # file is read, checked and inserted (its one transaction shows nothing until it commits).
+                cursor = self.connection.cursor()
+            try:
+                return importer.import_file(
+                    cursor,
+                    Path(path),
+                    dataset=dataset,
+                    task=task,
+                    fmt=fmt,
+                    guidelines=guidelines,
+                    annotators_per_record=annotators_per_record,
+                    skip_invalid=skip_invalid,
+                    keep_labels=keep_labels,
+                )
+            finally:
+                cursor.close()
+                with self._lock:
+                    self._forget(dataset)  # state loaded meanwhile did not see the new records
 
     def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int:
         """Write an export to `out` (Parquet or JSONL), complete or not at all."""

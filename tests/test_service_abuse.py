@@ -326,3 +326,38 @@ def test_a_large_malformed_json_array_is_checked_in_bounded_memory_and_named_by_
     assert problem == "line 120003, column 16: not valid JSON (expecting ',' delimiter)"
     # json.load would hold all 120,000 items as Python objects: several hundred MB.
     assert peak < 48 << 20, f"checking took {peak >> 20} MiB"
+
+
+def test_annotators_are_served_while_a_file_is_imported(tmp_path, monkeypatch):
+    import threading
+
+    from store.io import importer
+
+    inserting, go_on = threading.Event(), threading.Event()
+    original = importer._insert
+
+    def slow_insert(*args: object, **kwargs: object) -> object:
+        inserting.set()  # the file is read and checked; now it would be inserted
+        go_on.wait(30)
+        return original(*args, **kwargs)
+
+    with open_store(tmp_path / "s.duckdb") as s:
+        s.import_file(write_jsonl(tmp_path / "a.jsonl", rank_rows(3, k=3)), dataset="work")
+        monkeypatch.setattr(importer, "_insert", slow_insert)
+        reports: list[object] = []
+        big = write_jsonl(tmp_path / "b.jsonl", rank_rows(50, k=3, prefix="b"))
+        importing = threading.Thread(target=lambda: reports.append(s.import_file(big, dataset="work")))
+        importing.start()
+        try:
+            assert inserting.wait(30)
+            served: list[int] = []
+            annotator = threading.Thread(target=lambda: served.extend(r.id for r in s.next_records("work", "ann")))
+            annotator.start()
+            annotator.join(10)  # with the import holding the store, this waits until the import ends
+            assert served, "an annotator waited for the import to finish"
+        finally:
+            go_on.set()
+            importing.join(30)
+        assert reports and reports[0].added == 50  # type: ignore[attr-defined]
+        ids = [r.id for r in s.next_records("work", "bob", limit=20)]
+        assert len(ids) == 20  # the imported records are handed out once the import is in
