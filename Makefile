@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STORE ?= rlhf.duckdb
 
-.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-uncertain bench-active-learning bench-service bench-review bench-cli bench-train bench-gpu walk install-core install-dev clean
+.PHONY: demo demo-model check check-build test test-slow bench bench-app bench-uncertain bench-active-learning bench-service bench-review bench-cli bench-train bench-gpu walk install-core install-dev clean fuzz
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,13 @@ test: check
 
 test-slow: install-dev
 	$(PY) -m pytest -q -m slow
+
+## make fuzz: the stateful fuzz test of the service's wire protocol, long (`make test` runs it briefly).
+## As root: its annotators are other uids. It prints how many operations and users it tried.
+FUZZ_EXAMPLES ?= 300
+FUZZ_STEPS ?= 60
+fuzz: install-dev
+	RLHF_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) RLHF_FUZZ_STEPS=$(FUZZ_STEPS) $(PY) -m pytest -q tests/test_service_fuzz.py -k "not with-bf16"  # one run (conftest runs each test per CPU kind)
 
 ## Benchmarks print figures; they are not tests.
 bench: install-dev

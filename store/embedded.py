@@ -22,9 +22,9 @@ from store.clock import utcnow
 from store.dataset_settings import assignment_of, check_settings
 from store.db import model_review, uncertainty
 from store.db import reviews as review_queries
-from store.db.assignment import DatasetAssignment, load_assignment
+from store.db.assignment import MAX_LEASES_PER_ANNOTATOR, DatasetAssignment, load_assignment
 from store.db.connection import connect, first_row
-from store.db.dataset_rows import insert_dataset
+from store.db.dataset_rows import check_dataset_name, insert_dataset
 from store.db.group_commit import GroupCommitter
 from store.db.migrations import apply_migrations
 from store.db.transactions import transaction
@@ -55,6 +55,9 @@ from store.types import (
 )
 
 DEFAULT_LEASE_SECONDS = 300
+# Revisions one answer may have: far more than anyone amends by hand, few enough that one answer
+# amended in a loop cannot fill the disk (each revision of a written answer keeps its text).
+MAX_REVISIONS_PER_ANSWER = 500
 RECORD_CACHE_SIZE = 20_000
 READ_AHEAD = 32  # records fetched along with a cache miss
 CLUSTER_GAP = 4096  # record ids further apart are fetched by separate narrow queries
@@ -86,10 +89,18 @@ def _prompt_from_row(text: str | None, messages: list | None) -> Prompt:
 class DuckDBStore:
     """The store interface over a DuckDB file opened in this process."""
 
-    def __init__(self, path: str | os.PathLike, lease_seconds: int = DEFAULT_LEASE_SECONDS):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        lease_seconds: int = DEFAULT_LEASE_SECONDS,
+        max_leases_per_annotator: int = MAX_LEASES_PER_ANNOTATOR,
+    ):
         self.path = Path(path)
         self.lease_seconds = lease_seconds
+        self.max_leases_per_annotator = max_leases_per_annotator
         self._lock = threading.RLock()
+        # One import at a time, and no dataset created, changed or deleted meanwhile; taken before _lock.
+        self._import_lock = threading.Lock()
         self._dataset_rows: dict[str, tuple] = {}
         self._assignments: dict[int, DatasetAssignment] = {}
         # Records never change once imported; annotators working the same front of a dataset
@@ -213,10 +224,9 @@ class DuckDBStore:
             raise InvalidInputError(f"task must be one of {', '.join(TASK_KINDS)}, not {task!r}")
         if annotators_per_record < 1:
             raise InvalidInputError("annotators per record must be at least 1")
-        if not name.strip():
-            raise InvalidInputError("a dataset needs a name")
+        check_dataset_name(name)
         settings = check_settings(settings or {})
-        with self._lock:
+        with self._import_lock, self._lock:  # never during an import
             if self._q("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():
                 raise InvalidInputError(f"a dataset named {name!r} already exists")
             insert_dataset(self.connection, name, task, guidelines, annotators_per_record, settings, utcnow())
@@ -230,7 +240,7 @@ class DuckDBStore:
         settings: dict | None = None,
     ) -> Dataset:
         """Change a dataset's guidelines, K, or settings (merged into the current ones)."""
-        with self._lock:
+        with self._import_lock, self._lock:  # never during an import
             dataset_id, _, _, _, _, current, _ = self._dataset_row(name)
             self._forget(name)
             if settings is not None:
@@ -248,7 +258,7 @@ class DuckDBStore:
         return self.get_dataset(name)
 
     def delete_dataset(self, name: str) -> None:
-        with self._lock:
+        with self._import_lock, self._lock:  # never during an import
             dataset_id = self._dataset_id(name)
             self._forget(name)
             self._record_cache.clear()  # ids of deleted records may be handed out again
@@ -297,19 +307,28 @@ class DuckDBStore:
     ) -> ImportReport:
         from store.io import importer  # pyarrow: loaded by imports, not by every command that opens the store
 
-        with self._lock:
-            self._forget(dataset)
-            return importer.import_file(
-                self.connection,
-                Path(path),
-                dataset=dataset,
-                task=task,
-                fmt=fmt,
-                guidelines=guidelines,
-                annotators_per_record=annotators_per_record,
-                skip_invalid=skip_invalid,
-                keep_labels=keep_labels,
-            )
+        with self._import_lock:
+            with self._lock:
+                self._forget(dataset)
+                # A connection of its own, outside the store lock: annotators are served while a large
+                # file is read, checked and inserted (its one transaction shows nothing until it commits).
+                cursor = self.connection.cursor()
+            try:
+                return importer.import_file(
+                    cursor,
+                    Path(path),
+                    dataset=dataset,
+                    task=task,
+                    fmt=fmt,
+                    guidelines=guidelines,
+                    annotators_per_record=annotators_per_record,
+                    skip_invalid=skip_invalid,
+                    keep_labels=keep_labels,
+                )
+            finally:
+                cursor.close()
+                with self._lock:
+                    self._forget(dataset)  # state loaded meanwhile did not see the new records
 
     def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int:
         """Write an export to `out` (Parquet or JSONL), complete or not at all."""
@@ -433,11 +452,31 @@ class DuckDBStore:
         with self._lock:
             state = self._assignment(dataset)
             ids = state.pick(annotator, int(limit), {int(i) for i in exclude}, now)
+            ids = self._within_lease_cap(annotator, ids, now)
             expires = now + timedelta(seconds=self.lease_seconds)
             state.lease(ids, annotator, expires)  # held in memory at once, so nobody else is given them
         # Outside the lock, so that concurrent callers queue up and share one commit.
         self._persist_leases(ids, annotator, expires)
         return self.get_records(ids)
+
+    def _within_lease_cap(self, annotator: str, ids: list[int], now: datetime) -> list[int]:
+        """The picked records the annotator may hold: those they hold already, and new ones up to
+        the cap on live leases per annotator (all datasets together)."""
+        held: set[int] = set()
+        for state in self._assignments.values():
+            held |= state.live_leases_of(annotator, now)
+        room = self.max_leases_per_annotator - len(held)
+        kept = []
+        for record_id in ids:
+            if record_id in held or room > 0:
+                room -= record_id not in held
+                kept.append(record_id)
+        if ids and not kept:
+            raise InvalidInputError(
+                f"{annotator} already holds {len(held)} records, the most one annotator may hold at once; "
+                "answer, skip or release some first"
+            )
+        return kept
 
     def _persist_leases(self, record_ids: Sequence[int], annotator: str, expires: datetime) -> None:
         if not record_ids:
@@ -455,9 +494,16 @@ class DuckDBStore:
         self._commit.run(write)
 
     def renew_lease(self, record_id: int, annotator: str) -> None:
+        """Extend the annotator's lease on a record handed to them (and not released, answered or
+        skipped since); any other record is refused."""
         expires = utcnow() + timedelta(seconds=self.lease_seconds)
         with self._lock:
             state, _ = self._assignment_of_record(record_id)
+            if not state.holds(record_id, annotator):
+                raise PermissionDeniedError(
+                    f"record {record_id} is not leased to {annotator}, so there is no lease to renew "
+                    "(records are handed out by next_records)"
+                )
             state.lease([record_id], annotator, expires)
         self._persist_leases([record_id], annotator, expires)
 
@@ -539,24 +585,46 @@ class DuckDBStore:
             )
         return self._annotation_from_row(row) if row else None
 
-    def annotation_history(self, record_id: int, annotator: str) -> list[Annotation]:
-        """Earlier revisions of an annotation, oldest first."""
+    def annotation_history(
+        self, record_id: int, annotator: str, offset: int = 0, limit: int | None = None
+    ) -> list[Annotation]:
+        """Earlier revisions of an annotation, oldest first; `offset`/`limit` page through them."""
         with self._lock:
             rows = self._q(
                 f"SELECT {self._ANNOTATION_COLUMNS.replace('id, record_id', 'annotation_id, record_id', 1)} "
-                "FROM annotation_history WHERE record_id = ? AND annotator = ? ORDER BY revision",
-                [record_id, annotator],
+                "FROM annotation_history WHERE record_id = ? AND annotator = ? ORDER BY revision, replaced_at "
+                "LIMIT ? OFFSET ?",
+                [record_id, annotator, _page(limit), offset],
             ).fetchall()
         return [self._annotation_from_row(r) for r in rows]
 
     def save_annotation(self, answer: AnnotationInput, now: datetime | None = None) -> Annotation:
         """Create or amend the annotator's answer for a record. The previous revision
         goes to history. A resend with the same client id changes nothing."""
-        now = now or utcnow()
+        return self._save_annotation(answer, now or utcnow(), False, None)
+
+    def save_handed_annotation(
+        self, answer: AnnotationInput, before_amending: Callable[[str], None] | None = None
+    ) -> Annotation:
+        """save_annotation for the service: a new answer only on a record handed to the annotator
+        (or skipped by them and still open to them), at most MAX_REVISIONS_PER_ANSWER revisions;
+        `before_amending(annotator)` is called before an existing answer is amended and may refuse
+        it (a rate limit)."""
+        return self._save_annotation(answer, utcnow(), True, before_amending)
+
+    def _save_annotation(
+        self,
+        answer: AnnotationInput,
+        now: datetime,
+        handed_only: bool,
+        before_amending: Callable[[str], None] | None,
+    ) -> Annotation:
         with self._lock:
             state, pos = self._assignment_of_record(answer.record_id)
             n = state.n_candidates[pos]
             check_answer(answer, n, state.task, state.settings)
+            if handed_only or before_amending is not None:
+                self._check_may_save(state, answer, now, handed_only, before_amending)
         ranks = list(answer.ranks) if answer.ranks else [0] * n
         shown = list(answer.shown_order) or list(range(n))
         ratings = [{"idx": i, "axis": axis, "value": float(v)} for i, axis, v in answer.ratings]
@@ -653,6 +721,43 @@ class DuckDBStore:
                 raise StoreError(f"the answer to record {answer.record_id} by {answer.annotator!r} is not stored")
             return stored
         return result[1]
+
+    def _check_may_save(
+        self,
+        state: DatasetAssignment,
+        answer: AnnotationInput,
+        now: datetime,
+        handed_only: bool,
+        before_amending: Callable[[str], None] | None,
+    ) -> None:
+        """Refuse, before anything is written, an answer the annotator was not asked for and an
+        amendment over the limits. Checked from memory (and the amended answer's revision)."""
+        record_id, who = answer.record_id, answer.annotator
+        if record_id in state.done.get(who, ()) or record_id in state.drafts.get(who, ()):
+            row = first_row(
+                self._q(
+                    "SELECT revision, client_id FROM annotations WHERE record_id = ? AND annotator = ?",
+                    [record_id, who],
+                )
+            )
+            if row is not None and answer.client_id and row[1] == answer.client_id:
+                return  # a resend of what is stored: it changes nothing
+            if row is not None and row[0] >= MAX_REVISIONS_PER_ANSWER:
+                raise InvalidInputError(
+                    f"your answer to record {record_id} has been saved {row[0]} times, the most one answer may be; "
+                    "nothing was saved"
+                )
+            if before_amending is not None:
+                before_amending(who)
+            return
+        if not handed_only or state.holds(record_id, who):
+            return
+        if record_id in state.skipped.get(who, ()) and state.open_to(record_id, who, now):
+            return
+        raise PermissionDeniedError(
+            f"record {record_id} was not handed to you, so it takes no answer from you "
+            "(records are handed out by next_records); nothing was saved"
+        )
 
     @staticmethod
     def _client_id_seen(con: duckdb.DuckDBPyConnection, annotation_id: int, client_id: str) -> bool:
@@ -946,6 +1051,7 @@ class DuckDBStore:
         with self._lock:
             self.connection.register("incoming_scores", table)
             try:
+                self._check_scored_candidates_exist()
                 with transaction(self._live()):
                     self._q(
                         "DELETE FROM candidate_scores WHERE scorer = ? AND (record_id, idx) IN "
@@ -1020,6 +1126,22 @@ class DuckDBStore:
                 order.scored if order is not None else 0,
                 uncertainty.last_scored(self.connection, state.dataset_id, scorers),
             )
+
+    def _check_scored_candidates_exist(self) -> None:
+        """Scores only for candidates the store holds: a score for anything else would be kept
+        for ever and attach to whichever record later gets that id."""
+        unknown = first_row(
+            self._q(
+                "SELECT i.record_id, i.idx, r.id IS NOT NULL FROM incoming_scores i "
+                "LEFT JOIN records r ON r.id = i.record_id "
+                "WHERE NOT EXISTS (SELECT 1 FROM candidates c WHERE c.record_id = i.record_id AND c.idx = i.idx) "
+                "ORDER BY i.record_id, i.idx LIMIT 1"
+            )
+        )
+        if unknown is not None:
+            record_id, idx, record_known = unknown
+            what = f"record {record_id} has no candidate {idx}" if record_known else f"no record with id {record_id}"
+            raise InvalidInputError(f"scores: {what}; no scores were saved")
 
     def scores(
         self, dataset: str, scorer: str | None = None, offset: int = 0, limit: int | None = None

@@ -285,3 +285,22 @@ async def test_a_draft_on_a_record_still_open_gives_no_notice(tmp_path):
             assert not any("filled up" in n.message for n in app._notifications)
     finally:
         store.close()
+
+
+async def test_a_record_released_meanwhile_does_not_stop_the_others_being_renewed(tmp_path):
+    store = build_store(tmp_path, "rank", arithmetic_rows(8, candidates=2), annotators_per_record=1)
+    app = make_app(store)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            ahead = [item.record.id for item in screen.session.ahead]
+            store.release_lease(ahead[0], ANNOTATOR)  # an admin freed it, say
+            before = {lease.record_id: lease.expires for lease in store.active_leases("d")}
+            screen.feed.renew_leases()
+            await settle(pilot)
+            after = {lease.record_id: lease.expires for lease in store.active_leases("d")}
+            assert ahead[0] not in after  # the store renews only what the annotator holds
+            assert all(after[r] > before[r] for r in ahead[1:])  # the records after it were still renewed
+    finally:
+        store.close()

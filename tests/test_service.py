@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import socket
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def start_service(team: Team, *extra: str) -> subprocess.Popen:
 def as_user(uid: int, code: str, gid: int = GROUP_ID) -> subprocess.CompletedProcess:
     """Run `code` in a client process that drops to `uid` (in group `gid`) before it runs."""
     prelude = (
-        "import sys, store, store.connect, store.service.client, store.types\n"
+        "import sys, store, store.service.client, store.types, store.connect, store.embedded\n"
         f"from benchmarks.loadgen import drop_privileges; drop_privileges({uid}, {gid})\n"
     )
     return subprocess.run([sys.executable, "-c", prelude + code], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -429,6 +430,32 @@ def test_idle_connections_are_closed_and_the_client_reconnects(team):
 
 
 @needs_root
+def test_a_request_trickled_in_a_byte_at_a_time_does_not_hold_its_connection_open(team):
+    seeded_store(team, 3, 1)
+    service = start_service(team, "--idle-timeout", "1")
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(team.sock))
+        reader = s.makefile("rb")
+        reader.readline()
+        closed = False
+        for byte in b'{"id": 1, "op": "list_datasets", "params": {}}' * 4:  # never a whole line
+            try:
+                s.sendall(bytes([byte]))  # each byte is activity by the idle rule alone
+            except OSError:
+                closed = True
+                break
+            if select.select([s], [], [], 0.1)[0] and s.recv(1) == b"":
+                closed = True
+                break
+        assert closed, "the service kept a connection open for a request line that never ends"
+        reader.close()
+        s.close()
+    finally:
+        stop(service)
+
+
+@needs_root
 def test_many_clients_with_kills_lose_nothing_and_count_nothing_twice(team):
     """8 clients x 200 submissions, K = 2; clients SIGKILLed and restarted at random, and the
     service SIGKILLed and restarted once: every acknowledged submission is stored exactly once."""
@@ -751,6 +778,56 @@ print('sent', sent)
 
 
 @needs_root
+def test_one_user_hoarding_replies_over_many_connections_cannot_grow_the_service(team):
+    big_store(team, 64, 450_000)  # 64 records: a 58 MB reply
+    service = start_service(team)
+    try:
+        warm = ServiceClient(team.sock)
+        assert len(warm.get_records(list(range(1, 65)))) == 64  # the records are in the service's cache now
+        warm.close()
+        before = rss_mib(service.pid)
+        hog = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"""
+from benchmarks.loadgen import drop_privileges; drop_privileges(20001, {GROUP_ID})
+import json, socket, time
+line = json.dumps({{'id': 1, 'op': 'get_records', 'params': {{'record_ids': list(range(1, 65))}}}}).encode() + b'\\n'
+held = []
+for _ in range(16):  # each asks for 58 MB and never reads it
+    s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect({str(team.sock)!r}); s.recv(200); s.sendall(line); held.append(s)
+print('asked', flush=True)
+time.sleep(60)
+""",
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert hog.stdout.readline().strip() == "asked"
+            grown = 0.0
+            for _ in range(40):  # the replies are built within seconds; keep the largest figure
+                grown = max(grown, rss_mib(service.pid) - before)
+                time.sleep(0.2)
+            # Per connection, 16 replies of 58 MB would wait in the service (over 900 MB).
+            assert grown < 450, f"the service grew by {grown:.0f} MiB for one user's unread replies"
+            other = as_user(
+                20002,
+                f"from store.service.client import ServiceClient\nc = ServiceClient({str(team.sock)!r})\n"
+                "print(len(c.get_records([1, 2])))",
+            )
+            assert other.stdout.strip() == "2", other.stderr
+        finally:
+            hog.kill()
+            hog.wait()
+    finally:
+        stop(service)
+
+
+@needs_root
 def test_repeated_ids_and_replies_over_the_limit_are_refused_before_the_reply_is_built(team):
     big_store(team, 2, 900_000)
     service = start_service(team)
@@ -804,8 +881,6 @@ ask('find_record', dataset='d', external_id='\\ud800')
 
 def service_log(service: subprocess.Popen) -> str:
     """What the service has written to stderr so far (it keeps running)."""
-    import select
-
     out = []
     while select.select([service.stderr], [], [], 0.2)[0]:
         chunk = os.read(service.stderr.fileno(), 65536)

@@ -295,10 +295,10 @@ def test_an_invalidated_database_stops_the_service_at_once_naming_the_cause(shar
     store_path = seeded(shared / "data" / "team.duckdb")
     sock = shared / "run" / "team.sock"
 
-    def invalidated(self, answer):
+    def invalidated(self, *args, **kwargs):
         raise duckdb.FatalException("FATAL Error: database has been invalidated because of a previous fatal error")
 
-    monkeypatch.setattr(DuckDBStore, "save_annotation", invalidated)
+    monkeypatch.setattr(DuckDBStore, "_save_annotation", invalidated)  # under save_annotation and the service's
     with running(store_path, sock) as service:
         client = ServiceClient(sock, reconnect_timeout=0)
         [handed] = client.next_records("d", "root")

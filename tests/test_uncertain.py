@@ -146,9 +146,11 @@ def test_a_reopened_answer_puts_its_record_back_in_the_uncertain_order(store, js
     assert order_of(store, "bob") == [ids[1], ids[0], ids[2]]
 
 
-def test_scores_of_stale_candidate_indexes_and_single_scores_do_not_count(store, jsonl):
+def test_scores_of_unknown_candidates_are_refused_and_single_scores_do_not_count(store, jsonl):
     ids = scored(store, jsonl, n=3)
-    store.save_scores("rm", [(ids[0], 0, 1.0), (ids[0], 5, 1.0), (ids[1], 0, 1.0), (ids[1], 1, 0.5)])
+    with pytest.raises(InvalidInputError, match="has no candidate 5"):
+        store.save_scores("rm", [(ids[0], 0, 1.0), (ids[0], 5, 1.0)])
+    store.save_scores("rm", [(ids[0], 0, 1.0), (ids[1], 0, 1.0), (ids[1], 1, 0.5)])
     assert order_of(store) == [ids[1], ids[0], ids[2]]
     assert store.queue_info("d").scored_records == 1
 

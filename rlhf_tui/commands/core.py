@@ -265,7 +265,12 @@ def settings_command(
             f"{calibration_now} calibration records, "
             f"answers shown {'as Markdown' if info.settings.get('markdown') else 'literally'}"
             + (", written answers allowed" if info.settings.get("written_answers") else "")
-            + (", the model's answer shown after submitting" if info.settings.get("model_after_submit") else ""),
+            + (", the model's answer shown after submitting" if info.settings.get("model_after_submit") else "")
+            + (
+                ", written answers may be shown to the others (promote-written)"
+                if info.settings.get("show_written")
+                else ""
+            ),
             one_line=True,
         )
     )

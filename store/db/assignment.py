@@ -35,6 +35,11 @@ class QueueOrder:
     scored: int = 0  # records with a margin (or a disagreement); they lead, the others follow in import order
 
 
+# Records one annotator may hold at once (all datasets together): the app holds its prefetch and
+# the record on screen, so this only stops someone leasing a dataset away from everyone else.
+MAX_LEASES_PER_ANNOTATOR = 40
+
+
 @dataclass
 class DatasetAssignment:
     dataset_id: int
@@ -65,6 +70,24 @@ class DatasetAssignment:
         if not held:
             return 0
         return sum(1 for who, expires in held.items() if who != annotator and expires > now)
+
+    def holds(self, record_id: int, annotator: str) -> bool:
+        """The record was handed to the annotator and not released, answered or skipped since
+        (the lease may have expired: then others may have taken it meanwhile)."""
+        return annotator in self.leases.get(record_id, {})
+
+    def live_leases_of(self, annotator: str, now: datetime) -> set[int]:
+        return {r for r, held in self.leases.items() if held.get(annotator, now) > now}
+
+    def open_to(self, record_id: int, annotator: str, now: datetime) -> bool:
+        """next_records could hand the record to the annotator now: not answered by them, and its
+        submissions plus the others' live leases under K."""
+        pos = self.position(record_id)
+        return (
+            pos >= 0
+            and record_id not in self.done.get(annotator, ())
+            and self.counts[pos] + self.live_leases_of_others(record_id, annotator, now) < self.k
+        )
 
     def pick(self, annotator: str, limit: int, exclude: set[int], now: datetime) -> list[int]:
         """This annotator's drafts first, then the calibration records, then by the strategy

@@ -14,7 +14,7 @@ import pyarrow as pa
 from store.answer_checks import MAX_ANNOTATOR_CHARS
 from store.clock import utcnow
 from store.db.connection import first_row
-from store.db.dataset_rows import insert_dataset
+from store.db.dataset_rows import check_dataset_name, insert_dataset
 from store.db.transactions import transaction
 from store.errors import InvalidInputError
 from store.io.formats import (
@@ -109,6 +109,7 @@ def import_file(
     skip_invalid: bool,
     keep_labels: str | None,
 ) -> ImportReport:
+    check_dataset_name(dataset)
     if fmt not in ("auto", *IMPORT_FORMATS):
         raise InvalidInputError(f"unknown format {fmt!r}; use auto, {', '.join(IMPORT_FORMATS)}")
     if task is not None and task not in TASK_KINDS:

@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 
 from store.errors import InvalidInputError
+from store.io.json_stream import json_array_problem
 from store.io.sql_names import quote_identifier, quote_literal
 
 CSV_DIALECT = "delim=',', quote='\"', escape='\"', header=true, strict_mode=true, null_padding=false, auto_detect=false"
@@ -378,19 +379,10 @@ def _duckdb_reason(exc: Exception, *paths: Path) -> str:
 
 def _json_file_problem(path: Path) -> str | None:
     """Where Python's parser finds a JSON file bad: "line L, column C: ..." or a shape problem."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            value = json.load(fh)
-    except json.JSONDecodeError as exc:
-        return f"line {exc.lineno}, column {exc.colno}: not valid JSON ({_sentence_case(exc.msg)})"
+    try:  # an item at a time: a huge malformed file must not be held in memory whole
+        return json_array_problem(path, _json_kind, _sentence_case)
     except (RecursionError, MemoryError, UnicodeDecodeError):
         return None
-    if not isinstance(value, list):
-        return f"expected a JSON array of objects, got {_json_kind(value)}"
-    for number, item in enumerate(value, start=1):
-        if not isinstance(item, dict):
-            return f"item {number}: expected a JSON object, got {_json_kind(item)}"
-    return None
 
 
 def read_error(path: Path, kind: str, exc: Exception, good_lines: GoodLines | None = None) -> InvalidInputError:

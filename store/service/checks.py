@@ -157,7 +157,13 @@ def store_problems(store_path: Path, socket_path: Path, gid: int | None) -> list
         problems.append(f"{store_path} is a socket's name, not a store's: give the store file as --store")
     for path in (store_path, wal_path(store_path), marker_path(store_path)):
         if path.is_symlink():
-            problems.append(f"{path} is a symbolic link; give the real path: --store {path.resolve()}")
+            if path == store_path:
+                problems.append(f"{path} is a symbolic link; give the real path: --store {path.resolve()}")
+            else:  # the store's WAL or marker: the service would write through the link
+                problems.append(
+                    f"{path} is a symbolic link (to {os.readlink(path)}); the service writes this file itself, "
+                    f"so remove the link while the service is down: rm {path}"
+                )
             continue
         if not path.exists():
             continue

@@ -89,6 +89,11 @@ def _untrusted_server(socket_path: Path, sock: socket.socket) -> str:
     return ""
 
 
+def _spans(offset: int, limit: int, page: int) -> list[tuple[int, int]]:
+    """(offset, size) of the pages that cover `limit` rows from `offset`."""
+    return [(start, min(page, offset + limit - start)) for start in range(offset, offset + limit, page)]
+
+
 class ServiceClient:
     def __init__(
         self,
@@ -385,8 +390,27 @@ class ServiceClient:
     def get_annotation(self, record_id: int, annotator: str) -> Annotation | None:
         return self._call("get_annotation", record_id=record_id, annotator=annotator)
 
-    def annotation_history(self, record_id: int, annotator: str) -> list[Annotation]:
-        return list(self._call("annotation_history", record_id=record_id, annotator=annotator))
+    def annotation_history(
+        self, record_id: int, annotator: str, offset: int = 0, limit: int | None = None
+    ) -> list[Annotation]:
+        if limit is not None:
+            pages = [
+                self._call("annotation_history", record_id=record_id, annotator=annotator, offset=start, limit=size)
+                for start, size in _spans(offset, limit, protocol.MAX_HISTORY_PAGE)
+            ]
+            return [a for page in pages for a in page]
+        out: list[Annotation] = []
+        while True:  # a page at a time: a long history never makes one huge reply
+            page = self._call(
+                "annotation_history",
+                record_id=record_id,
+                annotator=annotator,
+                offset=offset + len(out),
+                limit=protocol.MAX_HISTORY_PAGE,
+            )
+            out.extend(page)
+            if len(page) < protocol.MAX_HISTORY_PAGE:
+                return out
 
     def save_annotation(self, answer: AnnotationInput) -> Annotation:
         if answer.client_id is None:  # so that a resend after a lost connection is recognised

@@ -36,6 +36,7 @@ MAX_IDS_PER_REQUEST = 64  # records per get_records call (the client splits larg
 MAX_NEXT_RECORDS = 20  # records handed out per next_records call
 MAX_EXCLUDE = 1_000
 MAX_PAGE = 10_000  # rows per page of the paged operations
+MAX_HISTORY_PAGE = 20  # revisions per page of annotation_history: each can hold a 1 MB written answer
 MAX_NAME_CHARS = 200  # dataset, annotator and scorer names
 MAX_GUIDELINES_CHARS = 1_000_000
 MAX_CHUNK_CHARS = 1_500_000  # base64 of a 1 MiB chunk of an uploaded file
@@ -119,7 +120,12 @@ _OPERATIONS = (
     Operation("release_all_leases", (ANNOTATOR,), acts_for_caller=True),
     Operation("skip_record", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
     Operation("get_annotation", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
-    Operation("annotation_history", (RECORD_ID, ANNOTATOR), acts_for_caller=True),
+    Operation(
+        "annotation_history",
+        (RECORD_ID, ANNOTATOR, OFFSET, _int("limit", 1, MAX_HISTORY_PAGE, required=False, default=MAX_HISTORY_PAGE)),
+        acts_for_caller=True,
+        paged=True,
+    ),
     Operation(
         "save_annotation",
         (

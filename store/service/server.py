@@ -16,6 +16,7 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import queue
@@ -56,6 +57,7 @@ from store.service.checks import (
     user_name,
 )
 from store.service.disk_guard import DiskGuard, FreeSpace, free_bytes
+from store.service.limits import SlidingWindowLimit
 from store.types import AnnotationInput, ExportOptions, Record, ReviewInput
 
 MAX_CONNECTIONS = 512  # in all; each costs a file descriptor and a few kB
@@ -64,14 +66,28 @@ WORKERS = 8  # store calls running at once
 MAX_RUNNING_PER_USER = 2  # so one user's requests never take every worker
 DEFAULT_IDLE_SECONDS = 600.0  # longer than the app's lease renewal interval
 MAX_UPLOAD_BYTES = 4 << 30
+# What one admin's uploads and exports under way may hold in the spool, all connections together.
+MAX_SPOOL_BYTES_PER_USER = 4 << 30
+MAX_TRANSFERS_PER_CONNECTION = 2  # exports not yet closed
+# An upload that gets no chunk for this long, or is not finished within the second, is dropped.
+UPLOAD_IDLE_SECONDS = 60.0
+UPLOAD_MAX_SECONDS = 3600.0
+SPOOL_PREFIX = "rlhf-tui-serve-"
 # A reply is written out before the connection's next request is read; one that is not taken
 # up within this time (a client that never reads) closes the connection.
 WRITE_TIMEOUT_SECONDS = 30.0
+# Reply bytes waiting to be read by all connections of one user: while over this, none of that
+# user's connections is given another request to run (each reply may be up to 64 MiB, and a
+# user has 32 connections: per connection, that would be 2 GiB).
+MAX_PENDING_REPLY_BYTES_PER_USER = 64 << 20
 TRANSFER_CHUNK = 1 << 20
 STOPPING = (
     "the store service is stopping: its database was invalidated (its log says why); "
     "it will be restarted, try again shortly"
 )
+# Amendments of existing answers per annotator per minute: a person amends a few; a loop that
+# amends one answer hundreds of times a second grows the store for nothing.
+MAX_AMENDMENTS_PER_MINUTE = 120
 
 __all__ = ["StoreService", "default_socket_path", "serve", "socket_in_use", "store_problems"]
 
@@ -103,6 +119,9 @@ class ConnectionState:
     leased: set[int] = field(default_factory=set)
     uploads: dict[str, tuple[Path, int]] = field(default_factory=dict)  # id → (temp file, bytes so far)
     transfers: dict[str, Path] = field(default_factory=dict)  # export id → temp file
+    upload_started: float = 0.0  # the upload under way (at most one): when it began and last grew
+    upload_last: float = 0.0
+    expired_upload: str = ""  # the last upload dropped for stalling, to say so when it goes on
 
 
 class StoreService:
@@ -129,6 +148,8 @@ class StoreService:
         # connection of the same user holds that record too.
         self._live: dict[str, list[ConnectionState]] = {}
         self._live_lock = threading.Lock()
+        self.amendments = SlidingWindowLimit(MAX_AMENDMENTS_PER_MINUTE, 60.0, "amendments of their answers")
+        self.clock: Callable[[], float] = time.monotonic
 
     def connected(self, conn: ConnectionState) -> None:
         with self._live_lock:
@@ -222,6 +243,12 @@ class StoreService:
             out.append(record)
         return out
 
+    def _op_renew_lease(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
+        # Only a lease the caller holds (the store refuses others); renewed here, it is this
+        # connection's too, and ends with it.
+        self.store.renew_lease(record_id, conn.user)
+        conn.leased.add(record_id)
+
     def _op_release_lease(self, conn: ConnectionState, record_id: int, annotator: str) -> None:
         self.store.release_lease(record_id, conn.user)
         conn.leased.discard(record_id)
@@ -246,7 +273,7 @@ class StoreService:
     def _op_save_annotation(self, conn: ConnectionState, **fields: Any) -> object:
         fields["annotator"] = conn.user
         answer = AnnotationInput(**fields)
-        saved = self.store.save_annotation(answer)
+        saved = self.store.save_handed_annotation(answer, before_amending=self.amendments.take)
         if answer.status != "draft":
             conn.leased.discard(answer.record_id)
         return saved
@@ -259,6 +286,7 @@ class StoreService:
         path = self.spool / f"upload-{upload_id}{suffix}"
         path.touch(mode=0o600)
         conn.uploads[upload_id] = (path, 0)
+        conn.upload_started = conn.upload_last = self.clock()
         return upload_id
 
     def _op_upload_chunk(self, conn: ConnectionState, transfer: str, data: str) -> int:
@@ -270,10 +298,42 @@ class StoreService:
         if size + len(chunk) > MAX_UPLOAD_BYTES:
             self._drop_upload(conn, transfer)
             raise InvalidInputError(f"the file is over the service's limit of {MAX_UPLOAD_BYTES >> 30} GiB")
+        if self._spool_bytes(conn.user) + len(chunk) > MAX_SPOOL_BYTES_PER_USER:
+            self._drop_upload(conn, transfer)
+            raise InvalidInputError(self._spool_full(conn.user))
         with path.open("ab") as fh:
             fh.write(chunk)
         conn.uploads[transfer] = (path, size + len(chunk))
+        conn.upload_last = self.clock()
         return size + len(chunk)
+
+    def _spool_bytes(self, user: str) -> int:
+        """The bytes of the user's uploads and exports under way, over all their connections."""
+        with self._live_lock:
+            conns = list(self._live.get(user, []))
+        total = 0
+        for conn in conns:
+            total += sum(size for _, size in list(conn.uploads.values()))
+            for path in list(conn.transfers.values()):
+                with contextlib.suppress(OSError):
+                    total += path.stat().st_size
+        return total
+
+    @staticmethod
+    def _spool_full(user: str) -> str:
+        return (
+            f"{user}'s imports and exports under way would hold over {MAX_SPOOL_BYTES_PER_USER >> 30} GiB of the "
+            "service's disk, the most one admin may; let the others finish first"
+        )
+
+    def expire_uploads(self, conn: ConnectionState) -> None:
+        """Drop an upload that stalled (no chunk for a minute) or took over an hour, with its file
+        (run by the loop for a connection with no request running)."""
+        now = self.clock()
+        for upload_id in list(conn.uploads):
+            if now - conn.upload_last > UPLOAD_IDLE_SECONDS or now - conn.upload_started > UPLOAD_MAX_SECONDS:
+                self._drop_upload(conn, upload_id)
+                conn.expired_upload = upload_id
 
     def _op_import_upload(self, conn: ConnectionState, transfer: str, display_name: str, **options: Any) -> object:
         path, _ = self._upload(conn, transfer)
@@ -293,6 +353,11 @@ class StoreService:
         try:
             return conn.uploads[upload_id]
         except KeyError:
+            if upload_id and upload_id == conn.expired_upload:
+                raise InvalidInputError(
+                    f"the upload stalled (no data for {UPLOAD_IDLE_SECONDS:g} s, or over "
+                    f"{UPLOAD_MAX_SECONDS / 3600:g} hour in all) and was dropped; run the import again"
+                ) from None
             raise InvalidInputError("no such upload on this connection") from None
 
     def _drop_upload(self, conn: ConnectionState, upload_id: str) -> None:
@@ -302,10 +367,16 @@ class StoreService:
 
     # -- export: the service writes its own temporary file and streams it back ---------
     def _op_export_begin(self, conn: ConnectionState, dataset: str, file_format: str, **options: Any) -> dict:
+        if len(conn.transfers) >= MAX_TRANSFERS_PER_CONNECTION:
+            raise InvalidInputError(
+                f"{len(conn.transfers)} exports of this connection are not closed yet; close one (transfer_close) first"
+            )
         transfer = uuid.uuid4().hex
         path = self.spool / f"export-{transfer}"
         try:
             rows = self.store.export_to_path(dataset, ExportOptions(**options), file_format, path)
+            if self._spool_bytes(conn.user) + path.stat().st_size > MAX_SPOOL_BYTES_PER_USER:
+                raise InvalidInputError(self._spool_full(conn.user))
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -358,6 +429,7 @@ class _Client:
     close_after_write: bool = False
     last_active: float = field(default_factory=time.monotonic)
     unsent_since: float | None = None  # when the reply now waiting in outbuf was queued
+    line_since: float | None = None  # when the unfinished request line in inbuf began to be read
 
 
 class ServiceLoop:
@@ -378,6 +450,7 @@ class ServiceLoop:
         self.clients: set[_Client] = set()
         self.per_user: dict[int, int] = {}
         self.running: dict[int, int] = {}
+        self.pending_bytes: dict[int, int] = {}  # per uid: reply bytes in its connections' outbufs
         self.queued: dict[int, deque[_Client]] = {}
         self.accept_paused_until: float | None = None
 
@@ -469,8 +542,11 @@ class ServiceLoop:
         self.per_user[client.uid] -= 1
         if not self.per_user[client.uid]:
             del self.per_user[client.uid]
+        self._count_pending(client, -len(client.outbuf))
+        client.outbuf.clear()
         if not client.busy:
             self._cleanup(client)
+        self._release_waiting(client.uid)
 
     def _cleanup(self, client: _Client) -> None:
         self.pool.submit(self.service.disconnected, client.state)
@@ -494,6 +570,10 @@ class ServiceLoop:
                 self._close(client)  # it does not read its replies
             elif not client.busy and not client.waiting and now - client.last_active > self.idle_seconds:
                 self._close(client)
+            elif not client.busy and client.line_since is not None and now - client.line_since > self.idle_seconds:
+                self._close(client)  # a request trickled in a byte at a time never makes the connection active
+            elif not client.busy and client.state.uploads:
+                self.service.expire_uploads(client.state)  # no worker is on this connection now
 
     # -- reading and writing -------------------------------------------------------------
     def _read(self, client: _Client) -> None:
@@ -509,6 +589,10 @@ class ServiceLoop:
             return
         client.last_active = time.monotonic()
         client.inbuf += data
+        if b"\n" in data or not client.inbuf:
+            client.line_since = None
+        elif client.line_since is None:
+            client.line_since = client.last_active
         if b"\n" not in client.inbuf and len(client.inbuf) > protocol.MAX_LINE_BYTES:
             error = {"type": "InvalidInputError", "message": f"request over {protocol.MAX_LINE_BYTES >> 20} MiB"}
             client.inbuf.clear()
@@ -523,7 +607,10 @@ class ServiceLoop:
             return
         if client.outbuf:  # the last reply first: a client that does not read cannot make the service hoard
             return
-        if self.running.get(client.uid, 0) >= MAX_RUNNING_PER_USER:
+        if (
+            self.running.get(client.uid, 0) >= MAX_RUNNING_PER_USER
+            or self.pending_bytes.get(client.uid, 0) >= MAX_PENDING_REPLY_BYTES_PER_USER
+        ):
             client.waiting = True
             self.queued.setdefault(client.uid, deque()).append(client)
             self._pause_reading(client)
@@ -590,21 +677,41 @@ class ServiceLoop:
                 self._cleanup(client)
             else:
                 client.last_active = time.monotonic()
+                if client.line_since is not None:  # the rest of the next line was not read while this one ran
+                    client.line_since = client.last_active
                 self._send(client, reply)
                 self._resume_reading(client)
                 self._maybe_dispatch(client)
             if self.service.fatal is not None:
                 self.shutdown()  # this reply named the cause; nothing else can succeed now
-            waiting = self.queued.get(client.uid)
-            while waiting and self.running.get(client.uid, 0) < MAX_RUNNING_PER_USER:
-                other = waiting.popleft()
-                other.waiting = False
-                self._maybe_dispatch(other)
-            if not waiting:
-                self.queued.pop(client.uid, None)
+            self._release_waiting(client.uid)
+
+    def _release_waiting(self, uid: int) -> None:
+        """Run the user's queued requests while they are under both of their limits."""
+        waiting = self.queued.get(uid)
+        while (
+            waiting
+            and self.running.get(uid, 0) < MAX_RUNNING_PER_USER
+            and self.pending_bytes.get(uid, 0) < MAX_PENDING_REPLY_BYTES_PER_USER
+        ):
+            other = waiting.popleft()
+            other.waiting = False
+            self._maybe_dispatch(other)
+        if not waiting:
+            self.queued.pop(uid, None)
+
+    def _count_pending(self, client: _Client, change: int) -> None:
+        total = self.pending_bytes.get(client.uid, 0) + change
+        if total > 0:
+            self.pending_bytes[client.uid] = total
+        else:
+            self.pending_bytes.pop(client.uid, None)
 
     def _send(self, client: _Client, data: bytes, close_after: bool = False) -> None:
+        if client.closed:
+            return
         client.outbuf += data
+        self._count_pending(client, len(data))
         client.close_after_write = client.close_after_write or close_after
         self._flush(client)
 
@@ -613,11 +720,14 @@ class ServiceLoop:
             while client.outbuf:
                 sent = client.sock.send(client.outbuf)
                 del client.outbuf[:sent]
+                self._count_pending(client, -sent)
         except (BlockingIOError, InterruptedError):
             pass
         except OSError:
             self._close(client)
             return
+        if self.pending_bytes.get(client.uid, 0) < MAX_PENDING_REPLY_BYTES_PER_USER and client.uid in self.queued:
+            self._release_waiting(client.uid)
         if not client.outbuf and client.close_after_write:
             self._close(client)
             return
@@ -662,7 +772,17 @@ def answer_line(service: StoreService, conn: ConnectionState, line: bytes) -> by
             return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": STOPPING}})
         traceback.print_exc(file=sys.stderr)
         message = f"internal error in the store service ({type(exc).__name__}); its log has the details"
+        if _is_disk_full(exc):
+            message = "the store service's disk is full, so nothing was saved; ask its admin to free space"
         return wire.encode({"id": request_id, "error": {"type": "StoreError", "message": message}})
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """An error from running out of space, as the OS or DuckDB (which words it) reports it."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "Disk quota exceeded" in text
 
 
 def _prepare_socket_folder(folder: Path, gid: int | None) -> None:
@@ -674,6 +794,30 @@ def _prepare_socket_folder(folder: Path, gid: int | None) -> None:
     problems = socket_folder_problems(folder, gid, (os.geteuid(), 0))
     if problems:
         raise StoreError("refusing to serve: " + "; ".join(problems))
+
+
+def clear_stale_spools(tmp: Path) -> list[Path]:
+    """Remove the spool folders of services of this user that died without cleaning up (SIGKILL,
+    a crash): those whose process no longer runs. Returns what was removed."""
+    removed = []
+    for folder in tmp.glob(f"{SPOOL_PREFIX}*-*"):
+        pid_text = folder.name[len(SPOOL_PREFIX) :].split("-", 1)[0]
+        try:
+            st = folder.lstat()
+        except OSError:
+            continue
+        if not pid_text.isdigit() or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # still running (or the pid was reused): left alone
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def _raise_fd_limit() -> None:
@@ -710,7 +854,8 @@ def serve(
     _prepare_socket_folder(socket_path.parent, gid)
     _raise_fd_limit()
     store = DuckDBStore(store_path)
-    spool = Path(tempfile.mkdtemp(prefix="rlhf-tui-serve-"))  # 0700
+    clear_stale_spools(Path(tempfile.gettempdir()))
+    spool = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))  # 0700
     try:
         guard = DiskGuard({store_path.absolute().parent: wal_path(store_path), spool: None}, free_space)
         service = StoreService(store, admins or set(), spool, gid, guard)

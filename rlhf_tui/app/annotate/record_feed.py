@@ -9,7 +9,7 @@ from textual.message_pump import MessagePump
 from rlhf_tui.app.annotate.session import AnnotationSession, Item, load_item
 from rlhf_tui.app.messages import AnsweredIdsLoaded, PreviousLoaded, RecordFound, RecordsFetched, SubmissionsCounted
 from rlhf_tui.app.store_jobs import StoreJobQueue
-from store import PreferenceStore
+from store import PermissionDeniedError, PreferenceStore
 
 
 class RecordFeed:
@@ -95,7 +95,12 @@ class RecordFeed:
 
         def renew() -> None:
             for record_id in ids:
-                store.renew_lease(record_id, who)
+                try:
+                    store.renew_lease(record_id, who)
+                except PermissionDeniedError:
+                    # Released meanwhile (an admin freed it, or it was answered in another session):
+                    # the others are still renewed, and an answer to this one says why it is refused.
+                    continue
 
         if ids:
             self.jobs.submit(self.owner, "renewing leases", renew)
