@@ -25,13 +25,14 @@ def _isolated_store_env(monkeypatch, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _same_host_everywhere(monkeypatch):
-    # The time zone, the locale and the terminal's size are the suite's, not the machine's: for this
-    # process and every command a test runs.
+    # The time zone and the locale are the suite's, not the machine's, for this process and every command a
+    # test runs; a terminal size comes from the test (a pilot's size, a tmux pane), never from the caller's
+    # COLUMNS/LINES, which would override the pane's.
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
-    monkeypatch.setenv("COLUMNS", "120")
-    monkeypatch.setenv("LINES", "40")
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
     yield
     time.tzset()
 
