@@ -25,12 +25,13 @@ def _isolated_store_env(monkeypatch, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _same_host_everywhere(monkeypatch):
-    # The time zone and the locale are the suite's, not the machine's, for this process and every command a
+    # The time zone (UTC) and the locale (C) are the suite's, not the machine's, for this process and every command a
     # test runs; a terminal size comes from the test (a pilot's size, a tmux pane), never from the caller's
     # COLUMNS/LINES, which would override the pane's.
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    for name in ("LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_NUMERIC", "LC_TIME", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)  # the C locale, whatever the caller's
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("LINES", raising=False)
     yield
