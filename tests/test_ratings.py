@@ -25,8 +25,13 @@ def rate(store, record_id, who, ratings, status="submitted", **kw):
 
 @pytest.fixture
 def rated(store, jsonl):
-    store.import_file(jsonl(rank_rows(2, k=3)), dataset="r", task="rate", annotators_per_record=2)
-    store.update_dataset("r", settings={"axes": AXES, "written_answers": True})
+    store.import_file(
+        jsonl(rank_rows(2, k=3)),
+        dataset="r",
+        task="rate",
+        annotators_per_record=2,
+        settings={"axes": AXES, "written_answers": True},
+    )
     return store.record_ids("r")
 
 
@@ -132,7 +137,7 @@ def test_axes_files_and_the_bundled_rate_sample(tmp_path, store, jsonl):
         InvalidInputError, match=r"bad.toml: axis 'x': low and high must be whole numbers with low < high"
     ):
         read_axes(bad)
-    store.import_file(REPO / "sample_data" / "rate.jsonl", dataset="s", task="rate")
+    store.import_file(REPO / "sample_data" / "rate.jsonl", dataset="s", task="rate", settings={"axes": axes})
     assert len(store.record_ids("s")) == 10
 
 

@@ -33,6 +33,7 @@ from store.types import (
     AnnotatorProgress,
     Caller,
     Dataset,
+    DatasetContents,
     DatasetSummary,
     ExportOptions,
     ImportReport,
@@ -235,8 +236,8 @@ class ServiceClient:
         return {"user": self.user, "admin": self.is_admin}
 
     # -- datasets --------------------------------------------------------------
-    def list_datasets(self) -> list[DatasetSummary]:
-        return list(self._call("list_datasets"))
+    def list_datasets(self, include_archived: bool = False) -> list[DatasetSummary]:
+        return list(self._call("list_datasets", include_archived=include_archived))
 
     def get_dataset(self, name: str) -> Dataset:
         return self._call("get_dataset", name=name)
@@ -268,8 +269,17 @@ class ServiceClient:
             settings=settings,
         )
 
-    def delete_dataset(self, name: str) -> None:
-        self._call("delete_dataset", name=name)
+    def rename_dataset(self, name: str, new_name: str) -> Dataset:
+        return self._call("rename_dataset", name=name, new_name=new_name)
+
+    def archive_dataset(self, name: str, archived: bool = True) -> Dataset:
+        return self._call("archive_dataset", name=name, archived=archived)
+
+    def dataset_contents(self, name: str) -> DatasetContents:
+        return self._call("dataset_contents", name=name)
+
+    def delete_dataset(self, name: str, with_answers: bool = False) -> DatasetContents:
+        return self._call("delete_dataset", name=name, with_answers=with_answers)
 
     # -- import / export: the file is read and written here ------------------------
     def import_file(
@@ -282,6 +292,7 @@ class ServiceClient:
         annotators_per_record: int | None = None,
         skip_invalid: bool = False,
         keep_labels: str | None = None,
+        settings: dict | None = None,
     ) -> ImportReport:
         from store.io.readers import file_type_of  # (duckdb: loaded by the admins who import, not by annotators)
 
@@ -310,6 +321,7 @@ class ServiceClient:
             annotators_per_record=annotators_per_record,
             skip_invalid=skip_invalid,
             keep_labels=keep_labels,
+            settings=settings,
         )
 
     def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int:
