@@ -58,6 +58,15 @@ class ServiceUnavailableError(StoreError):
         self.reason = reason or message
 
 
+def service_down(socket_path: str | os.PathLike, reason: str, owner_hint: str = "") -> ServiceUnavailableError:
+    """The one wording of "the service does not answer", whichever command meets it, with what to do."""
+    message = (
+        f"the store service at {socket_path} is not answering ({reason}); ask whoever runs it to start it again "
+        "(on a team server `systemctl start rlhf-tui`, else `rlhf-tui serve --store STORE`), then run this again"
+    )
+    return ServiceUnavailableError(message + (f"; {owner_hint}" if owner_hint else ""), reason)
+
+
 def _group_hint(socket_path: Path) -> str:
     try:
         gid = socket_path.stat().st_gid
@@ -136,19 +145,14 @@ class ServiceClient:
             except OSError as exc:
                 sock.close()
                 if time.monotonic() >= deadline:
-                    reason = exc.strerror or str(exc) or type(exc).__name__
-                    raise ServiceUnavailableError(
-                        f"cannot reach the store service at {self.socket_path} ({reason})", reason
-                    ) from None
+                    raise service_down(self.socket_path, exc.strerror or str(exc) or type(exc).__name__) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
             if not greeting:
                 sock.close()
                 if time.monotonic() >= deadline:
-                    raise ServiceUnavailableError(
-                        f"the store service at {self.socket_path} closed the connection", "connection closed"
-                    )
+                    raise service_down(self.socket_path, "it closed the connection")
                 time.sleep(delay)
                 continue
             message = wire.decode(greeting)
@@ -215,9 +219,8 @@ class ServiceClient:
                         self.on_connection_change(False)
                     lost = True
                     if time.monotonic() >= deadline:
-                        raise ServiceUnavailableError(
-                            f"lost the store service at {self.socket_path} and it did not come back within "
-                            f"{self.reconnect_timeout or 0:.0f} s"
+                        raise service_down(
+                            self.socket_path, f"lost, and not back within {self.reconnect_timeout or 0:.0f} s"
                         ) from None
                     time.sleep(0.1)
         if "error" in reply:
