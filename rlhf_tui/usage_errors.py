@@ -39,7 +39,7 @@ def _closest_option(ctx: Any, wrong: str) -> Any:
         return None
     params = [p for p in ctx.command.get_params(ctx) if getattr(p, "opts", None)]
     bare = wrong.lstrip("-")
-    by_bare = {}
+    by_bare: dict[str, Any] = {}
     for param in params:
         for opt in [*param.opts, *param.secondary_opts]:
             by_bare.setdefault(opt.lstrip("-"), param)
