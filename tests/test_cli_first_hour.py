@@ -157,17 +157,26 @@ def test_training_commands_without_torch_say_to_install_the_train_extra(args, tm
 
 
 @pytest.mark.parametrize("how", ["--store", "environment"])
-def test_annotate_without_a_store_creates_none_and_says_how_to_reach_the_team(capsys, tmp_path, monkeypatch, how):
+def test_annotate_without_a_store_creates_none_and_says_how_to_reach_the_team(tmp_path, how):
     missing = tmp_path / "rlhf.duckdb"
-    if how == "--store":
-        code, out, err = run(capsys, "annotate", "--store", str(missing))
-    else:
-        monkeypatch.setenv("RLHF_TUI_STORE", str(missing))
-        code, out, err = run(capsys, "annotate")
-    assert code == 1 and out == "" and err.count("\n") == 1
-    assert f"no store at {missing}" in err
-    assert "--store SOCKET, or export RLHF_TUI_STORE=SOCKET" in err
-    assert "`rlhf-tui import FILE -d NAME` or `rlhf-tui demo` creates one" in err
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RLHF_TUI_STORE": str(missing)}
+    args = ["annotate", "--store", str(missing)] if how == "--store" else ["annotate"]
+    try:  # a process of its own: were the app to open, it would wait for keys
+        done = subprocess.run(
+            [sys.executable, "-m", "rlhf_tui.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError("annotate opened the app instead of saying there is no store") from None
+    assert done.returncode == 1 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert f"no store at {missing}" in done.stderr
+    assert "--store SOCKET, or export RLHF_TUI_STORE=SOCKET" in done.stderr
+    assert "`rlhf-tui import FILE -d NAME` or `rlhf-tui demo` creates one" in done.stderr
     assert list(tmp_path.iterdir()) == []  # nothing created
 
 

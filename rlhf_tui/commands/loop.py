@@ -178,7 +178,7 @@ def generate_command(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{into}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        with open_client_store(store) as s:
+        with open_client_store(store, create=True) as s:
             report = s.import_file(
                 path,
                 dataset=into,
