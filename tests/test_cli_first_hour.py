@@ -319,8 +319,8 @@ def test_commands_are_listed_in_the_order_a_person_looks_for_them(capsys):
     assert listed == [
         "demo",
         "import",
-        "datasets",
         "annotate",
+        "datasets",
         "stats",
         "review",
         "export",
@@ -337,7 +337,7 @@ def test_commands_are_listed_in_the_order_a_person_looks_for_them(capsys):
 # -- 21: the README and the export agree on ratings -------------------------------------------------
 
 
-def test_the_readme_names_the_fields_of_a_rating_as_the_export_writes_them(store_path, tmp_path, jsonl):
+def test_the_readme_names_the_fields_of_a_rating_as_the_export_writes_them(capsys, store_path, tmp_path, jsonl):
     axes = [{"name": "overall", "low": 1, "high": 7, "overall": True}]
     with open_store(store_path) as s:
         s.import_file(jsonl(rank_rows(1, k=2)), dataset="r", task="rate", settings={"axes": axes})
@@ -345,7 +345,8 @@ def test_the_readme_names_the_fields_of_a_rating_as_the_export_writes_them(store
         s.save_annotation(
             AnnotationInput(record, "ann", "submitted", ratings=((0, "overall", 6.0), (1, "overall", 2.0)))
         )
-        s.export("r", "annotations", tmp_path / "a.jsonl")
+    out = str(tmp_path / "a.jsonl")
+    assert run(capsys, "export", "-d", "r", "--format", "annotations", "-o", out, "--store", str(store_path))[0] == 0
     row = json.loads((tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()[0])
     written = sorted(row["ratings"][0])
     readme = (REPO / "README.md").read_text(encoding="utf-8")

@@ -157,8 +157,10 @@ def test_promoted_written_answers_become_candidates_for_the_others(store, rated)
 def _promoted_authors(path, jsonl, seed: int | None) -> list[list[str]]:
     """The authors of each record's promoted answers, in the order they were appended (a fresh store)."""
     with open_store(path) as store:
-        store.import_file(jsonl(rank_rows(24, k=3)), dataset="d", task="rate", annotators_per_record=3)
-        store.update_dataset("d", settings={"axes": AXES, "written_answers": True, "show_written": True})
+        settings = {"axes": AXES, "written_answers": True, "show_written": True}
+        store.import_file(
+            jsonl(rank_rows(24, k=3)), dataset="d", task="rate", annotators_per_record=3, settings=settings
+        )
         records = store.record_ids("d")
         for record in records:
             for who in ("ann", "bob", "cat"):
