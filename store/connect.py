@@ -73,8 +73,8 @@ def connect_store(path: str | os.PathLike | None = None, reconnect_timeout: floa
     store_path = resolve_store_path(path)
     if is_socket(store_path):
         return ServiceClient(store_path, reconnect_timeout=reconnect_timeout)
-    refuse_socket_as_store(store_path)
     try:
+        refuse_socket_as_store(store_path)  # looks at the path: a folder we may not enter refuses that too
         marker = read_marker(store_path)
         exists = store_path.exists()
         owner = store_path.stat().st_uid if exists else os.geteuid()

@@ -42,6 +42,8 @@ LAZY_STDLIB = [
     "unicodedata",
     "uuid",
     "encodings.idna",
+    "encodings.ascii",
+    "encodings.latin_1",
 ]
 
 

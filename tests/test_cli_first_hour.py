@@ -44,6 +44,10 @@ def test_the_import_line_names_the_task_k_and_assignment_it_chose(capsys, store_
         capsys, "import", str(SAMPLE_DATA / "pairs.jsonl"), "-d", "p", "--task", "pair", "--store", str(store_path)
     )
     assert "'p': a pair task, 1 annotator(s) per record, assignment spread." in out
+    again = ("import", str(SAMPLE_DATA / "pairs.jsonl"), "-d", "support-pairs", "--task", "pair")
+    code, _, err = run(capsys, *again, "--store", str(store_path))
+    assert code == 1 and "is a rank dataset; it cannot take --task pair" in err
+    assert "`rlhf-tui datasets delete support-pairs`, or `datasets rename` it out of the way" in err
 
 
 def imported(capsys, store_path: Path, jsonl, name: str = "wrong", answered: bool = False) -> None:

@@ -141,6 +141,7 @@ def test_the_readmes_team_set_up_works_as_written_and_a_team_annotates_and_expor
         wait_for(sock, service)
         check = bash(as_run_by_hand(after), work)  # serve --check as the service's user
         assert "no problems found" in check.stdout, check.stdout
+        assert service.poll() is None, f"the service stopped: {service.stderr.read() if service.stderr else ''}"
 
         for annotator, ranks in ((names.alice, (1, 2, 3)), (names.bob, (3, 2, 1))):
             annotate = (

@@ -123,7 +123,10 @@ def import_file(
     if existing is None:
         check_dataset_name(dataset)
     if existing and task and existing[1] != task:
-        raise InvalidInputError(f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task}")
+        raise InvalidInputError(
+            f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task} (to start it again as "
+            f"a {task} dataset: `rlhf-tui datasets delete {dataset}`, or `datasets rename` it out of the way)"
+        )
     existing_task = existing[1] if existing else None
     existing_settings = json.loads(existing[2] or "{}") if existing else {}
     task = task or existing_task
