@@ -36,7 +36,9 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "Rank candidate answers, pick the better of two, rate them on the dataset's axes or give each a thumb up or "
         "down, with the keyboard (the dataset's task decides which).",
     ),
-    CommandEntry("datasets", "core", "List the datasets with their progress."),
+    CommandEntry(
+        "datasets", "core", "List the datasets with their progress; rename, archive, restore or delete one (admins)."
+    ),
     CommandEntry(
         "stats", "core", "Answers in a dataset, counted by annotator and status; optionally agreement figures."
     ),
@@ -138,13 +140,40 @@ err_console = Console(stderr=True)
 StoreOption = typer.Option(
     None,
     "--store",
-    help="The DuckDB store file (default: $RLHF_TUI_STORE, else ./rlhf.duckdb).",
+    help="The store: a DuckDB file, or the socket of a team's `rlhf-tui serve` "
+    "(default: $RLHF_TUI_STORE, else ./rlhf.duckdb).",
     show_default=False,
 )
 
 
-def open_client_store(store: Path | None):
-    """The store for a command: the running `rlhf-tui serve` when there is one, else the file in-process."""
+def open_client_store(store: Path | None, create: bool = False):
+    """The store for a command: the running `rlhf-tui serve` when there is one, else the file in-process.
+
+    Only `import` and `demo` make a new store (`create`); every other command says where a store
+    is found instead of leaving an empty file behind."""
     from store.connect import connect_store
 
+    if not create:
+        _refuse_a_missing_store(store)
     return connect_store(store)
+
+
+def _refuse_a_missing_store(store: Path | None) -> None:
+    """A one-line error when nothing is at the store's path: no file, no socket, no service marker."""
+    import os
+
+    from store.errors import StoreNotFoundError
+    from store.location import STORE_ENV_VAR, marker_path, resolve_store_path
+
+    path = resolve_store_path(store)
+    try:
+        if path.exists() or path.is_symlink() or marker_path(path).exists():
+            return
+    except OSError:
+        return  # a folder we may not enter: opening it says why, naming the group to join
+    given = "--store" if store else (f"${STORE_ENV_VAR}" if os.environ.get(STORE_ENV_VAR) else "the default store")
+    raise StoreNotFoundError(
+        f"no store at {path} ({given}). On a team, give the team's socket: --store SOCKET, or "
+        f"export {STORE_ENV_VAR}=SOCKET (ask an admin for its path, e.g. /run/rlhf-tui/team.sock); "
+        "for a store of your own, `rlhf-tui import FILE -d NAME` or `rlhf-tui demo` creates one"
+    )

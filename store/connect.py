@@ -20,7 +20,7 @@ from store.location import (
     refuse_socket_as_store,
     resolve_store_path,
 )
-from store.service.client import ServiceClient, ServiceUnavailableError
+from store.service.client import ServiceClient, ServiceUnavailableError, service_down
 
 if TYPE_CHECKING:  # duckdb loads only where a file is opened in-process: an annotator on the socket never needs it
     from store.embedded import DuckDBStore
@@ -31,6 +31,31 @@ def _owner_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def _closed_folder_hint(path: Path) -> str:
+    """Who may enter the nearest folder on `path` that we cannot: the group to join, or ""."""
+    import grp
+
+    for folder in path.absolute().parents:
+        try:
+            info = folder.stat()
+        except OSError:
+            continue
+        if os.access(folder, os.X_OK):
+            return ""
+        if not info.st_mode & 0o010:
+            return ""
+        try:
+            group = grp.getgrgid(info.st_gid).gr_name
+        except KeyError:
+            group = f"gid {info.st_gid}"
+        me = _owner_name(os.geteuid())
+        return (
+            f"only members of group {group} may enter {folder}: ask an admin to run `usermod -aG {group} {me}`, "
+            "then log in again"
+        )
+    return ""
 
 
 def open_store(path: str | os.PathLike | None = None, **kwargs: int) -> DuckDBStore:
@@ -48,25 +73,28 @@ def connect_store(path: str | os.PathLike | None = None, reconnect_timeout: floa
     store_path = resolve_store_path(path)
     if is_socket(store_path):
         return ServiceClient(store_path, reconnect_timeout=reconnect_timeout)
-    refuse_socket_as_store(store_path)
     try:
+        refuse_socket_as_store(store_path)  # looks at the path: a folder we may not enter refuses that too
         marker = read_marker(store_path)
         exists = store_path.exists()
         owner = store_path.stat().st_uid if exists else os.geteuid()
     except PermissionError:
         raise PermissionDeniedError(
-            f"cannot reach {store_path}: permission denied. A team store is used through its service: "
-            f"give --store the service's socket (ask an admin for its path)"
+            f"cannot reach {store_path}: permission denied; "
+            + (
+                _closed_folder_hint(store_path)
+                or "a team store is used through its service: give --store the service's socket (ask an admin for its path)"
+            )
         ) from None
     socket_path = Path(marker.socket) if marker else default_socket_path(store_path)
     if marker is not None or is_socket(socket_path):
         try:
             return ServiceClient(socket_path, reconnect_timeout=reconnect_timeout)
         except ServiceUnavailableError as exc:
-            raise ServiceUnavailableError(
-                f"{store_path} is served by `rlhf-tui serve`, but its service at {socket_path} is not answering "
-                f"({exc.reason}); start it again (or, as its owner, delete {marker_path(store_path)} to use the "
-                "file directly)"
+            raise service_down(
+                socket_path,
+                exc.reason,
+                f"{store_path}'s owner may instead delete {marker_path(store_path)} to use the file directly",
             ) from None
     if exists and owner != os.geteuid():
         raise PermissionDeniedError(

@@ -18,7 +18,8 @@ Known keys:
   `rlhf-tui promote-written` adds them to their records' candidates (between rounds, so that
   nobody is halfway through a record whose candidates change).
 - `model_after_submit`: once an annotator has submitted a record, the app shows them the reward
-  model's ranking of it (for calibration sessions); never before they answer."""
+  model's ranking of it (for calibration sessions); never before they answer.
+- `archived`: hidden from the pickers and the list of datasets; everything in it is kept."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ KNOWN = (
     "written_answers",
     "show_written",
     "model_after_submit",
+    "archived",
 )
 MAX_AXES = 8
 MAX_SCORER_NAME = 200
@@ -120,7 +122,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     calibration = settings.get("calibration")
     if calibration is not None and (not is_whole_number(calibration) or not 0 <= calibration <= 100_000):
         raise InvalidInputError("calibration must be a whole number of records from 0 to 100,000")
-    for key in ("markdown", "rank_too", "written_answers", "show_written", "model_after_submit"):
+    for key in ("markdown", "rank_too", "written_answers", "show_written", "model_after_submit", "archived"):
         _check_bool(settings, key)
     if settings.get("axes") is not None:
         settings = {**settings, "axes": check_axes(settings["axes"])}

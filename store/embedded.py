@@ -19,12 +19,13 @@ import duckdb
 
 from store.answer_checks import MAX_COMMENT_CHARS, check_answer
 from store.clock import utcnow
+from store.dataset_names import check_dataset_name
 from store.dataset_settings import assignment_of, check_settings
 from store.db import model_review, uncertainty
 from store.db import reviews as review_queries
 from store.db.assignment import MAX_LEASES_PER_ANNOTATOR, DatasetAssignment, load_assignment
 from store.db.connection import connect, first_row
-from store.db.dataset_rows import check_dataset_name, insert_dataset
+from store.db.dataset_rows import insert_dataset
 from store.db.group_commit import GroupCommitter
 from store.db.migrations import apply_migrations
 from store.db.transactions import transaction
@@ -41,6 +42,7 @@ from store.types import (
     Candidate,
     ChatMessage,
     Dataset,
+    DatasetContents,
     DatasetSummary,
     ExportOptions,
     ImportReport,
@@ -257,8 +259,54 @@ class DuckDBStore:
                 )
         return self.get_dataset(name)
 
-    def delete_dataset(self, name: str) -> None:
+    def rename_dataset(self, name: str, new_name: str) -> Dataset:
+        """Give a dataset another name; its records, answers and settings stay as they are."""
+        check_dataset_name(new_name)
         with self._import_lock, self._lock:  # never during an import
+            dataset_id = self._dataset_id(name)
+            if new_name != name and self._q("SELECT 1 FROM datasets WHERE name = ?", [new_name]).fetchall():
+                raise InvalidInputError(f"a dataset named {new_name!r} already exists")
+            self._forget(name)
+            self._q("UPDATE datasets SET name = ? WHERE id = ?", [new_name, dataset_id])
+        return self.get_dataset(new_name)
+
+    def archive_dataset(self, name: str, archived: bool = True) -> Dataset:
+        """Hide a dataset from the pickers and the list (archived) or show it again; nothing is removed."""
+        return self.update_dataset(name, settings={"archived": archived})
+
+    def dataset_contents(self, name: str) -> DatasetContents:
+        """What deleting the dataset would remove."""
+        with self._lock:
+            dataset_id = self._dataset_id(name)
+            row = first_row(
+                self._q(
+                    """
+                    SELECT
+                        (SELECT count(*) FROM records WHERE dataset_id = $d),
+                        (SELECT count(*) FROM candidates c JOIN records r ON r.id = c.record_id
+                         WHERE r.dataset_id = $d),
+                        (SELECT count(*) FROM annotations WHERE dataset_id = $d),
+                        (SELECT count(DISTINCT annotator) FROM annotations WHERE dataset_id = $d),
+                        (SELECT count(*) FROM reviews WHERE dataset_id = $d),
+                        (SELECT count(*) FROM candidate_scores s JOIN records r ON r.id = s.record_id
+                         WHERE r.dataset_id = $d)
+                    """,
+                    {"d": dataset_id},
+                )
+            )
+        assert row is not None
+        return DatasetContents(name, *(int(v) for v in row))
+
+    def delete_dataset(self, name: str, with_answers: bool = False) -> DatasetContents:
+        """Remove a dataset and everything in it; one holding answers only `with_answers`.
+        Returns what was removed."""
+        with self._import_lock, self._lock:  # never during an import
+            contents = self.dataset_contents(name)
+            if contents.answers and not with_answers:
+                raise InvalidInputError(
+                    f"dataset {name!r} holds {contents.answers:,} answers by {contents.annotators:,} annotators; "
+                    "deleting it deletes them too, so it must be asked for twice (or archive it: nothing is lost)"
+                )
             dataset_id = self._dataset_id(name)
             self._forget(name)
             self._record_cache.clear()  # ids of deleted records may be handed out again
@@ -271,8 +319,10 @@ class DuckDBStore:
                 for table in ("annotation_history", "annotations", "skips", "review_history", "reviews", "records"):
                     self._q(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
                 self._q("DELETE FROM datasets WHERE id = ?", [dataset_id])
+        return contents
 
-    def list_datasets(self) -> list[DatasetSummary]:
+    def list_datasets(self, include_archived: bool = False) -> list[DatasetSummary]:
+        """Every dataset with its progress; archived ones only with `include_archived`."""
         with self._lock:
             rows = self._q(
                 """
@@ -283,15 +333,20 @@ class DuckDBStore:
                 SELECT d.name, d.task, d.annotators_per_record,
                        count(r.id) AS records,
                        coalesce(sum(s.n), 0) AS submissions,
-                       count(r.id) FILTER (WHERE s.n >= d.annotators_per_record) AS complete
+                       count(r.id) FILTER (WHERE s.n >= d.annotators_per_record) AS complete,
+                       coalesce(json_extract(d.settings, '$.archived')::BOOLEAN, false) AS archived
                 FROM datasets d
                 LEFT JOIN records r ON r.dataset_id = d.id
                 LEFT JOIN subs s ON s.record_id = r.id
-                GROUP BY d.id, d.name, d.task, d.annotators_per_record
+                GROUP BY d.id, d.name, d.task, d.annotators_per_record, d.settings
                 ORDER BY d.name
                 """
             ).fetchall()
-        return [DatasetSummary(n, t, k, int(rc), int(sc), int(c)) for n, t, k, rc, sc, c in rows]
+        return [
+            DatasetSummary(n, t, k, int(rc), int(sc), int(c), bool(a))
+            for n, t, k, rc, sc, c, a in rows
+            if include_archived or not a
+        ]
 
     # -- import / export -----------------------------------------------------
     def import_file(
@@ -304,7 +359,10 @@ class DuckDBStore:
         annotators_per_record: int | None = None,
         skip_invalid: bool = False,
         keep_labels: str | None = None,
+        settings: dict | None = None,
     ) -> ImportReport:
+        """Import a file into `dataset` (created if new), all or nothing; `settings` are given to the
+        dataset in the same transaction (a rate dataset needs its axes there or already)."""
         from store.io import importer  # pyarrow: loaded by imports, not by every command that opens the store
 
         with self._import_lock:
@@ -324,6 +382,7 @@ class DuckDBStore:
                     annotators_per_record=annotators_per_record,
                     skip_invalid=skip_invalid,
                     keep_labels=keep_labels,
+                    settings=settings,
                 )
             finally:
                 cursor.close()

@@ -22,6 +22,10 @@ class SchemaTooNewError(StoreError):
     """The file was written by a newer rlhf-tui than this one."""
 
 
+class StoreNotFoundError(StoreError):
+    """Nothing at the store's path; only `import` and `demo` create a store."""
+
+
 class UnknownDatasetError(StoreError):
     """No dataset of that name."""
 

@@ -75,6 +75,7 @@ class DatasetSummary:
     records: int
     submissions: int  # submitted annotations, all annotators
     complete_records: int  # records with at least annotators_per_record submissions
+    archived: bool = False  # hidden from the pickers, kept whole (`rlhf-tui datasets archive`)
 
     @property
     def percent_complete(self) -> float:
@@ -168,6 +169,31 @@ class ImportReport:
     already_present: int
     rejected: tuple[str, ...] = ()  # one line per rejected row (with --skip-invalid)
     labels_recorded: int = 0
+    # hh rows whose transcripts differ before the final reply, read as TRL does: the shared text up
+    # to the last "\n\nAssistant: " is the prompt, the rest of each transcript its reply.
+    hh_common_prefix_rows: int = 0
+
+
+@dataclass(frozen=True)
+class DatasetContents:
+    """What deleting a dataset removes: shown before it is deleted, and returned after."""
+
+    name: str
+    records: int
+    candidates: int
+    answers: int  # annotations of every status (submitted, drafts, discarded)
+    annotators: int
+    reviews: int
+    scores: int
+
+    def describe(self) -> str:
+        parts = [f"{self.records:,} records", f"{self.candidates:,} candidates"]
+        parts.append(f"{self.answers:,} answers by {self.annotators:,} annotators" if self.answers else "no answers")
+        if self.reviews:
+            parts.append(f"{self.reviews:,} reviews")
+        if self.scores:
+            parts.append(f"{self.scores:,} reward-model scores")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -52,17 +52,17 @@ def assert_shown_safely(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 def hostile_store(jsonl, store_path) -> Path:
-    """A rank dataset with a hostile name, answered differently by two hostile annotators."""
+    """A rank dataset with a hostile name, answered differently by two hostile annotators.
+    New names are checked (no control characters), so the names are written as a store made
+    before that check would hold them."""
     with open_store(store_path) as s:
-        # New names with control characters are refused; a store written before that check may hold one.
-        s.import_file(jsonl(rank_rows(2, k=3)), dataset="ds", annotators_per_record=2)
-        s.connection.execute("UPDATE datasets SET name = ? WHERE name = 'ds'", [DATASET])
-    with open_store(store_path) as s:
-        for record in s.get_records(s.record_ids(DATASET)):
+        s.import_file(jsonl(rank_rows(2, k=3)), dataset="hostile", annotators_per_record=2)
+        for record in s.get_records(s.record_ids("hostile")):
             s.save_annotation(AnnotationInput(record.id, "ann " + HOSTILE, "submitted", (1, 2, 3)))
             s.save_annotation(AnnotationInput(record.id, "bob " + HOSTILE, "submitted", (3, 2, 1)))
-        s.import_file(jsonl(rank_rows(1), "other.jsonl"), dataset="two lines")
-        s.connection.execute("UPDATE datasets SET name = ? WHERE name = 'two lines'", ["two\nlines"])
+        s.import_file(jsonl(rank_rows(1), "other.jsonl"), dataset="other")
+        for old, new in (("hostile", DATASET), ("other", "two\nlines")):
+            s.connection.execute("UPDATE datasets SET name = ? WHERE name = ?", [new, old]).fetchall()
     return store_path
 
 

@@ -25,8 +25,13 @@ def rate(store, record_id, who, ratings, status="submitted", **kw):
 
 @pytest.fixture
 def rated(store, jsonl):
-    store.import_file(jsonl(rank_rows(2, k=3)), dataset="r", task="rate", annotators_per_record=2)
-    store.update_dataset("r", settings={"axes": AXES, "written_answers": True})
+    store.import_file(
+        jsonl(rank_rows(2, k=3)),
+        dataset="r",
+        task="rate",
+        annotators_per_record=2,
+        settings={"axes": AXES, "written_answers": True},
+    )
     return store.record_ids("r")
 
 
@@ -132,7 +137,7 @@ def test_axes_files_and_the_bundled_rate_sample(tmp_path, store, jsonl):
         InvalidInputError, match=r"bad.toml: axis 'x': low and high must be whole numbers with low < high"
     ):
         read_axes(bad)
-    store.import_file(REPO / "sample_data" / "rate.jsonl", dataset="s", task="rate")
+    store.import_file(REPO / "sample_data" / "rate.jsonl", dataset="s", task="rate", settings={"axes": axes})
     assert len(store.record_ids("s")) == 10
 
 
@@ -152,8 +157,10 @@ def test_promoted_written_answers_become_candidates_for_the_others(store, rated)
 def _promoted_authors(path, jsonl, seed: int | None) -> list[list[str]]:
     """The authors of each record's promoted answers, in the order they were appended (a fresh store)."""
     with open_store(path) as store:
-        store.import_file(jsonl(rank_rows(24, k=3)), dataset="d", task="rate", annotators_per_record=3)
-        store.update_dataset("d", settings={"axes": AXES, "written_answers": True, "show_written": True})
+        settings = {"axes": AXES, "written_answers": True, "show_written": True}
+        store.import_file(
+            jsonl(rank_rows(24, k=3)), dataset="d", task="rate", annotators_per_record=3, settings=settings
+        )
         records = store.record_ids("d")
         for record in records:
             for who in ("ann", "bob", "cat"):

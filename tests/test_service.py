@@ -98,7 +98,7 @@ def test_commands_use_the_service_while_it_runs_and_never_fall_back_to_the_file(
     finally:
         stop(service)
     with pytest.raises(
-        ServiceUnavailableError, match=r"is served by `rlhf-tui serve`, but its service .* is not answering"
+        ServiceUnavailableError, match=r"the store service at .* is not answering .*; ask whoever runs it to start it"
     ):
         connect_store(team.store, reconnect_timeout=0.5)
 

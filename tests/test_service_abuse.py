@@ -236,9 +236,9 @@ def test_scores_for_unknown_records_or_candidates_are_refused_and_nothing_is_sav
 @pytest.mark.parametrize("name", ["a\x00b", "line\nbreak", "bell\x07", "x\u2028y"])
 def test_dataset_names_with_control_characters_are_refused(tmp_path, name):
     with open_store(tmp_path / "s.duckdb") as s:
-        with pytest.raises(InvalidInputError, match="control character U\\+"):
+        with pytest.raises(InvalidInputError, match="invisible or control character \\(U\\+"):
             s.create_dataset(name, "rank")
-        with pytest.raises(InvalidInputError, match="control character U\\+"):
+        with pytest.raises(InvalidInputError, match="invisible or control character \\(U\\+"):
             s.import_file(write_jsonl(tmp_path / "d.jsonl", rank_rows(1)), dataset=name)
         assert s.list_datasets() == []
 

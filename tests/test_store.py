@@ -248,7 +248,9 @@ def test_delete_dataset_removes_everything(store, jsonl):
     store.save_review(ReviewInput(record.id, "lead", (1, 2, 3, 4), gold=True))
     store.save_review(ReviewInput(record.id, "lead", (2, 1, 3, 4)))
     store.skip_record(record.id + 1, "bob")
-    store.delete_dataset("d")
+    with pytest.raises(InvalidInputError, match="holds 1 answers by 1 annotators; deleting it deletes them too"):
+        store.delete_dataset("d")  # answers are deleted only when asked for twice
+    assert store.delete_dataset("d", with_answers=True).answers == 1
     assert store.list_datasets() == []
     store.import_file(jsonl(rank_rows(2)), dataset="d")
     assert store.list_datasets()[0].submissions == 0

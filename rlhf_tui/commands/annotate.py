@@ -13,7 +13,7 @@ from rlhf_tui.cli_app import StoreOption, app, open_client_store
 @app.command()
 def annotate(
     dataset: str | None = typer.Option(
-        None, "--dataset", help="The dataset to annotate (default: choose from a list).", show_default=False
+        None, "--dataset", "-d", help="The dataset to annotate (default: choose from a list).", show_default=False
     ),
     annotator: str | None = typer.Option(
         None, "--annotator", help="Your annotator name (default: your OS user name).", show_default=False

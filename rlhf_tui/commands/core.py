@@ -5,6 +5,7 @@ Names, column names and rows come from imported files: everything printed goes t
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,7 +53,9 @@ def _read_guidelines(path: Path | Traversable | None) -> str | None:
 
 @app.command("import")
 def import_command(
-    path: Path = typer.Argument(..., help="JSONL, JSON (array), Parquet or CSV file.", show_default=False),
+    path: Path = typer.Argument(
+        ..., help="JSONL, JSON (array), Parquet or CSV file.", show_default=False, metavar="FILE"
+    ),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset to import into (created if new)."),
     task: Task | None = typer.Option(
         None,
@@ -98,7 +101,10 @@ def import_command(
     ),
     store: Path | None = StoreOption,
 ) -> None:
-    """Import prompts and candidate responses. Re-importing the same file adds nothing."""
+    """Import prompts and candidate responses. Re-importing the same file adds nothing.
+
+    The line at the end names the dataset's task, its annotators per record and how records are
+    handed out; a dataset made by mistake can be renamed, archived or deleted (`rlhf-tui datasets`)."""
     text = _read_guidelines(guidelines)
     settings = _assignment_settings(strategy, calibration)
     if axes is not None:
@@ -108,7 +114,7 @@ def import_command(
     from store.dataset_settings import check_settings
 
     check_settings(settings)  # before anything is imported
-    with open_client_store(store) as s:
+    with open_client_store(store, create=True) as s:
         report = s.import_file(
             path,
             dataset=dataset,
@@ -118,9 +124,10 @@ def import_command(
             annotators_per_record=annotators_per_record,
             skip_invalid=skip_invalid,
             keep_labels=keep_labels,
+            settings=settings or None,
         )
-        if settings:
-            s.update_dataset(dataset, settings=settings)
+        info = s.get_dataset(dataset)
+        records = _records_in(s, dataset)
     for line in report.rejected:
         err_console.print(plain(f"skipped {line}", one_line=True), soft_wrap=True)
     summary = (
@@ -138,6 +145,56 @@ def import_command(
             who = f"each worker's answers (as {imported_labeller('WORKER')!r}; {imported_labeller(keep_labels)!r} without one)"
         summary += f", {report.labels_recorded} existing labels recorded as {who}"
     console.print(plain(summary + ".", one_line=True), soft_wrap=True)
+    console.print(plain(dataset_line(info, chosen=task is None), one_line=True), soft_wrap=True)
+    if report.hh_common_prefix_rows:
+        console.print(
+            plain(
+                f"{report.hh_common_prefix_rows} rows' transcripts differ before the final reply: read as TRL reads "
+                "them, the shared text up to the last Assistant turn as the prompt and the rest of each as its reply.",
+                one_line=True,
+            ),
+            soft_wrap=True,
+        )
+    for warning in setting_warnings(info, records):
+        err_console.print(plain(f"warning: {warning}", one_line=True), soft_wrap=True)
+
+
+def _records_in(s, dataset: str) -> int:
+    return next((d.records for d in s.list_datasets(include_archived=True) if d.name == dataset), 0)
+
+
+# Agreement needs two or three answers a record; far more is more often a slip of the keyboard.
+MANY_ANNOTATORS = 10
+
+
+def dataset_line(info, chosen: bool = False) -> str:
+    """ "'d': a rank task, 2 annotators per record, assignment fill" (with what the import chose)."""
+    from store.dataset_settings import assignment_of
+
+    strategy, calibration = assignment_of(info.settings, info.annotators_per_record)
+    task = f"a {info.task} task" + (" (chosen from the file; --task chooses another)" if chosen else "")
+    line = f"{info.name!r}: {task}, {info.annotators_per_record} annotator(s) per record, assignment {strategy}"
+    if calibration:
+        line += f", the first {calibration} records to everyone (calibration)"
+    return line + "."
+
+
+def setting_warnings(info, records: int) -> list[str]:
+    """Settings that are allowed but most likely not what was meant."""
+    warnings = []
+    k = info.annotators_per_record
+    if k > MANY_ANNOTATORS:
+        warnings.append(
+            f"-k {k}: a record is complete only when {k} different annotators have answered it "
+            f"(agreement needs 2 or 3); change it with `rlhf-tui settings -d {info.name} -k N`"
+        )
+    calibration = int(info.settings.get("calibration") or 0)
+    if calibration and records and calibration >= records:
+        warnings.append(
+            f"--calibration {calibration} covers all {records} records of {info.name!r}: every record goes to "
+            f"every annotator; change it with `rlhf-tui settings -d {info.name} --calibration M`"
+        )
+    return warnings
 
 
 def read_axes(path: Path) -> list[dict]:
@@ -252,8 +309,10 @@ def settings_command(
     with open_client_store(store) as s:
         if settings or annotators_per_record is not None or text is not None:
             info = s.update_dataset(dataset, text, annotators_per_record, settings or None)
+            warnings = setting_warnings(info, _records_in(s, dataset))
         else:
             info = s.get_dataset(dataset)
+            warnings = []
         queue = s.queue_info(dataset)
     from store.dataset_settings import assignment_of
 
@@ -284,6 +343,8 @@ def settings_command(
                 one_line=True,
             )
         )
+    for warning in warnings:
+        err_console.print(plain(f"warning: {warning}", one_line=True), soft_wrap=True)
 
 
 @app.command("promote-written")
@@ -375,19 +436,118 @@ def datasets_table(summaries, queues: dict | None = None) -> Table:
     return table
 
 
-@app.command("datasets")
-def datasets_command(store: Path | None = StoreOption) -> None:
-    """List the datasets with their progress."""
+datasets_app = typer.Typer(
+    help="List the datasets with their progress; rename, archive, restore or delete one (admins).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.callback()
+def datasets_command(
+    ctx: typer.Context,
+    show_all: bool = typer.Option(False, "--all", help="Also list archived datasets."),
+    store: Path | None = StoreOption,
+) -> None:
+    """List the datasets with their progress (archived ones with --all).
+
+    Admins: `datasets rename OLD NEW`, `datasets archive NAME` (hidden from the pickers, nothing
+    removed), `datasets restore NAME`, `datasets delete NAME` (asks first)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_client_store(store) as s:
-        summaries = s.list_datasets()
+        summaries = s.list_datasets(include_archived=show_all)
+        hidden = 0 if show_all else len(s.list_datasets(include_archived=True)) - len(summaries)
         queues = {d.name: s.queue_info(d.name) for d in summaries}
     if not summaries:
         console.print(Text("The store has no datasets yet; add one with `rlhf-tui import FILE --dataset NAME`."))
-        return
-    console.print(datasets_table(summaries, queues))
+    else:
+        console.print(datasets_table(summaries, queues))
     for name, queue in queues.items():  # the scorer, under the table: names can be long
         if queue.strategy == "uncertain":
             console.print(plain(f"{name}: {queue.describe()}", one_line=True), soft_wrap=True)
+    if hidden:
+        console.print(Text(f"{hidden} archived dataset(s) not shown; `rlhf-tui datasets --all` lists them."))
+
+
+@datasets_app.command("rename")
+def rename_dataset_command(
+    name: str = typer.Argument(..., help="The dataset's name now.", show_default=False),
+    new_name: str = typer.Argument(..., help="Its new name.", show_default=False),
+    store: Path | None = StoreOption,
+) -> None:
+    """Give a dataset a new name; its records, answers and settings stay (admins)."""
+    with open_client_store(store) as s:
+        info = s.rename_dataset(name, new_name)
+    console.print(plain(f"renamed {name!r} to {info.name!r}", one_line=True), soft_wrap=True)
+
+
+@datasets_app.command("archive")
+def archive_dataset_command(
+    name: str = typer.Argument(..., help="The dataset to archive.", show_default=False),
+    store: Path | None = StoreOption,
+) -> None:
+    """Hide a dataset from the annotators' pickers and the list; everything in it is kept (admins)."""
+    with open_client_store(store) as s:
+        s.archive_dataset(name, True)
+    console.print(
+        plain(f"archived {name!r}: hidden from the pickers, nothing removed (`datasets restore` shows it again)"),
+        soft_wrap=True,
+    )
+
+
+@datasets_app.command("restore")
+def restore_dataset_command(
+    name: str = typer.Argument(..., help="The archived dataset to show again.", show_default=False),
+    store: Path | None = StoreOption,
+) -> None:
+    """Show an archived dataset in the pickers and the list again (admins)."""
+    with open_client_store(store) as s:
+        s.archive_dataset(name, False)
+    console.print(plain(f"restored {name!r}: annotators see it again", one_line=True), soft_wrap=True)
+
+
+@datasets_app.command("delete")
+def delete_dataset_command(
+    name: str = typer.Argument(..., help="The dataset to delete.", show_default=False),
+    yes: int = typer.Option(
+        0,
+        "--yes",
+        "-y",
+        count=True,
+        help="Do not ask. A dataset holding answers needs it twice (-y -y): its answers are deleted too.",
+    ),
+    store: Path | None = StoreOption,
+) -> None:
+    """Delete a dataset and everything in it, after saying what that removes (admins).
+
+    Asks first. A dataset with answers asks for its name to be typed (or -y twice); to hide a
+    dataset and keep its answers, `datasets archive` it instead."""
+    from store.errors import InvalidInputError
+
+    with open_client_store(store) as s:
+        contents = s.dataset_contents(name)
+        console.print(plain(f"deleting {name!r} removes {contents.describe()}.", one_line=True), soft_wrap=True)
+        told_twice = yes >= 2
+        if contents.answers and not told_twice:
+            if yes == 1 or not sys.stdin.isatty():
+                raise InvalidInputError(
+                    f"{name!r} holds {contents.answers:,} answers: give -y twice (-y -y) to delete them with it, "
+                    f"or `rlhf-tui datasets archive {name}` to hide it and keep them"
+                )
+            typed = typer.prompt(f"It holds {contents.answers:,} answers. Type its name to delete them with it")
+            if typed != name:
+                raise InvalidInputError(f"{typed!r} is not {name!r}; nothing was deleted")
+            told_twice = True
+        elif not yes:
+            if not sys.stdin.isatty():
+                raise InvalidInputError("nothing was deleted: give -y to delete without being asked")
+            if not typer.confirm("Delete it?", default=False):
+                raise InvalidInputError("nothing was deleted")
+        removed = s.delete_dataset(name, with_answers=told_twice)
+    console.print(plain(f"deleted {name!r}: {removed.describe()}", one_line=True), soft_wrap=True)
 
 
 @app.command("stats")
@@ -417,7 +577,7 @@ def stats_command(
     with open_client_store(store) as s:
         info = s.get_dataset(dataset)
         counts = s.status_counts(dataset)
-        summary = next(d for d in s.list_datasets() if d.name == dataset)
+        summary = next(d for d in s.list_datasets(include_archived=True) if d.name == dataset)
         overfilled = s.overfilled_records(dataset)
         if agreement and info.task in ("rate", "thumbs"):
             axes = rating_agreement(s.submitted_ratings(dataset))
@@ -500,12 +660,13 @@ def import_sample_data(s, sample_dir: Path | None = None) -> list[str]:
     for name, file, task in samples:
         if not (folder / file).is_file() and task in ("rate", "thumbs"):
             continue  # an older --sample-data folder without these
-        # A real file for the store to read, extracted to a temporary file if the package is zipped.
-        with resources.as_file(folder / file) as path:
-            s.import_file(path, dataset=name, task=task, guidelines=guidelines)
+        settings = None
         if task == "rate":
             with resources.as_file(folder / "rate_axes.toml") as axes:
-                s.update_dataset(name, settings={"axes": read_axes(axes), "written_answers": True})
+                settings = {"axes": read_axes(axes), "written_answers": True}
+        # A real file for the store to read, extracted to a temporary file if the package is zipped.
+        with resources.as_file(folder / file) as path:
+            s.import_file(path, dataset=name, task=task, guidelines=guidelines, settings=settings)
         imported.append(name)
     return imported
 
@@ -515,7 +676,8 @@ def demo_command(
     sample_data: Path | None = typer.Option(
         None,
         "--sample-data",
-        help="Folder with rank.jsonl, pairs.jsonl, guidelines.md to use instead of the bundled sample data.",
+        help="Folder to use instead of the bundled sample data, with rank.jsonl, pairs.jsonl and guidelines.md, "
+        "and optionally rate.jsonl with rate_axes.toml, and thumbs.jsonl.",
         show_default="bundled",
     ),
     annotator: str | None = typer.Option(None, "--annotator", help="Annotator name (default: your user name)."),
@@ -525,8 +687,8 @@ def demo_command(
     """Import the bundled sample data into the store if it is empty, then open the annotation app."""
     import getpass
 
-    with open_client_store(store) as s:
-        if not s.list_datasets():
+    with open_client_store(store, create=True) as s:
+        if not s.list_datasets(include_archived=True):
             names = import_sample_data(s, sample_data)
             console.print(plain(f"imported the sample datasets {', '.join(names)}", one_line=True))
         if no_app:

@@ -98,6 +98,7 @@ def generate_command(
         ...,
         "--model",
         "-m",
+        metavar="MODEL",
         help="Policy to sample from: a folder, a .gguf file, an "
         "adapter folder or a hub id. Repeat to mix checkpoints in one round.",
     ),
@@ -177,7 +178,7 @@ def generate_command(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{into}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        with open_client_store(store) as s:
+        with open_client_store(store, create=True) as s:
             report = s.import_file(
                 path,
                 dataset=into,
@@ -263,6 +264,7 @@ def eval_command(
     policy: list[str] = typer.Option(
         ...,
         "--policy",
+        metavar="POLICY",
         help="A policy to judge (an SFT/DPO/KTO/RLOO adapter folder or a model); repeat to compare several.",
     ),
     reference: str = typer.Option(..., "--reference", help="What each is compared with, usually the base model."),

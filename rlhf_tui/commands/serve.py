@@ -33,6 +33,7 @@ def serve_command(
     admin: list[str] | None = typer.Option(
         None,
         "--admin",
+        metavar="USER",
         help="User allowed to import, export and change datasets (repeatable; the service's own user always is).",
     ),
     idle_timeout: float = typer.Option(

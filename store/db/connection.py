@@ -32,6 +32,30 @@ def user_of_process(pid: int) -> str:
     return f"uid {uids[1]}"
 
 
+def is_store_service(pid: int) -> bool:
+    """Whether process `pid` is an `rlhf-tui serve` (by its command line)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    names = [Path(a.decode(errors="replace")).name for a in argv]
+    runs_us = any(n in ("rlhf-tui", "rlhf_tui.cli") for n in names)
+    return runs_us and b"serve" in argv
+
+
+def served_elsewhere(path: Path, pid: int) -> str:
+    """What to do when the store is held by its own service: use it, or stop it first."""
+    from store.location import read_marker
+
+    marker = read_marker(path)
+    where = f" on {marker.socket}" if marker is not None else ""
+    return (
+        f"{path} is already served by `rlhf-tui serve` (PID {pid}){where}: use that service "
+        f"(--store {marker.socket if marker is not None else 'SOCKET'}), or stop it first "
+        f"(`systemctl stop rlhf-tui`, or `kill {pid}`) to serve the store another way"
+    )
+
+
 def describe_lock_holder(message: str) -> str:
     """'PID 123 (user ann, /usr/bin/python3)' from DuckDB's lock message, or '' when absent.
     DuckDB 2 no longer names the user; then it is looked up from the PID."""
@@ -58,6 +82,9 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         message = str(exc)
         if "lock" in message.lower():
             holder = describe_lock_holder(message) or "another process"
+            match = _HOLDER.search(message)
+            if match and is_store_service(int(match["pid"])):
+                raise StoreLockedError(served_elsewhere(path, int(match["pid"]))) from None
             raise StoreLockedError(
                 f"{path} is in use by {holder}; close it there, or start `rlhf-tui serve --store {path}` "
                 "so several annotators can share it."

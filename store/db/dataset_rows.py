@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from datetime import datetime
 
 import duckdb
 
+from store.dataset_names import check_dataset_name
 from store.db.connection import first_row
-from store.errors import InvalidInputError
-
-
-def check_dataset_name(name: str) -> None:
-    """A dataset name is one line of visible text: no control characters (NUL included), which
-    would cut it short or move the cursor wherever it is printed."""
-    if not name.strip():
-        raise InvalidInputError("a dataset needs a name")
-    for char in name:
-        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
-            raise InvalidInputError(
-                f"the dataset name {name!r} holds the control character U+{ord(char):04X}; "
-                "a name is letters, digits, spaces and punctuation"
-            )
 
 
 def insert_dataset(

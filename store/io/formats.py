@@ -367,6 +367,21 @@ def _hh_turns(transcript: str, field: str) -> list[dict]:
     return [{"role": roles[parts[i]], "content": parts[i + 1].strip()} for i in range(1, len(parts), 2)]
 
 
+_HH_REPLY_START = "\n\nAssistant: "
+
+
+def _hh_common_prefix_row(chosen: str, rejected: str) -> dict:
+    """TRL's reading of an HH row whose two transcripts differ before the final reply: the text
+    they share, up to its last "\n\nAssistant: ", is the prompt; the rest of each is its reply."""
+    shared = chosen[: _common_prefix_len(chosen, rejected)]
+    cut = shared.rfind(_HH_REPLY_START)
+    prompt = _hh_turns(shared[:cut], "chosen") if cut > 0 else []
+    if not prompt or prompt[-1]["role"] != "user":
+        raise RowError("field 'rejected': the conversation before the final reply differs from 'chosen'")
+    start = cut + len(_HH_REPLY_START)
+    return {"prompt": prompt, "responses": [chosen[start:].strip(), rejected[start:].strip()], "common_prefix": True}
+
+
 def _hh_row(row: dict) -> dict:
     turns = {}
     for field in ("chosen", "rejected"):
@@ -380,7 +395,7 @@ def _hh_row(row: dict) -> dict:
             raise RowError(f"field '{field}': the transcript must end with an Assistant turn")
     prompt = turns["chosen"][:-1]
     if turns["rejected"][:-1] != prompt:
-        raise RowError("field 'rejected': the conversation before the final reply differs from 'chosen'")
+        return _hh_common_prefix_row(row["chosen"], row["rejected"])
     if not prompt:
         raise RowError("field 'chosen': no Human turn before the final reply")
     return {"prompt": prompt, "responses": [turns["chosen"][-1]["content"], turns["rejected"][-1]["content"]]}
@@ -389,11 +404,13 @@ def _hh_row(row: dict) -> dict:
 PYTHON_NORMALISERS: dict[str, Callable[[dict], dict]] = {"trl": _trl_row, "hh": _hh_row}
 
 
-def normalise_python(con: duckdb.DuckDBPyConnection, raw: RawInput, raw_sql: str, fmt: str) -> pa.Table:
+def normalise_python(con: duckdb.DuckDBPyConnection, raw: RawInput, raw_sql: str, fmt: str) -> tuple[pa.Table, int]:
+    """The normalised rows of a trl or hh file, and how many hh rows were read by their common prefix."""
     wanted = [c for c in ("id", "prompt", "chosen", "rejected", "metadata") if c in raw.columns]
     select = ", ".join(quote_identifier(c) for c in wanted)
     rows = con.execute(f"SELECT row_no, {select} FROM ({raw_sql}) ORDER BY row_no").fetchall()
     normalise = PYTHON_NORMALISERS[fmt]
+    common_prefix_rows = 0
     out: dict[str, list[Any]] = {name: [] for name in NORMALISED_SCHEMA.names}
     for row_no, *values in rows:
         row = {k: (json.loads(v) if v is not None else None) for k, v in zip(wanted, values)}
@@ -411,6 +428,7 @@ def normalise_python(con: duckdb.DuckDBPyConnection, raw: RawInput, raw_sql: str
             metadata = json.dumps(meta) if meta is not None else None
             parsed = normalise(row)
             prompt, responses = parsed["prompt"], parsed["responses"]
+            common_prefix_rows += bool(parsed.get("common_prefix"))
         except RowError as exc:
             error = str(exc)
         out["ext_id"].append(ext_id)
@@ -420,7 +438,7 @@ def normalise_python(con: duckdb.DuckDBPyConnection, raw: RawInput, raw_sql: str
         out["prompt_messages"].append(prompt if isinstance(prompt, list) else None)
         out["responses"].append([{"text": t, "source": None} for t in responses] if responses is not None else None)
         out["labels"].append(None)
-    return pa.Table.from_pydict(out, schema=NORMALISED_SCHEMA)
+    return pa.Table.from_pydict(out, schema=NORMALISED_SCHEMA), common_prefix_rows
 
 
 # -- summarize from feedback, axis: one summary rated by one worker per row -------------

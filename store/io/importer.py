@@ -13,8 +13,10 @@ import pyarrow as pa
 
 from store.answer_checks import MAX_ANNOTATOR_CHARS
 from store.clock import utcnow
+from store.dataset_names import check_dataset_name
+from store.dataset_settings import check_settings
 from store.db.connection import first_row
-from store.db.dataset_rows import check_dataset_name, insert_dataset
+from store.db.dataset_rows import insert_dataset
 from store.db.transactions import transaction
 from store.errors import InvalidInputError
 from store.io.formats import (
@@ -108,6 +110,7 @@ def import_file(
     annotators_per_record: int | None,
     skip_invalid: bool,
     keep_labels: str | None,
+    settings: dict | None = None,
 ) -> ImportReport:
     check_dataset_name(dataset)
     if fmt not in ("auto", *IMPORT_FORMATS):
@@ -116,28 +119,40 @@ def import_file(
         raise InvalidInputError(f"unknown task {task!r}; use {', '.join(TASK_KINDS)}")
     if annotators_per_record is not None and annotators_per_record < 1:
         raise InvalidInputError("--annotators-per-record must be at least 1")
+    given = check_settings(dict(settings)) if settings else {}
     existing = first_row(con.execute("SELECT id, task, settings FROM datasets WHERE name = ?", [dataset]))
+    if existing is None:
+        check_dataset_name(dataset)
     if existing and task and existing[1] != task:
-        raise InvalidInputError(f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task}")
+        raise InvalidInputError(
+            f"dataset {dataset!r} is a {existing[1]} dataset; it cannot take --task {task} (to start it again as "
+            f"a {task} dataset: `rlhf-tui datasets delete {dataset}`, or `datasets rename` it out of the way)"
+        )
     existing_task = existing[1] if existing else None
     existing_settings = json.loads(existing[2] or "{}") if existing else {}
     task = task or existing_task
     keep_labels = keep_labels or None
 
-    def read(good: GoodLines | None) -> tuple[RawInput, pa.Table, str, str, int]:
+    def read(good: GoodLines | None) -> tuple[RawInput, pa.Table, str, str, int, int]:
         return _read_and_check(con, path, good, fmt, task, keep_labels, dataset, existing_task)
 
     try:
-        raw, checked, fmt, task, rows_read = read(None)
+        raw, checked, fmt, task, rows_read, common_prefix_rows = read(None)
         skipped: tuple[tuple[int, str], ...] = ()
     except BadLineError as exc:
         if not skip_invalid:
             raise InvalidInputError(f"{exc}; nothing was imported (--skip-invalid leaves such lines out)") from None
         # Only now is the file copied line by line: the clean path stays in DuckDB.
         with jsonl_good_lines(path) as good:
-            raw, checked, fmt, task, rows_read = read(good)
+            raw, checked, fmt, task, rows_read, common_prefix_rows = read(good)
         skipped = good.skipped
     axes = _dataset_axes(dataset, fmt, task, keep_labels, existing_settings)
+    if task == "rate" and not (axes or given.get("axes") or existing_settings.get("axes")):
+        # Without axes the app has nothing to rate on: every card would read "rated" and nothing submits.
+        raise InvalidInputError(
+            f"a rate dataset needs its rating axes: give --axes AXES.toml ([[axis]] tables of name, low, high); "
+            f"{dataset!r} has none, so nothing was imported"
+        )
 
     con.register("checked", checked)
     try:
@@ -161,10 +176,11 @@ def import_file(
             guidelines,
             annotators_per_record,
             keep_labels,
-            axes,
+            {**({"axes": axes} if axes else {}), **given},
             rejected,
             rows_read + len(skipped),
             len(checked) - len(problems),
+            common_prefix_rows,
         )
     finally:
         _unregister(con, "checked")
@@ -195,10 +211,10 @@ def _read_and_check(
     keep_labels: str | None,
     dataset: str,
     existing_task: str | None,
-) -> tuple[RawInput, pa.Table, str, str, int]:
+) -> tuple[RawInput, pa.Table, str, str, int, int]:
     """(what was read, the normalised rows with a `problem` column each, the format, the task,
-    how many rows were read). `task` is the one asked for or the existing dataset's; None picks
-    it from the format (and from whether ratings are kept)."""
+    how many rows were read, how many hh rows were read by their common prefix). `task` is the one
+    asked for or the existing dataset's; None picks it from the format (and from whether ratings are kept)."""
     raw, raw_sql = raw_relation_sql(con, path, good_lines)
     try:
         fmt = detect_format(raw, con, raw_sql) if fmt == "auto" else fmt
@@ -218,8 +234,10 @@ def _read_and_check(
             task = "pair" if fmt in ("trl", "hh") else "rate" if fmt == "sfb-axis" or rated_by else "rank"
         min_n, max_n = (2, 2) if task == "pair" else (MIN_CANDIDATES, MAX_CANDIDATES)
         rows = None
+        common_prefix_rows = 0
         if fmt in ("trl", "hh"):
-            con.register("norm", normalise_python(con, raw, raw_sql, fmt))
+            table, common_prefix_rows = normalise_python(con, raw, raw_sql, fmt)
+            con.register("norm", table)
             source = "norm"
         elif fmt == "sfb-axis":
             worker_chars = MAX_ANNOTATOR_CHARS - len(IMPORTED_LABELLER_PREFIX)
@@ -236,7 +254,7 @@ def _read_and_check(
         raise read_error(path, raw.file_type, exc, good_lines) from None
     finally:
         _unregister(con, "norm")
-    return raw, checked, fmt, task, len(checked) if rows is None else rows
+    return raw, checked, fmt, task, len(checked) if rows is None else rows, common_prefix_rows
 
 
 def _dataset_axes(dataset: str, fmt: str, task: str, keep_labels: str | None, settings: dict) -> list[dict] | None:
@@ -274,21 +292,21 @@ def _insert(
     guidelines: str | None,
     k: int | None,
     keep_labels: str | None,
-    axes: list[dict] | None,
+    settings: dict,
     rejected: tuple[str, ...],
     rows_read: int,
     valid: int,
+    common_prefix_rows: int = 0,
 ) -> ImportReport:
     now = utcnow()
     with transaction(con):
         row = first_row(con.execute("SELECT id, settings FROM datasets WHERE name = ?", [dataset]))
         if row is None:
-            settings = {"axes": axes} if axes else None
-            dataset_id = insert_dataset(con, dataset, task, guidelines or "", k or 1, settings, now)
+            dataset_id = insert_dataset(con, dataset, task, guidelines or "", k or 1, settings or None, now)
         else:
             dataset_id = row[0]
-            if axes:
-                merged = {**json.loads(row[1] or "{}"), "axes": axes}
+            if settings:
+                merged = {**json.loads(row[1] or "{}"), **settings}
                 con.execute("UPDATE datasets SET settings = ? WHERE id = ?", [json.dumps(merged), dataset_id])
             if guidelines is not None:
                 con.execute("UPDATE datasets SET guidelines = ? WHERE id = ?", [guidelines, dataset_id])
@@ -406,4 +424,5 @@ def _insert(
         already_present=valid - added,
         rejected=rejected[:MAX_LISTED_REJECTIONS],
         labels_recorded=int(labels),
+        hh_common_prefix_rows=common_prefix_rows,
     )

@@ -75,6 +75,9 @@ def json_array_problem(path: Path, kind_of: Callable[[Any], str], message: Calla
         stream = _Stream(fh)
 
         def invalid(at: int, why: str) -> str:
+            closing = stream.buf[at : at + 1]
+            if closing in ("]", "}") and stream.buf[:at].rstrip().endswith(","):  # Python words it obscurely
+                why = f"a trailing comma before '{closing}'"
             return f"{stream.where(at)}: not valid JSON ({message(why)})"
 
         first = stream.next_char()

@@ -126,6 +126,36 @@ def _sentence_case(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
+# A comma right before a closing bracket: DuckDB's reader accepts `["a", "b",]` without a word,
+# Python's does not. Bytes matching this are checked line by line (most are inside strings).
+_TRAILING_COMMA = re.compile(rb",[ \t\r]*[\]}]")
+
+
+def _json_problem(exc: json.JSONDecodeError, text: str) -> str:
+    """A JSON syntax error in words, naming a trailing comma as such."""
+    before = text[: exc.pos].rstrip()
+    if before.endswith(",") and text[exc.pos : exc.pos + 1] in ("]", "}"):
+        return f"a trailing comma before '{text[exc.pos]}' at column {exc.colno}"
+    return f"{_sentence_case(exc.msg)} at column {exc.colno}"
+
+
+def _top_level_duplicate_key(text: str) -> str | None:
+    """The first key that an object line holds twice, or None. Python keeps the last value and
+    DuckDB refuses the line: neither is what the file's author can have meant."""
+    seen: list[list[tuple[str, Any]]] = []
+
+    def keep(pairs: list[tuple[str, Any]]) -> dict:
+        seen.append(pairs)  # the outermost object is the last one decoded
+        return dict(pairs)
+
+    try:
+        json.loads(text, object_pairs_hook=keep)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    keys = [key for key, _ in seen[-1]] if seen else []
+    return next((key for i, key in enumerate(keys) if key in keys[:i]), None)
+
+
 def jsonl_line_problem(number: int, line: bytes) -> str | None:
     """What is wrong with one line of a JSONL file, as "line N: ...", or None if it is one JSON object."""
     try:
@@ -138,13 +168,15 @@ def jsonl_line_problem(number: int, line: bytes) -> str | None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return f"line {number}: not valid JSON ({_sentence_case(exc.msg)} at column {exc.colno})"
+        return f"line {number}: not valid JSON ({_json_problem(exc, text)})"
     except RecursionError:
         return f"line {number}: not valid JSON (nested too deeply)"
     if not isinstance(value, dict):
         return f"line {number}: expected a JSON object, got {_json_kind(value)}"
     if "" in value:
         return f'line {number}: the JSON object has an empty key ""; every key must be a field name'
+    if (duplicate := _top_level_duplicate_key(text)) is not None:
+        return f"line {number}: field {duplicate!r}: given twice in the same object"
     if _LONE_SURROGATE_HINT.search(line):
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -296,11 +328,38 @@ def with_csv_lines(raw: RawInput, rows: int) -> RawInput:
     return dataclasses.replace(raw, line_numbers=lines)
 
 
+def _has_trailing_comma(path: Path) -> bool:
+    """Whether a comma closes a list or an object outside a string on some line."""
+    import mmap
+
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        start = 0
+        while match := _TRAILING_COMMA.search(data, start):
+            line_start = data.rfind(b"\n", 0, match.start()) + 1
+            line_end = data.find(b"\n", match.end())
+            line_end = len(data) if line_end < 0 else line_end
+            try:
+                json.loads(data[line_start:line_end])
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                return True
+            start = line_end
+    return False
+
+
+def _might_have_trailing_comma(path: Path) -> bool:
+    """Whether a comma stands right before a closing bracket anywhere (perhaps inside a string)."""
+    import mmap
+
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _TRAILING_COMMA.search(data) is not None
+
+
 def _check_jsonl_text(path: Path) -> None:
-    """Valid UTF-8 and no blank line, else the first bad line (which may come before either)."""
+    """Valid UTF-8, no blank line and no trailing comma, else the first bad line (which may come
+    before any of these)."""
     try:
         check_utf8(path)
-        clean = not _jsonl_has_blank_lines(path)
+        clean = not _jsonl_has_blank_lines(path) and not _has_trailing_comma(path)
     except InvalidInputError:
         clean = False
     if not clean:
@@ -332,6 +391,8 @@ def raw_relation_sql(
     else:
         if kind in ("json", "csv"):
             check_utf8(path)
+        if kind == "json" and _might_have_trailing_comma(path) and (problem := _json_file_problem(path)):
+            raise InvalidInputError(f"{path}: {problem}")  # DuckDB would read past the comma without a word
         source_path = path
     p = quote_literal(str(source_path))
     try:

@@ -33,6 +33,7 @@ from store.types import (
     AnnotatorProgress,
     Caller,
     Dataset,
+    DatasetContents,
     DatasetSummary,
     ExportOptions,
     ImportReport,
@@ -55,6 +56,15 @@ class ServiceUnavailableError(StoreError):
     def __init__(self, message: str, reason: str = ""):
         super().__init__(message)
         self.reason = reason or message
+
+
+def service_down(socket_path: str | os.PathLike, reason: str, owner_hint: str = "") -> ServiceUnavailableError:
+    """The one wording of "the service does not answer", whichever command meets it, with what to do."""
+    message = (
+        f"the store service at {socket_path} is not answering ({reason}); ask whoever runs it to start it again "
+        "(on a team server `systemctl start rlhf-tui`, else `rlhf-tui serve --store STORE`), then run this again"
+    )
+    return ServiceUnavailableError(message + (f"; {owner_hint}" if owner_hint else ""), reason)
 
 
 def _group_hint(socket_path: Path) -> str:
@@ -140,19 +150,14 @@ class ServiceClient:
             except OSError as exc:
                 sock.close()
                 if time.monotonic() >= deadline:
-                    reason = exc.strerror or str(exc) or type(exc).__name__
-                    raise ServiceUnavailableError(
-                        f"cannot reach the store service at {self.socket_path} ({reason})", reason
-                    ) from None
+                    raise service_down(self.socket_path, exc.strerror or str(exc) or type(exc).__name__) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
             if not greeting:
                 sock.close()
                 if time.monotonic() >= deadline:
-                    raise ServiceUnavailableError(
-                        f"the store service at {self.socket_path} closed the connection", "connection closed"
-                    )
+                    raise service_down(self.socket_path, "it closed the connection")
                 time.sleep(delay)
                 continue
             message = wire.decode(greeting)
@@ -219,9 +224,8 @@ class ServiceClient:
                         self.on_connection_change(False)
                     lost = True
                     if time.monotonic() >= deadline:
-                        raise ServiceUnavailableError(
-                            f"lost the store service at {self.socket_path} and it did not come back within "
-                            f"{self.reconnect_timeout or 0:.0f} s"
+                        raise service_down(
+                            self.socket_path, f"lost, and not back within {self.reconnect_timeout or 0:.0f} s"
                         ) from None
                     time.sleep(0.1)
         if "error" in reply:
@@ -240,8 +244,8 @@ class ServiceClient:
         return {"user": self.user, "admin": self.is_admin}
 
     # -- datasets --------------------------------------------------------------
-    def list_datasets(self) -> list[DatasetSummary]:
-        return list(self._call("list_datasets"))
+    def list_datasets(self, include_archived: bool = False) -> list[DatasetSummary]:
+        return list(self._call("list_datasets", include_archived=include_archived))
 
     def get_dataset(self, name: str) -> Dataset:
         return self._call("get_dataset", name=name)
@@ -273,8 +277,17 @@ class ServiceClient:
             settings=settings,
         )
 
-    def delete_dataset(self, name: str) -> None:
-        self._call("delete_dataset", name=name)
+    def rename_dataset(self, name: str, new_name: str) -> Dataset:
+        return self._call("rename_dataset", name=name, new_name=new_name)
+
+    def archive_dataset(self, name: str, archived: bool = True) -> Dataset:
+        return self._call("archive_dataset", name=name, archived=archived)
+
+    def dataset_contents(self, name: str) -> DatasetContents:
+        return self._call("dataset_contents", name=name)
+
+    def delete_dataset(self, name: str, with_answers: bool = False) -> DatasetContents:
+        return self._call("delete_dataset", name=name, with_answers=with_answers)
 
     # -- import / export: the file is read and written here ------------------------
     def import_file(
@@ -287,6 +300,7 @@ class ServiceClient:
         annotators_per_record: int | None = None,
         skip_invalid: bool = False,
         keep_labels: str | None = None,
+        settings: dict | None = None,
     ) -> ImportReport:
         from store.io.readers import file_type_of  # (duckdb: loaded by the admins who import, not by annotators)
 
@@ -315,6 +329,7 @@ class ServiceClient:
             annotators_per_record=annotators_per_record,
             skip_invalid=skip_invalid,
             keep_labels=keep_labels,
+            settings=settings,
         )
 
     def export(self, dataset: str, out: str | os.PathLike, options: ExportOptions) -> int:

@@ -26,6 +26,7 @@ RUN_ON_A_FULL_DISK = frozenset(
         "active_leases",
         "annotation_history",
         "answered_record_ids",
+        "dataset_contents",  # what `datasets delete` shows before it gives the space back
         "delete_dataset",
         "export_rows",
         "external_ids",

@@ -97,7 +97,7 @@ TRANSFER = Param("transfer", "str", max_len=64)
 
 _OPERATIONS = (
     # Anyone connected: reading datasets and records, and their own answers.
-    Operation("list_datasets", ()),
+    Operation("list_datasets", (Param("include_archived", "bool", required=False, default=False),)),
     Operation("get_dataset", (_name("name"),)),
     Operation(
         "get_records",
@@ -181,7 +181,12 @@ _OPERATIONS = (
         ),
         admin=True,
     ),
-    Operation("delete_dataset", (_name("name"),), admin=True),
+    Operation("rename_dataset", (_name("name"), _name("new_name")), admin=True),
+    Operation("archive_dataset", (_name("name"), Param("archived", "bool", required=False, default=True)), admin=True),
+    Operation("dataset_contents", (_name("name"),), admin=True),
+    Operation(
+        "delete_dataset", (_name("name"), Param("with_answers", "bool", required=False, default=False)), admin=True
+    ),
     Operation(
         "upload_begin",
         (Param("suffix", "choice", choices=(".jsonl", ".ndjson", ".json", ".parquet", ".csv")),),
@@ -200,6 +205,7 @@ _OPERATIONS = (
             _int("annotators_per_record", 1, 1000, required=False, nullable=True),
             Param("skip_invalid", "bool", required=False, default=False),
             Param("keep_labels", "str", required=False, nullable=True),
+            Param("settings", "json", required=False, nullable=True, max_len=65_536),
         ),
         admin=True,
     ),
@@ -285,6 +291,9 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS + _REVIEW_
 ADMIN_WHAT = {
     "create_dataset": "creating datasets",
     "update_dataset": "changing dataset settings",
+    "rename_dataset": "renaming datasets",
+    "archive_dataset": "archiving datasets",
+    "dataset_contents": "deleting datasets",
     "delete_dataset": "deleting datasets",
     "upload_begin": "import",
     "upload_chunk": "import",
