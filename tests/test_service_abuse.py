@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import rank_rows, write_jsonl
 
-import store.embedded
+import store.db.answers
 from store.connect import open_store
 from store.errors import InvalidInputError, PermissionDeniedError
 from store.service import operations as protocol
@@ -143,7 +143,7 @@ def test_amendments_beyond_the_rate_are_refused_in_one_line_until_the_minute_has
 
 
 def test_one_answer_takes_a_bounded_number_of_revisions(served, monkeypatch):
-    monkeypatch.setattr(store.embedded, "MAX_REVISIONS_PER_ANSWER", 3)
+    monkeypatch.setattr(store.db.answers, "MAX_REVISIONS_PER_ANSWER", 3)
     alice = connect(served, "alice")
     (record_id,) = handed(served, alice, "d")
     for comment in ("a", "b", "c"):

@@ -285,10 +285,10 @@ def test_a_skipped_draft_waits_with_the_skipped_records(store, jsonl):
 
 
 def test_a_full_record_cache_never_drops_a_record_being_asked_for(store, jsonl, monkeypatch):
-    import store.embedded as duckdb_store
+    import store.db.records as record_queries
 
-    monkeypatch.setattr(duckdb_store, "RECORD_CACHE_SIZE", 3)
-    monkeypatch.setattr(duckdb_store, "READ_AHEAD", 0)
+    monkeypatch.setattr(record_queries, "RECORD_CACHE_SIZE", 3)
+    monkeypatch.setattr(record_queries, "READ_AHEAD", 0)
     store.import_file(jsonl(rank_rows(6)), dataset="d")
     ids = store.record_ids("d")
     store.get_records(ids[:3])
