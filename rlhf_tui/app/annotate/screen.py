@@ -44,6 +44,7 @@ from rlhf_tui.app.screens.text_prompt import TextPromptScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from rlhf_tui.app.widgets import CandidateGrid, GuidelinesPanel, KeyFooter, PromptView, StatusFacts, StatusLine
 from store import Dataset, PreferenceStore
+from store.service.unsent import UnsentAnswers
 from store.types import AnnotationStatus
 
 RENEW_LEASES_EVERY_SECONDS = 120
@@ -77,6 +78,7 @@ class AnnotateContext:
     config: AppConfig
     clock: Clock
     identity: str = ""  # the name answers are recorded under (the service's name for us); default: annotator
+    unsent: UnsentAnswers | None = None  # over the service: answers are written here before they are sent
 
 
 class AnnotateScreen(Screen[None]):
@@ -112,6 +114,7 @@ class AnnotateScreen(Screen[None]):
             clock=self.clock,
             draft_delay_seconds=self.config.draft_delay_seconds,
             current_answer=self.current_answer,
+            unsent=context.unsent,
         )
         self.progress = ProgressTracker(
             store=context.store, jobs=context.jobs, owner=self, dataset=dataset.name, annotator=self.annotator
