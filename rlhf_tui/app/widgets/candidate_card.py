@@ -13,7 +13,7 @@ from textual.css.types import EdgeType
 from textual.geometry import Size
 from textual.widgets import Static
 
-from rlhf_tui.app.annotate.ranking import ordinal
+from rlhf_tui.app.annotate.ranking import ordinal, written_place
 from rlhf_tui.app.safe_text import render_untrusted
 from store import Candidate
 
@@ -126,5 +126,4 @@ class WrittenCard(CandidateCard):
 
     def show_written(self, text: str, rank: int, candidates: int, edit_key: str, limit: int | None) -> None:
         self.show_text(text, limit)
-        place = "better than every candidate" if rank <= 1 else f"ranked {ordinal(rank)} of {candidates + 1}"
-        self.show_mark(f"{place} · {edit_key}: edit", "written")
+        self.show_mark(f"{written_place(rank, candidates)} · {edit_key}: edit", "written")
