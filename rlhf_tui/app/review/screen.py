@@ -18,15 +18,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from rlhf_tui.app.annotate.ranking import Ranking, pair_ranks
 from rlhf_tui.app.messages import StoreFailed
-from rlhf_tui.app.review.answers_view import answer_words, answers_table, one_line, pair_label, review_text
+from rlhf_tui.app.review.answers_view import (
+    answer_words,
+    answers_table,
+    one_line,
+    pair_label,
+    review_text,
+    their_order_text,
+    written_answers_text,
+)
 from rlhf_tui.app.review.candidate_panel import CandidatePanel
 from rlhf_tui.app.review.help import ReviewHelpScreen
 from rlhf_tui.app.review.keys import (
     REVIEW_BINDINGS,
+    REVIEW_FOOTER_ORDER,
+    REVIEW_FOOTER_PRIORITY,
     REVIEW_OWN_BINDINGS,
     REVIEW_PAIR_BINDINGS,
     REVIEW_RANK_BINDINGS,
@@ -38,6 +48,7 @@ from rlhf_tui.app.review.walk import ReviewBundle, ReviewWalk, find_item, load_b
 from rlhf_tui.app.safe_text import PREVIEW_CHARS
 from rlhf_tui.app.screens.text_prompt import TextPromptScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
+from rlhf_tui.app.widgets import KeyFooter
 from store import Dataset, PreferenceStore
 from store.types import Review, ReviewInput, ReviewItem
 
@@ -147,9 +158,10 @@ class ReviewScreen(Screen[None]):
         yield CandidatePanel(id="review-candidates")
         yield Static(id="review-answers")
         yield ModelSuggestion(id="review-model")  # the reward model's ranking, marked as the model's
+        yield Static(id="review-written")
         yield Static(id="review-state")
         yield Static(id="review-status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(REVIEW_FOOTER_PRIORITY, REVIEW_FOOTER_ORDER)
 
     def on_mount(self) -> None:
         self.query_one(PromptBox).show_message("Loading the review queue…")
@@ -291,6 +303,7 @@ class ReviewScreen(Screen[None]):
                 self.query_one(PromptBox).show_message("Loading the record…")
             self.query_one("#review-answers", Static).update(Text("", end=""))
             self.query_one(ModelSuggestion).show_record(self.store, self.jobs, None)
+            self.query_one("#review-written", Static).display = False
             self.query_one("#review-state", Static).update(Text("", end=""))
             self.show_header()
             self.show_status()
@@ -370,7 +383,17 @@ class ReviewScreen(Screen[None]):
             box.update(table)
         else:
             box.update(table, layout=False)  # as tall as before: repainted without laying out the screen
+        written = written_answers_text(bundle.answers, count, self.expanded)
+        written_box = self.query_one("#review-written", Static)
+        written_box.display = written is not None
+        if written is not None:
+            written_box.update(written)
         state = review_text(bundle.review, bundle.history, self.task_kind, self.reviewer)
+        if self.mode == "choose" and self.selected is not None:
+            order = their_order_text(bundle.answers[self.selected], self.task_kind, count)
+            if order is not None:
+                state.append("\n")
+                state.append_text(order)
         draft = self.draft
         review = bundle.review
         pending = review is None and (draft.note or draft.gold) if draft else False
@@ -667,6 +690,7 @@ class ReviewScreen(Screen[None]):
             for card, candidate in zip(self.query_one(CandidatePanel).cards, bundle.record.candidates):
                 card.show(candidate, self.limit(), self.key("review.expand"))
             self.shown_record = bundle.record.id
+            self.show_answers()  # the written answers in full, or cut again
 
     # -- app-wide keys -------------------------------------------------------------------------
     def action_help(self) -> None:
