@@ -35,7 +35,17 @@ APP_BINDINGS: list[Binding] = [
 ]
 
 PICKER_BINDINGS: list[Binding] = [
-    Binding("enter", "choose", "Annotate", show=True, id="picker.choose"),
+    # Priority: the focused list would otherwise take enter, and the footer would not offer it.
+    Binding(
+        "enter",
+        "choose",
+        "Annotate",
+        show=True,
+        priority=True,
+        id="picker.choose",
+        key_display="⏎",
+        tooltip="Open the highlighted dataset",
+    ),
 ]
 
 ANNOTATE_BINDINGS: list[Binding] = [

@@ -19,12 +19,14 @@ from typing import ClassVar, Protocol
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from rlhf_tui.app.annotate.answering import AnswerController, AnswerParts, Clock
 from rlhf_tui.app.annotate.model_after_submit import ModelAnswerShown, ask_model_after_submit
 from rlhf_tui.app.annotate.progress_tracker import ProgressTracker
 from rlhf_tui.app.annotate.record_feed import RecordFeed
+from rlhf_tui.app.annotate.record_notices import RecordNotices
 from rlhf_tui.app.annotate.session import AnnotationSession, Item
 from rlhf_tui.app.annotate.written_answer import WrittenAnswer, WrittenAnswerScreen
 from rlhf_tui.app.config import AppConfig
@@ -133,6 +135,7 @@ class AnnotateScreen(Screen[None]):
         # Over the service an annotator finds (`/`) only the records they answered; admins any.
         caller = store.caller()
         self.finds_only_answered = caller.through_service and not caller.admin
+        self.record_notices = RecordNotices()
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -245,8 +248,30 @@ class AnnotateScreen(Screen[None]):
         elif message.tag == "previous":
             self.session.loading_previous -= 1
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """The screen's notices are about the record on screen: taken down when another shows."""
+        current = self.session.current
+        self.record_notices.show(
+            self.app,
+            current.record.id if current is not None else None,
+            message,
+            title=title,
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
+
     # -- showing a record --------------------------------------------------------
     async def show_item(self, item: Item | None) -> None:
+        self.record_notices.record_shown(self.app, item.record.id if item is not None else None)
         if item is None:
             await self.show_waiting()
             return
