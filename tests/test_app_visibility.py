@@ -183,3 +183,18 @@ async def test_ctrl_c_saves_the_draft_and_quits_like_q(tmp_path):
     assert draft is not None and draft.status == "draft"
     assert len(store.next_records("d", "someone-else", limit=10)) == 2  # every lease released
     store.close()
+
+
+async def test_earlier_chat_turns_show_one_line_each_above_the_question_where_there_is_room(tmp_path):
+    store = build_store(tmp_path, "rank", chat_rows())
+    app = make_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        prompt = app.screen.query_one(PromptView)
+        earlier = prompt.query_one("#prompt-earlier")
+        turns = app.screen.session.current.record.prompt
+        assert earlier.region.height == len(turns) - 1  # the five turns before the question, one line each
+        assert prompt.region.contains_region(earlier.region)  # there is room: all of them on screen
+        assert prompt.region.contains_region(prompt.query_one("#prompt-body").region)
+    store.close()
