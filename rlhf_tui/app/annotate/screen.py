@@ -53,7 +53,7 @@ RENEW_LEASES_EVERY_SECONDS = 120
 # Keys that act on the record on screen: hidden from the footer (and idle) when there is none.
 RECORD_ACTIONS = frozenset(
     {
-        *("skip", "discard", "comment", "expand", "toggle_prompt", "write", "submit", "clear"),
+        *("skip", "discard", "comment", "expand", "toggle_prompt", "write", "submit", "clear", "scroll_cards"),
         *("rank", "tie", "decide"),  # rank and pair mode
         *("rate_char", "move_cell", "move_axis", "move_candidate", "thumb", "highlight"),  # rate and thumbs mode
     }
@@ -534,6 +534,10 @@ class AnnotateScreen(Screen[None]):
 
     async def action_guidelines(self) -> None:
         await self.query_one(GuidelinesPanel).toggle()
+
+    def action_scroll_cards(self) -> None:
+        """Tab (rank and pair mode): the next card or the prompt, which ↑ ↓ pgup pgdn then scroll."""
+        self.focus_next()
 
     def action_toggle_prompt(self) -> None:
         self.query_one(PromptView).toggle_collapsed()  # the grid is resized and fits its cards again
