@@ -75,7 +75,7 @@ def make_demo_with_a_stub_app(tmp_path, exit_status: int):
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "activate").write_text("")
     app = venv / "bin" / "rlhf-tui"
-    app.write_text(f"#!/bin/sh\necho app ran with \"$@\"\nexit {exit_status}\n")
+    app.write_text(f'#!/bin/sh\necho app ran with "$@"\nexit {exit_status}\n')
     app.chmod(0o755)
     installed = venv / ".core-installed"
     installed.write_text("")

@@ -30,7 +30,8 @@ APP_BINDINGS: list[Binding] = [
         show=False,
         priority=True,
         id="app.interrupt",
-        tooltip="Save the draft and quit, like q; pressed again while quitting: quit at once, unsent answers lost",
+        tooltip="Save the draft and quit, like q; pressed again while quitting: quit at once "
+        "(over a team service, answers not yet acknowledged are kept on this computer and sent next time)",
     ),
 ]
 
