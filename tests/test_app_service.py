@@ -15,6 +15,7 @@ from service_support import start_service, stop
 
 from rlhf_tui.app.widgets import StatusLine
 from rlhf_tui.app.widgets.status_line import SERVICE_LOST_NOTICE
+from store import AnnotationInput
 from store.connect import connect_store, open_store
 from store.service.client import ServiceClient
 
@@ -145,3 +146,34 @@ async def test_an_annotator_leaves_at_once_while_the_service_is_down_and_the_kep
         assert submitted == {who: 2}
     finally:
         store.close()
+
+
+async def test_a_reviewer_leaves_at_once_while_the_service_is_down(tmp_path):
+    from rlhf_tui.app.review.app import ReviewApp
+
+    store_path = tmp_path / "store.duckdb"
+    store = build_store(tmp_path, "rank", arithmetic_rows(3, candidates=2), annotators_per_record=2)
+    for record_id in store.record_ids("d"):
+        for who, ranks in (("ann", (1, 2)), ("bob", (2, 1))):
+            store.save_annotation(AnnotationInput(record_id, who, "submitted", ranks, shown_order=(0, 1)))
+    store.close()
+    service = start_service(store_path)
+    client = connect_store(store_path)
+    app = ReviewApp(client, "d", client.user, tune_gc=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            service.kill()
+            service.wait()
+            await pilot.press("1", "enter")  # the save now waits for the service
+            await pilot.press("q", "ctrl+c")  # quit waits; ctrl+c again leaves now
+            await wait_until(pilot, lambda: app.return_code is not None)
+        # the call under way stops waiting for the service (it would wait a minute), so the process can end
+        deadline = time.monotonic() + 20
+        while client._lock.locked() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not client._lock.locked()
+        assert app.return_code == 130
+    finally:
+        client.close()
+        stop(service)
