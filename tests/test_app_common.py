@@ -211,6 +211,9 @@ async def test_picker_lists_datasets_and_opens_the_chosen_one(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, DatasetPickerScreen)
+        footer = [(key.key_display, key.description) for key in app.screen.query("FooterKey")]
+        assert ("⏎", "Annotate") in footer  # the footer says how to choose, not only q and ?
+        assert "↑ ↓ to move, enter to open it" in str(app.screen.query_one("#picker-note").content)
         await press(pilot, "down", "enter")
         await settle(pilot)
         assert app.screen.dataset.name == "beta" and app.screen.task_kind == "pair"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_support import ANNOTATOR, arithmetic_rows, build_store, current_external_id, make_app, press, settle
+from app_support import ANNOTATOR, arithmetic_rows, build_store, current_external_id, make_app, notices, press, settle
 
 from rlhf_tui.app.widgets import CandidateGrid
 
@@ -156,3 +156,19 @@ async def test_ranking_changes_are_saved_as_a_draft_without_quitting(rank_store)
         await settle(pilot)
         assert rank_store.get_annotation(record_id, ANNOTATOR).status == "draft"
         assert ranks_by_position(rank_store, record_id) == (0, 0, 1)
+
+
+async def test_a_warning_about_one_record_is_taken_down_when_the_next_record_shows(tmp_path):
+    store = build_store(tmp_path, "rank", arithmetic_rows(3, candidates=3))
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        first = app.screen.session.current.record.id
+        app.notify("from the app", markup=False)  # not about a record: stays
+        await press(pilot, "1", "enter")  # two candidates still unranked
+        assert any(n.startswith("Rank every candidate first") for n in notices(app))
+        await press(pilot, "s")  # skip: the next record shows
+        assert app.screen.session.current.record.id != first
+        assert not any(n.startswith("Rank every candidate first") for n in notices(app))
+        assert "from the app" in notices(app)
+    store.close()

@@ -162,6 +162,103 @@ async def test_the_table_shows_every_answer_with_time_and_comment(answered):
         assert "Not reviewed yet" in screen_text(app)
 
 
+def answer_seen(store, record_id, who, ranks, shown_order, comment="", **extra):
+    """An answer given by someone who saw the candidates in `shown_order` (canonical indexes, their card 1 first)."""
+    store.save_annotation(
+        AnnotationInput(
+            record_id, who, "submitted", tuple(ranks), shown_order=tuple(shown_order), comment=comment, **extra
+        )
+    )
+
+
+async def test_a_pair_answer_is_shown_as_its_annotator_saw_it_with_their_comment_read_in_their_letters(tmp_path):
+    store = build_store(tmp_path, "pair", pair_rows(1), annotators_per_record=2)
+    [record_id] = store.record_ids("d")
+    answer_seen(store, record_id, "ann", (1, 2), (0, 1), comment="A is right")
+    # bob saw the second candidate as his A, pressed a, and wrote about his card 2 (the reviewer's A)
+    answer_seen(store, record_id, "bob", (2, 1), (1, 0), comment="Card 2 is wrong about sets; A is right")
+    app = review_app(store)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await settle(pilot)
+            table = table_text(app)
+            assert "they saw" in table
+            bob = next(line for line in table.splitlines() if " bob " in line)
+            assert "B (their A)" in bob and " B A " in bob
+            assert "Card 2 (= candidate A) is wrong about sets; A (= candidate B) is right" in bob
+            ann = next(line for line in table.splitlines() if " ann " in line)
+            assert "same" in ann and "A is right" in ann and "(= candidate" not in ann  # ann saw the reviewer's order
+            await press(pilot, "2")
+            assert "bob saw another order: their A = candidate B · their B = candidate A" in screen_text(app)
+    finally:
+        store.close()
+
+
+async def test_a_ranking_comment_names_the_candidates_on_the_reviewers_screen(answered):
+    store, ids = answered
+    # dan saw candidate 3 first, then 1, then 2
+    answer_seen(store, ids["r0"], "dan", (2, 3, 1), (2, 0, 1), comment="#1 is best, card 3 rambles")
+    app = review_app(store)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, "r0")
+        await press(pilot, "enter")
+        await settle(pilot)
+        table = table_text(app)
+        dan = next(line for line in table.splitlines() if " dan " in line)
+        assert " 3 1 2 " in dan
+        assert "#1 (= candidate 3) is best, card 3 (= candidate 2) rambles" in dan
+        await press(pilot, "4")
+        assert "their 1 = candidate 3 · their 2 = candidate 1 · their 3 = candidate 2" in screen_text(app)
+
+
+async def test_agreeing_answers_are_not_called_one_different_answer(tmp_path):
+    store = build_store(tmp_path, "rank", arithmetic_rows(1, candidates=3), annotators_per_record=2)
+    [record_id] = store.record_ids("d")
+    answer(store, record_id, "ann", (1, 2, 3))
+    answer(store, record_id, "bob", (1, 2, 3))
+    app = review_app(store)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            assert "2 annotators · both give the same answer" in screen_text(app)
+            assert "different answer" not in screen_text(app)
+    finally:
+        store.close()
+
+
+async def test_written_answers_are_shown_to_the_reviewer_before_any_promotion(tmp_path):
+    store = build_store(
+        tmp_path, "rank", arithmetic_rows(1, candidates=3), annotators_per_record=2, settings={"written_answers": True}
+    )
+    [record_id] = store.record_ids("d")
+    answer_seen(store, record_id, "ann", (1, 2, 3), (0, 1, 2), written="Six, since 3 + 3 = 6.", written_rank=2)
+    answer(store, record_id, "bob", (2, 1, 3))
+    app = review_app(store)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            text = screen_text(app)
+            assert "Written answers · 1" in text
+            assert "ann (below their 1st, above their 2nd): Six, since 3 + 3 = 6." in text
+    finally:
+        store.close()
+
+
+async def test_the_footer_keeps_the_annotator_keys_apart_from_accept(answered):
+    store, _ = answered
+    app = review_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        label = app.screen.query_one("FooterLabel")
+        accept = next(key for key in app.screen.query("FooterKey") if key.action == "accept")
+        assert str(label.render()).strip() == "Annotator"
+        assert accept.region.x > label.region.right  # a space between "Annotator" and "⏎ Accept"
+        keys_before = [key for key in app.screen.query("FooterKey") if key.region.right <= label.region.x]
+        assert keys_before and label.region.x > max(key.region.right for key in keys_before) - 1
+
+
 async def test_accepting_an_annotators_answer_stores_it_with_the_reviewer(answered):
     store, ids = answered
     app = review_app(store)

@@ -183,3 +183,68 @@ async def test_ctrl_c_saves_the_draft_and_quits_like_q(tmp_path):
     assert draft is not None and draft.status == "draft"
     assert len(store.next_records("d", "someone-else", limit=10)) == 2  # every lease released
     store.close()
+
+
+async def test_earlier_chat_turns_show_one_line_each_above_the_question_where_there_is_room(tmp_path):
+    store = build_store(tmp_path, "rank", chat_rows())
+    app = make_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        prompt = app.screen.query_one(PromptView)
+        earlier = prompt.query_one("#prompt-earlier")
+        turns = app.screen.session.current.record.prompt
+        assert earlier.region.height == len(turns) - 1  # the five turns before the question, one line each
+        assert prompt.region.contains_region(earlier.region)  # there is room: all of them on screen
+        assert prompt.region.contains_region(prompt.query_one("#prompt-body").region)
+    store.close()
+
+
+def card_titles(app) -> list[str]:
+    return [str(card.border_title) for card in app.screen.query_one(CandidateGrid).cards]
+
+
+async def test_a_card_longer_than_its_box_says_so_and_how_to_scroll_it_before_it_is_focused(tmp_path):
+    store = build_store(tmp_path, "rank", chat_rows())
+    app = make_app(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        cards = app.screen.query_one(CandidateGrid).cards
+        long_card = next(card for card in cards if card.max_scroll_y > 0)
+        hidden = round(long_card.max_scroll_y)
+        assert str(long_card.border_title).endswith(f"↓ {hidden} more lines: tab, ↓")
+        assert all("more line" not in str(card.border_title) for card in cards if card is not long_card)
+        long_card.focus()
+        await pilot.pause()
+        assert str(long_card.border_title).endswith(f"↓ {hidden} more lines: ↓ pgdn")
+        await pilot.press("end")
+        await pilot.pause()
+        assert "more line" not in str(long_card.border_title)  # scrolled to its end: nothing below
+    store.close()
+
+
+async def test_the_focused_card_looks_different_from_the_first_ranked_one(tmp_path):
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=3))
+    app = make_app(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        cards = app.screen.query_one(CandidateGrid).cards
+        cards[1].focus()
+        await press(pilot, "1")  # the first card is ranked 1st, the second has the focus
+        await pilot.pause()
+        best, focused = cards[0], cards[1]
+        assert str(best.border_subtitle) == "1st" and "focused" not in str(best.border_title)
+        assert str(focused.border_title).endswith("focused")
+        assert focused.styles.background != best.styles.background  # a shaded card, not only another border
+    store.close()
+
+
+async def test_the_footer_offers_tab_to_scroll_the_cards_where_there_is_room(tmp_path):
+    store = build_store(tmp_path, "rank", arithmetic_rows(2, candidates=3))
+    app = make_app(store)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(pilot)
+        footer = [(key.key_display, key.description) for key in app.screen.query("FooterKey")]
+        assert ("⇥", "Scroll cards") in footer
+    store.close()

@@ -50,7 +50,10 @@ async def test_written_answer_starts_from_the_best_and_is_saved_with_its_rank(st
         await press(pilot, "ctrl+s")
         card = app.screen.query_one(CandidateGrid).written_card
         assert card is not None and str(card.border_title) == "✎ your answer"
-        assert "ranked 2nd of 4" in str(card.border_subtitle)
+        # between the candidates ranked 1st and 2nd, never "2nd" itself: that is a candidate's place
+        assert "below your 1st, above your 2nd" in str(card.border_subtitle)
+        ranked_second = [c for c in app.screen.query_one(CandidateGrid).cards if c.border_subtitle]
+        assert [str(c.border_subtitle) for c in ranked_second] == ["1st"]
         await press(pilot, "1", "enter")
         answer = store.get_annotation(item.record.id, ANNOTATOR)
         assert (answer.status, answer.written, answer.written_rank) == ("submitted", "Four, because 2 + 2 = 4.", 2)
@@ -164,3 +167,21 @@ async def test_w_is_not_offered_where_the_dataset_takes_no_written_answers(tmp_p
             assert "annotate.write" not in offered and "annotate.skip" in offered
     finally:
         store.close()
+
+
+async def test_at_80_by_24_the_rank_field_and_its_label_are_on_screen_and_tab_reaches_it(store):
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "1", "w")
+        screen = app.screen
+        assert isinstance(screen, WrittenAnswerScreen)
+        rank_input = screen.query_one("#written-rank", Input)
+        label = screen.query_one("#written-rank-label")
+        whole = screen.region
+        for widget in (rank_input, label):
+            region = widget.region
+            assert region.width > 0 and whole.contains_region(region), widget  # seen in full
+        assert screen.query_one("#written-rank-hint").region.width > 0
+        await pilot.press("tab")
+        assert app.focused is rank_input  # tab moves into the field the annotator can see

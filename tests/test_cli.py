@@ -129,6 +129,8 @@ def test_stats_agreement_figures(capsys, jsonl, store_path):
     rows = [line for line in disputed.splitlines() if line.startswith("│")]
     assert len(rows) == 1 and rows[0].split("│")[1].strip() == "r2"  # named by its id in the file; bob reversed it
     assert "ann 1,2,3; bob 3,2,1" in rows[0]
+    # the numbers are the file's, not what each annotator saw: the table says so
+    assert "candidates numbered in the file's order" in " ".join(disputed.split())
 
 
 def test_demo_with_a_broken_config_is_one_line(capsys, store_path, tmp_path, monkeypatch):

@@ -61,3 +61,46 @@ def test_a_sample_data_folder_without_guidelines_is_a_one_line_error(capsys, sto
     code, _, err = run(capsys, "demo", "--no-app", "--sample-data", str(tmp_path / "none"), "--store", str(store_path))
     assert code == 1 and err.startswith("error: ") and "no such guidelines file" in err
     assert err.strip().count("\n") == 0
+
+
+def make_demo_with_a_stub_app(tmp_path, exit_status: int):
+    """`make demo` as written, with a venv whose rlhf-tui is a stub that exits with `exit_status`."""
+    import os
+    import shutil
+    import subprocess
+
+    from conftest import REPO
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "activate").write_text("")
+    app = venv / "bin" / "rlhf-tui"
+    app.write_text(f'#!/bin/sh\necho app ran with "$@"\nexit {exit_status}\n')
+    app.chmod(0o755)
+    installed = venv / ".core-installed"
+    installed.write_text("")
+    later = (REPO / "pyproject.toml").stat().st_mtime + 10
+    for path in (venv / "bin" / "activate", installed):
+        os.utime(path, (later, later))  # up to date: nothing is installed
+    return subprocess.run(
+        [shutil.which("make") or "make", "-s", "-C", str(REPO), "demo", f"VENV={venv}", "STORE=team.duckdb"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_after_make_demo_quits_it_says_how_to_open_the_app_again(tmp_path):
+    done = make_demo_with_a_stub_app(tmp_path, 0)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "app ran with demo --store team.duckdb"
+    assert lines[-1] == (
+        f"To open the app again: make demo, or {tmp_path}/venv/bin/rlhf-tui annotate --store team.duckdb "
+        "(your answers are kept in team.duckdb)."
+    )
+
+
+def test_make_demo_keeps_the_apps_failure_status_after_saying_how_to_open_it_again(tmp_path):
+    done = make_demo_with_a_stub_app(tmp_path, 3)
+    assert done.returncode != 0 and "To open the app again" in done.stdout

@@ -18,10 +18,13 @@ from rlhf_tui.app.admin import AdminScreen
 from rlhf_tui.app.annotate import AnnotateContext, AnnotateScreen, PairScreen, RankScreen, RateScreen, ThumbsScreen
 from rlhf_tui.app.config import AppConfig
 from rlhf_tui.app.keymap import APP_BINDINGS
-from rlhf_tui.app.messages import DatasetLoaded, ServiceConnectionChanged, StoreDrained, StoreFailed
+from rlhf_tui.app.leaving import left_at_once_message, resent_notice
+from rlhf_tui.app.messages import DatasetLoaded, KeptAnswersSent, ServiceConnectionChanged, StoreDrained, StoreFailed
 from rlhf_tui.app.screens import DatasetPickerScreen, HelpScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import Dataset, PreferenceStore
+from store.service.client import ServiceClient
+from store.service.unsent import ResendReport, UnsentAnswers
 
 
 class AnnotationApp(App[None]):
@@ -37,7 +40,10 @@ class AnnotationApp(App[None]):
         config: AppConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         tune_gc: bool = True,
+        unsent: UnsentAnswers | None = None,
     ) -> None:
+        """`unsent`: where answers wait until the service has them (over the service; default:
+        the user's state folder, see `store.service.unsent`)."""
         super().__init__()
         self.store = store
         self.annotator = annotator
@@ -50,12 +56,20 @@ class AnnotationApp(App[None]):
         self.rendered_records = 0  # how many records have been shown (tests and the benchmark watch it)
         self.on_record_rendered: Callable[[int | None], None] | None = None
         self.tune_gc = tune_gc  # tests turn it off: gc.freeze is process-wide
+        self.unsent = unsent
+        if self.unsent is None and isinstance(store, ServiceClient):
+            self.unsent = UnsentAnswers.for_service(store.socket_path)
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.keymap)
         # Wait for a lost service as long as it takes: the queued answers are sent, in order, once it is back.
         self.store.watch_connection(self.connection_changed)
         self.run_store_jobs()
+        if self.unsent is not None:  # first, so that they land before anything given in this session
+            store, unsent = self.store, self.unsent
+            self.jobs.submit(
+                self, "sending the answers kept from last time", lambda: unsent.send_kept(store), KeptAnswersSent
+            )
         if self.dataset_name:
             self.open_dataset(self.dataset_name)
         else:
@@ -80,12 +94,20 @@ class AnnotationApp(App[None]):
             store = self.store
             self.jobs.submit(self, f"opening dataset {name!r}", lambda: store.get_dataset(name), DatasetLoaded)
 
+    def on_kept_answers_sent(self, message: KeptAnswersSent) -> None:
+        report: ResendReport = message.report
+        notice = resent_notice(report)
+        if notice:
+            self.notify(notice, severity="warning" if report.set_aside else "information", markup=False, timeout=12)
+
     def on_dataset_loaded(self, message: DatasetLoaded) -> None:
         dataset: Dataset = message.dataset
         screen_class = {"pair": PairScreen, "rate": RateScreen, "thumbs": ThumbsScreen}.get(dataset.task, RankScreen)
         identity = self.identity()
         self.sub_title = f"{dataset.name} · {dataset.task} · {identity}"
-        context = AnnotateContext(self.store, self.jobs, self, self.annotator, self.config, self.clock, identity)
+        context = AnnotateContext(
+            self.store, self.jobs, self, self.annotator, self.config, self.clock, identity, unsent=self.unsent
+        )
         self.push_screen(screen_class(dataset, context))
 
     def identity(self) -> str:
@@ -110,7 +132,12 @@ class AnnotationApp(App[None]):
             return
         self.quitting = True
         if self.service_lost:
-            self.notify("Quitting once the store service is back and your answers are sent.", markup=False)
+            self.notify(
+                "Quitting once the store service is back and your answers are sent. To leave now, press ctrl+c: "
+                "answers not yet sent are kept on this computer and sent the next time you open the app.",
+                markup=False,
+                timeout=30,
+            )
         for screen in self.screen_stack:
             if isinstance(screen, AnnotateScreen):
                 screen.save_before_quit()
@@ -120,15 +147,18 @@ class AnnotationApp(App[None]):
 
     async def action_interrupt(self) -> None:
         """Ctrl-C: quit like q (the draft saved, records released); again while that waits
-        (on a lost service, say): quit at once."""
+        (on a lost service, say): quit at once. Over the service the answers not yet
+        acknowledged are in the local journal already, and go the next time."""
         if not self.quitting:
             await self.action_quit()
             return
-        unsent = self.jobs.pending
-        self.exit(
-            return_code=130,
-            message=Text(f"Quit at once: {unsent} store call(s) had not run, so answers not yet sent are lost."),
-        )
+        if self.unsent is not None and isinstance(self.store, ServiceClient):
+            self.store.give_up()  # the store worker stops waiting, so the process can end now
+            message = left_at_once_message(self.unsent.sent_now, self.unsent.kept(), self.unsent.folder)
+        else:
+            unsaved = self.jobs.pending
+            message = f"Quit at once: {unsaved} store call(s) had not run, so answers not yet saved are lost."
+        self.exit(return_code=130, message=Text(message))
 
     def on_service_connection_changed(self, message: ServiceConnectionChanged) -> None:
         self.service_lost = not message.connected

@@ -30,12 +30,23 @@ APP_BINDINGS: list[Binding] = [
         show=False,
         priority=True,
         id="app.interrupt",
-        tooltip="Save the draft and quit, like q; pressed again while quitting: quit at once, unsent answers lost",
+        tooltip="Save the draft and quit, like q; pressed again while quitting: quit at once "
+        "(over a team service, answers not yet acknowledged are kept on this computer and sent next time)",
     ),
 ]
 
 PICKER_BINDINGS: list[Binding] = [
-    Binding("enter", "choose", "Annotate", show=True, id="picker.choose"),
+    # Priority: the focused list would otherwise take enter, and the footer would not offer it.
+    Binding(
+        "enter",
+        "choose",
+        "Annotate",
+        show=True,
+        priority=True,
+        id="picker.choose",
+        key_display="⏎",
+        tooltip="Open the highlighted dataset",
+    ),
 ]
 
 ANNOTATE_BINDINGS: list[Binding] = [
@@ -122,6 +133,19 @@ def ranking_bindings(id_prefix: str, group: Binding.Group) -> list[Binding]:
     ]
 
 
+def scroll_card_binding(mode: str) -> Binding:
+    """Tab to a card to scroll it (rank and pair mode: rate and thumbs mode use tab themselves)."""
+    return Binding(
+        "tab",
+        "scroll_cards",
+        "Scroll cards",
+        show=True,
+        id=f"{mode}.focus_next",
+        key_display="⇥",
+        tooltip="Move to the next card (or the prompt); then ↑ ↓ pgup pgdn home end scroll it",
+    )
+
+
 RANK_BINDINGS: list[Binding] = [
     *ranking_bindings("rank", _RANK_GROUP),
     Binding("backspace", "clear", "Clear", show=True, id="rank.clear", tooltip="Clear the ranking"),
@@ -133,6 +157,7 @@ RANK_BINDINGS: list[Binding] = [
         id="rank.submit",
         tooltip="Submit once every candidate is ranked (the last one is ranked for you)",
     ),
+    scroll_card_binding("rank"),
 ]
 
 PAIR_BINDINGS: list[Binding] = [
@@ -140,6 +165,7 @@ PAIR_BINDINGS: list[Binding] = [
     Binding("2,right,b", "decide('b')", "B better", show=True, id="pair.b_better", key_display="2/→"),
     Binding("t", "decide('tie')", "Tie", show=True, id="pair.tie"),
     Binding("x", "decide('both_bad')", "Both bad", show=True, id="pair.both_bad"),
+    scroll_card_binding("pair"),
 ]
 
 RATE_BINDINGS: list[Binding] = [
@@ -271,6 +297,8 @@ FOOTER_PRIORITY: list[str] = [
     "annotate.expand",
     "annotate.jump",
     "rank.clear",
+    "rank.focus_next",  # the cards' titles say how to scroll them when the footer has no room
+    "pair.focus_next",
     "rate.clear",
     "thumbs.clear",
 ]
@@ -302,6 +330,8 @@ FOOTER_ORDER: list[str] = [
     "annotate.guidelines",
     "annotate.expand",
     "annotate.jump",
+    "rank.focus_next",
+    "pair.focus_next",
     "app.quit",
     "app.help",
 ]

@@ -11,6 +11,7 @@ from store import AnnotatorProgress, Dataset, DatasetSummary
 
 if TYPE_CHECKING:  # the annotate package imports these messages
     from rlhf_tui.app.annotate.session import Item
+    from store.service.unsent import ResendReport
 
 
 class StoreFailed(Message):
@@ -101,3 +102,11 @@ class ServiceConnectionChanged(Message):
     def __init__(self, connected: bool) -> None:
         super().__init__()
         self.connected = connected
+
+
+class KeptAnswersSent(Message):
+    """The answers kept on this computer from an earlier session were sent (or refused)."""
+
+    def __init__(self, report: ResendReport) -> None:
+        super().__init__()
+        self.report = report

@@ -121,6 +121,7 @@ class ServiceClient:
         self.user = ""
         self.is_admin = False
         self._lock = threading.Lock()
+        self._given_up = threading.Event()  # set by give_up(): stop waiting for a lost service
         self._sock: socket.socket | None = None
         self._reader: Any = None
         self._next_id = 0
@@ -149,16 +150,16 @@ class ServiceClient:
                 ) from None
             except OSError as exc:
                 sock.close()
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or self._given_up.is_set():
                     raise service_down(self.socket_path, exc.strerror or str(exc) or type(exc).__name__) from None
-                time.sleep(delay)
+                self._given_up.wait(delay)
                 delay = min(delay * 2, 1.0)
                 continue
             if not greeting:
                 sock.close()
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or self._given_up.is_set():
                     raise service_down(self.socket_path, "it closed the connection")
-                time.sleep(delay)
+                self._given_up.wait(delay)
                 continue
             message = wire.decode(greeting)
             if "error" in message:
@@ -189,6 +190,17 @@ class ServiceClient:
         self.reconnect_timeout = None  # the caller waits for a lost service as long as it takes
         self.on_connection_change = on_change
 
+    def give_up(self) -> None:
+        """Stop waiting for a lost or silent service (from any thread): the call under way,
+        and every later one, fails at once with ServiceUnavailableError."""
+        self._given_up.set()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked on a service that hangs
+            except OSError:
+                pass
+
     def __enter__(self) -> ServiceClient:
         return self
 
@@ -198,6 +210,10 @@ class ServiceClient:
     # -- calls ---------------------------------------------------------------
     def _call(self, op: str, **params: Any) -> Any:
         with self._lock:
+            if self._given_up.is_set():
+                raise ServiceUnavailableError(
+                    f"stopped waiting for the store service at {self.socket_path}", "given up"
+                )
             self._next_id += 1
             payload = wire.encode({"id": self._next_id, "op": op, "params": params})
             if len(payload) > protocol.MAX_LINE_BYTES:
@@ -223,11 +239,15 @@ class ServiceClient:
                     if not lost and self.on_connection_change:
                         self.on_connection_change(False)
                     lost = True
+                    if self._given_up.is_set():
+                        raise ServiceUnavailableError(
+                            f"stopped waiting for the store service at {self.socket_path}", "given up"
+                        ) from None
                     if time.monotonic() >= deadline:
                         raise service_down(
                             self.socket_path, f"lost, and not back within {self.reconnect_timeout or 0:.0f} s"
                         ) from None
-                    time.sleep(0.1)
+                    self._given_up.wait(0.1)
         if "error" in reply:
             raise wire.error_from_wire(reply["error"])
         return reply.get("result")

@@ -5,6 +5,7 @@ written answer alike)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,10 @@ from rlhf_tui.app.annotate.session import AnnotationSession, Item
 from rlhf_tui.app.messages import AnswerSaved
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import Annotation, AnnotationInput, PreferenceStore
+from store.service.unsent import UnsentAnswers
 from store.types import AnnotationStatus
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Rating = tuple[int, str, float]  # (canonical candidate index, axis, value)
@@ -65,6 +69,7 @@ class AnswerController:
         clock: Clock,
         draft_delay_seconds: float,
         current_answer: Callable[[], AnswerParts],
+        unsent: UnsentAnswers | None = None,
     ) -> None:
         self.store = store
         self.jobs = jobs
@@ -74,6 +79,7 @@ class AnswerController:
         self.clock = clock
         self.draft_delay_seconds = draft_delay_seconds
         self.current_answer = current_answer
+        self.unsent = unsent
         self.comment = ""
         self.dirty = False  # changed since shown or since the last draft save
         self.carried_seconds = 0.0  # spent on the record before it was shown this time
@@ -126,14 +132,24 @@ class AnswerController:
             written_rank=(parts.written_rank or 1) if written is not None else None,
         )
 
-    def save(self, answer: AnnotationInput) -> None:
-        store = self.store
-        self.jobs.submit(
-            self.owner,
-            f"saving the {answer.status} answer",
-            lambda: store.save_annotation(answer),
-            lambda _: AnswerSaved(),
-        )
+    def save(self, answer: AnnotationInput, item: Item) -> None:
+        """Queue the save; over the service the answer is first kept on this computer, so
+        that leaving before the service has it loses nothing."""
+        store, unsent = self.store, self.unsent
+        kept = None
+        if unsent is not None:
+            try:
+                kept = unsent.keep(answer, item.record.dataset, item.record.external_id)
+            except OSError:  # a full or read-only disk must not stop the answer going to the service
+                log.warning("could not keep the answer to %s on this computer", item.record.external_id, exc_info=True)
+
+        def send() -> Annotation:
+            saved = store.save_annotation(answer)
+            if unsent is not None and kept is not None:
+                unsent.sent(kept)
+            return saved
+
+        self.jobs.submit(self.owner, f"saving the {answer.status} answer", send, lambda _: AnswerSaved())
 
     def finish(
         self,
@@ -145,7 +161,7 @@ class AnswerController:
     ) -> None:
         """Save the answer to `item` for good (the draft waiting to be saved is dropped)."""
         self.cancel_draft_timer()
-        self.save(self.answer_for(item, status, parts, both_bad, discard_reason))
+        self.save(self.answer_for(item, status, parts, both_bad, discard_reason), item)
 
     # -- drafts ------------------------------------------------------------------
     def changed(self) -> None:
@@ -171,7 +187,7 @@ class AnswerController:
         if item is None or item.answered or not self.dirty:
             return
         self.dirty = False
-        self.save(self.answer_for(item, "draft", self.current_answer()))
+        self.save(self.answer_for(item, "draft", self.current_answer()), item)
 
     def save_draft_now(self) -> None:
         """Save the draft without waiting for the timer (leaving the record, quitting)."""

@@ -96,7 +96,20 @@ class Ranking:
 
 
 def ordinal(n: int) -> str:
-    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
+
+
+def written_place(rank: int, candidates: int, whose: str = "your") -> str:
+    """Where a written answer of `rank` stands among the candidates, in words that never
+    give it a candidate's place ("2nd" is the candidate ranked 2nd): rank r is below the
+    candidates ranked better than r and above those ranked r or worse."""
+    if rank <= 1:
+        return "better than every candidate"
+    if rank > candidates:
+        return "below every candidate"
+    return f"below {whose} {ordinal(rank - 1)}, above {whose} {ordinal(rank)}"
 
 
 def pair_ranks(shown_order: tuple[int, int], choice: str) -> tuple[tuple[int, int], bool]:

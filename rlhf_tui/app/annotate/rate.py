@@ -44,7 +44,7 @@ class RateScreen(AnnotateScreen):
 
     def on_mount(self) -> None:
         if not self.axes:
-            self.notify(
+            self.app.notify(  # about the dataset, not the record on screen: stays when the next one shows
                 "This dataset has no rating axes yet: an admin sets them with `rlhf-tui settings --axes FILE.toml`.",
                 severity="error",
                 markup=False,

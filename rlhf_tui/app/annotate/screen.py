@@ -19,12 +19,14 @@ from typing import ClassVar, Protocol
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from rlhf_tui.app.annotate.answering import AnswerController, AnswerParts, Clock
 from rlhf_tui.app.annotate.model_after_submit import ModelAnswerShown, ask_model_after_submit
 from rlhf_tui.app.annotate.progress_tracker import ProgressTracker
 from rlhf_tui.app.annotate.record_feed import RecordFeed
+from rlhf_tui.app.annotate.record_notices import RecordNotices
 from rlhf_tui.app.annotate.session import AnnotationSession, Item
 from rlhf_tui.app.annotate.written_answer import WrittenAnswer, WrittenAnswerScreen
 from rlhf_tui.app.config import AppConfig
@@ -44,13 +46,14 @@ from rlhf_tui.app.screens.text_prompt import TextPromptScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from rlhf_tui.app.widgets import CandidateGrid, GuidelinesPanel, KeyFooter, PromptView, StatusFacts, StatusLine
 from store import Dataset, PreferenceStore
+from store.service.unsent import UnsentAnswers
 from store.types import AnnotationStatus
 
 RENEW_LEASES_EVERY_SECONDS = 120
 # Keys that act on the record on screen: hidden from the footer (and idle) when there is none.
 RECORD_ACTIONS = frozenset(
     {
-        *("skip", "discard", "comment", "expand", "toggle_prompt", "write", "submit", "clear"),
+        *("skip", "discard", "comment", "expand", "toggle_prompt", "write", "submit", "clear", "scroll_cards"),
         *("rank", "tie", "decide"),  # rank and pair mode
         *("rate_char", "move_cell", "move_axis", "move_candidate", "thumb", "highlight"),  # rate and thumbs mode
     }
@@ -77,6 +80,7 @@ class AnnotateContext:
     config: AppConfig
     clock: Clock
     identity: str = ""  # the name answers are recorded under (the service's name for us); default: annotator
+    unsent: UnsentAnswers | None = None  # over the service: answers are written here before they are sent
 
 
 class AnnotateScreen(Screen[None]):
@@ -112,6 +116,7 @@ class AnnotateScreen(Screen[None]):
             clock=self.clock,
             draft_delay_seconds=self.config.draft_delay_seconds,
             current_answer=self.current_answer,
+            unsent=context.unsent,
         )
         self.progress = ProgressTracker(
             store=context.store, jobs=context.jobs, owner=self, dataset=dataset.name, annotator=self.annotator
@@ -130,6 +135,7 @@ class AnnotateScreen(Screen[None]):
         # Over the service an annotator finds (`/`) only the records they answered; admins any.
         caller = store.caller()
         self.finds_only_answered = caller.through_service and not caller.admin
+        self.record_notices = RecordNotices()
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -242,8 +248,30 @@ class AnnotateScreen(Screen[None]):
         elif message.tag == "previous":
             self.session.loading_previous -= 1
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """The screen's notices are about the record on screen: taken down when another shows."""
+        current = self.session.current
+        self.record_notices.show(
+            self.app,
+            current.record.id if current is not None else None,
+            message,
+            title=title,
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
+
     # -- showing a record --------------------------------------------------------
     async def show_item(self, item: Item | None) -> None:
+        self.record_notices.record_shown(self.app, item.record.id if item is not None else None)
         if item is None:
             await self.show_waiting()
             return
@@ -506,6 +534,10 @@ class AnnotateScreen(Screen[None]):
 
     async def action_guidelines(self) -> None:
         await self.query_one(GuidelinesPanel).toggle()
+
+    def action_scroll_cards(self) -> None:
+        """Tab (rank and pair mode): the next card or the prompt, which ↑ ↓ pgup pgdn then scroll."""
+        self.focus_next()
 
     def action_toggle_prompt(self) -> None:
         self.query_one(PromptView).toggle_collapsed()  # the grid is resized and fits its cards again

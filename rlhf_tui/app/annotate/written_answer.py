@@ -38,7 +38,8 @@ class WrittenAnswerScreen(ModalScreen[WrittenAnswer | None]):
     WrittenAnswerScreen TextArea { height: 1fr; }
     WrittenAnswerScreen #written-rank-row { height: auto; }
     WrittenAnswerScreen #written-rank-row Label { width: auto; padding: 1 1 0 0; }
-    WrittenAnswerScreen #written-rank { width: 10; }
+    WrittenAnswerScreen #written-rank-row #written-rank-hint { width: 1fr; color: $text-muted; }
+    WrittenAnswerScreen #written-rank { width: 8; }
     WrittenAnswerScreen #written-error { color: $error; height: auto; }
     """
 
@@ -55,14 +56,16 @@ class WrittenAnswerScreen(ModalScreen[WrittenAnswer | None]):
             box.border_title = Content("Your answer")
             box.border_subtitle = Content(f"{save}: save · tab: its rank · esc: cancel · saved empty: removed")
             yield TextArea(self.start_text, id="written-text", soft_wrap=True, tab_behavior="focus")
-            with Horizontal(id="written-rank-row"):
+            with Horizontal(id="written-rank-row"):  # fits 80 columns: the field never leaves the screen
+                yield Label(Content("Its rank:"), id="written-rank-label")
+                yield Input(str(self.start_rank), id="written-rank", restrict=r"[0-9]*", max_length=2)
                 yield Label(
                     Content(
-                        f"Its rank among the {self.candidates} candidates "
-                        f"(1 = better than all of them, {self.candidates + 1} = below them all):"
-                    )
+                        f"among the {self.candidates} candidates: 1 = better than all of them, "
+                        f"{self.candidates + 1} = below them all"
+                    ),
+                    id="written-rank-hint",
                 )
-                yield Input(str(self.start_rank), id="written-rank", restrict=r"[0-9]*", max_length=2)
             yield Label("", id="written-error")
 
     def on_mount(self) -> None:

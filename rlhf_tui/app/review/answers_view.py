@@ -11,11 +11,20 @@ from rich.cells import cell_len
 from rich.console import JustifyMethod
 from rich.text import Text
 
+from rlhf_tui.app.annotate.ranking import written_place
+from rlhf_tui.app.review.their_view import (
+    comment_in_reviewer_terms,
+    mapping_words,
+    reviewer_labels,
+    their_cards,
+    their_pair_label,
+)
 from rlhf_tui.terminal_text import neutralise
 from store.types import Annotation, Review
 
 COMMENT_CHARS = 400  # of a comment shown in the table (the rest is cut with an ellipsis)
 NAME_CELLS = 24  # the widest an annotator's name is shown
+CHOICE_CELLS = 13  # "B (their A)"
 GAP = Text("  ")  # between the table's columns
 
 
@@ -79,6 +88,20 @@ def cell(text: str | Text, width: int, justify: JustifyMethod = "left", style: s
     return piece
 
 
+def agreement_words(answers: Sequence[Annotation]) -> str:
+    """`2 annotators · both give the same answer`, `3 annotators · 2 different answers`."""
+    submitted = [a for a in answers if a.status == "submitted"]
+    distinct = len({(tuple(a.ranks), a.both_bad) for a in submitted})
+    head = f"{len(answers)} annotator{'s' if len(answers) != 1 else ''}"
+    if not submitted:
+        return f"{head} · no submitted answer"
+    if len(submitted) == 1:
+        return f"{head} · 1 submitted answer"
+    if distinct == 1:
+        return f"{head} · {'both' if len(submitted) == 2 else 'all'} give the same answer"
+    return f"{head} · {distinct} different answers"
+
+
 def answers_table(
     answers: Sequence[Annotation],
     task: str,
@@ -87,27 +110,35 @@ def answers_table(
     review: Review | None,
     width: int = 200,
 ) -> Text:
-    """One line per annotator: the row key, name, rank of each candidate (pairs: the choice),
-    ✓ when it is the final answer, time spent and comment; > marks the selected row. Each
-    line is cut to `width` cells.
+    """One line per annotator: the row key, name, rank of each candidate (pairs: the choice,
+    with the letter they pressed where they saw the pair the other way round), the order
+    they saw the candidates in, ✓ when it is the final answer, time spent and comment (each
+    card it names followed by the candidate that is on the reviewer's screen); > marks the
+    selected row. Each line is cut to `width` cells.
 
     Laid out by hand in fixed columns, one line per row (a comment is cut with an ellipsis):
     a Rich `Table` was measured and rendered many times per record and took most of the
     time between a keypress and the next record on screen."""
-    distinct = len({(tuple(a.ranks), a.both_bad) for a in answers if a.status == "submitted"})
     text = Text(end="")
-    text.append(
-        f"Answers · {len(answers)} annotator{'s' if len(answers) != 1 else ''} · "
-        f"{distinct} different answer{'s' if distinct != 1 else ''}\n",
-        style="bold",
-    )
+    text.append(f"Answers · {agreement_words(answers)}\n", style="bold")
     names = [one_line(answer.annotator) for answer in answers]
     name_width = min(NAME_CELLS, max([cell_len(name) for name in names] + [len("annotator")]))
+    labels = reviewer_labels(task, candidates)
+    seen_by_row = [their_cards(answer.shown_order, labels) for answer in answers]
+    # the column only when someone saw another order than the reviewer's
+    seen_width = max(len("they saw"), len(" ".join(labels))) if any(seen_by_row) else 0
     if task == "pair":
-        marks_head = [cell("choice", 9)]
+        marks_head = [cell("choice", CHOICE_CELLS)]
     else:
         marks_head = [cell(f"cand {index + 1}", 6, "center") for index in range(candidates)]
-    header = [cell(" #", 2), cell("annotator", name_width), *marks_head, cell("final", 5), cell("time", 5, "right")]
+    header = [
+        cell(" #", 2),
+        cell("annotator", name_width),
+        *marks_head,
+        *([cell("they saw", seen_width)] if seen_width else []),
+        cell("final", 5),
+        cell("time", 5, "right"),
+    ]
     head = GAP.join([*header, Text("comment")])
     head.truncate(width, overflow="ellipsis")
     head.stylize("bold")
@@ -115,8 +146,12 @@ def answers_table(
     for row, (answer, name) in enumerate(zip(answers, names)):
         chosen = row == selected
         discarded = answer.status != "submitted"
+        cards = seen_by_row[row]
         if task == "pair":
-            marks = [cell("discarded" if discarded else pair_label(answer.ranks, answer.both_bad), 9)]
+            choice = pair_label(answer.ranks, answer.both_bad)
+            theirs = their_pair_label(choice, answer.shown_order)
+            shown = "discarded" if discarded else choice if theirs == choice else f"{choice} (their {theirs})"
+            marks = [cell(shown, CHOICE_CELLS)]
         else:
             ranks = list(answer.ranks[:candidates]) + [0] * (candidates - len(answer.ranks))
             marks = [cell("–" if discarded or not rank else str(rank), 6, "center") for rank in ranks]
@@ -129,14 +164,18 @@ def answers_table(
                 comment.append(" · ")
         elif answer.both_bad and task != "pair":
             comment.append("all bad · ", style="bold")
-        comment.append(one_line(answer.comment, COMMENT_CHARS))
+        comment.append_text(comment_in_reviewer_terms(one_line(answer.comment, COMMENT_CHARS), cards, labels))
         key = str(row + 1) if row < 9 else ""
+        seen = (
+            [cell(" ".join(cards) if cards else "same", seen_width, style="" if cards else "dim")] if seen_width else []
+        )
         final = Text("✓", style="bold green") if same_answer(answer, review) else Text("")
         line = GAP.join(
             [
                 cell(f">{key}" if chosen else f" {key}", 2),
                 cell(name, name_width),
                 *marks,
+                *seen,
                 cell(final, 5, "center"),
                 cell(seconds_text(answer.seconds_spent), 5, "right"),
                 comment,
@@ -147,6 +186,40 @@ def answers_table(
             line.stylize("reverse")
         text.append("\n")
         text.append_text(line)
+    return text
+
+
+def their_order_text(answer: Annotation, task: str, candidates: int) -> Text | None:
+    """For the selected answer: which candidate each card its annotator saw was, when they
+    saw another order than the reviewer's (None when the same)."""
+    labels = reviewer_labels(task, candidates)
+    cards = their_cards(answer.shown_order, labels)
+    if cards is None:
+        return None
+    text = Text(end="")
+    text.append(f"{one_line(answer.annotator, NAME_CELLS)} saw another order: ", style="bold")
+    text.append(mapping_words(cards, labels))
+    return text
+
+
+WRITTEN_CHARS = 300  # of a written answer shown (the whole text with the expand key)
+
+
+def written_answers_text(answers: Sequence[Annotation], candidates: int, expanded: bool = False) -> Text | None:
+    """The answers annotators wrote themselves, with where each put theirs among the
+    candidates: shown to the reviewer whether or not they were promoted (None: no one wrote one)."""
+    written = [a for a in answers if a.written is not None and a.written.strip()]
+    if not written:
+        return None
+    text = Text(end="")
+    text.append(f"Written answers · {len(written)}", style="bold")
+    for answer in written:
+        place = written_place(answer.written_rank or 1, candidates, "their")
+        text.append("\n")
+        text.append(one_line(answer.annotator, NAME_CELLS), style="bold")
+        text.append(f" ({place}): ", style="dim")
+        body = answer.written or ""
+        text.append(neutralise(body) if expanded else one_line(body, WRITTEN_CHARS))
     return text
 
 

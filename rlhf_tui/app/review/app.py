@@ -17,6 +17,7 @@ from rlhf_tui.app.review.keys import review_binding_ids
 from rlhf_tui.app.review.screen import ReviewContext, ReviewScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
 from store import PreferenceStore
+from store.service.client import ServiceClient
 
 
 class ReviewApp(App[None]):
@@ -94,6 +95,8 @@ class ReviewApp(App[None]):
             self.quit_when_saved()
             return
         unsent = self.jobs.pending
+        if isinstance(self.store, ServiceClient):
+            self.store.give_up()  # a call waiting for a lost service ends now, so the process can
         self.exit(
             return_code=130, message=Text(f"Quit at once: {unsent} store call(s) had not run; unsaved reviews lost.")
         )

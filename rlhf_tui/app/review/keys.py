@@ -144,3 +144,28 @@ def review_key(binding_id: str, keymap: dict[str, str]) -> str:
             if binding.id == binding_id:
                 return keymap.get(binding_id, binding.key).split(",")[0].strip()
     raise KeyError(binding_id)
+
+
+# The review footer: most needed first (what is left out when the terminal is narrow) ...
+REVIEW_FOOTER_PRIORITY: list[str] = [
+    *(f"review.select_annotator_{n}" for n in range(1, 10)),
+    "review.accept",
+    *(f"review.rank.candidate_{n}" for n in range(1, 10)),
+    "review.rank.save",
+    *("review.pair.a_better", "review.pair.b_better", "review.pair.tie", "review.pair.both_bad"),
+    "review.cancel_own",
+    "review.own_answer",
+    "review.next",
+    "review.previous",
+    "review.quit",
+    "review.help",
+    "review.rank.tie",
+    "review.rank.clear",
+    "review.note",
+    "review.gold",
+    "review.jump",
+]
+# ... and the order it shows them in: the bindings' own order.
+REVIEW_FOOTER_ORDER: list[str] = [
+    b.id for b in (*REVIEW_BINDINGS, *REVIEW_RANK_BINDINGS, *REVIEW_PAIR_BINDINGS, *REVIEW_OWN_BINDINGS) if b.id
+]

@@ -6,43 +6,63 @@ ranking or choice (r, then the annotate screen's keys), with a note (c) and a go
 
 Every store call goes through the store worker (`StoreJobQueue`); the records around the
 one on screen are fetched ahead (`ReviewWalk`), so next and previous never wait for it.
-A decision is saved behind the reviewer's back and the next record is shown at once."""
+A decision is saved behind the reviewer's back and the next record is shown at once.
+
+What a key decides is worked out in `decisions.py` (plain Python), the messages from the
+store worker are in `messages.py`, and the status line is a widget (`status_line.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
-from rlhf_tui.app.annotate.ranking import Ranking, pair_ranks
+from rlhf_tui.app.annotate.ranking import Ranking
 from rlhf_tui.app.messages import StoreFailed
-from rlhf_tui.app.review.answers_view import answer_words, answers_table, one_line, pair_label, review_text
+from rlhf_tui.app.review import decisions
+from rlhf_tui.app.review.answers_view import (
+    answers_table,
+    one_line,
+    review_text,
+    their_order_text,
+    written_answers_text,
+)
 from rlhf_tui.app.review.candidate_panel import CandidatePanel
+from rlhf_tui.app.review.decisions import CannotDecide, Draft, Mode
 from rlhf_tui.app.review.help import ReviewHelpScreen
 from rlhf_tui.app.review.keys import (
     REVIEW_BINDINGS,
+    REVIEW_FOOTER_ORDER,
+    REVIEW_FOOTER_PRIORITY,
     REVIEW_OWN_BINDINGS,
     REVIEW_PAIR_BINDINGS,
     REVIEW_RANK_BINDINGS,
     review_key,
 )
+from rlhf_tui.app.review.messages import (
+    BundlesLoaded,
+    QueuePageLoaded,
+    ReviewRecordFound,
+    ReviewSaved,
+    ReviewStarted,
+)
 from rlhf_tui.app.review.model_suggestion import ModelSuggestion
 from rlhf_tui.app.review.prompt_box import PromptBox
+from rlhf_tui.app.review.status_line import ReviewStatusLine
 from rlhf_tui.app.review.walk import ReviewBundle, ReviewWalk, find_item, load_bundles
 from rlhf_tui.app.safe_text import PREVIEW_CHARS
 from rlhf_tui.app.screens.text_prompt import TextPromptScreen
 from rlhf_tui.app.store_jobs import StoreJobQueue
+from rlhf_tui.app.widgets import KeyFooter
 from store import Dataset, PreferenceStore
-from store.types import Review, ReviewInput, ReviewItem
+from store.types import ReviewInput, ReviewItem
 
-Mode = Literal["choose", "own"]
-PAIR_VERDICTS = {"A": ("better", "worse"), "B": ("worse", "better"), "tie": ("tie", "tie")}
 NEEDS_RECORD = frozenset({"select_annotator", "accept", "own_answer", "note", "gold", "expand"})
 OWN_RANK_ACTIONS = frozenset({"rank", "tie", "clear", "save_ranking"})
 
@@ -72,15 +92,6 @@ class ReviewContext:
     ahead: int = 5  # records fetched ahead of the one on screen
 
 
-@dataclass
-class Draft:
-    """The reviewer's note and gold mark for the record on screen, until saved with a decision."""
-
-    record_id: int
-    note: str
-    gold: bool
-
-
 class ReviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *REVIEW_BINDINGS,
@@ -89,34 +100,6 @@ class ReviewScreen(Screen[None]):
         *REVIEW_OWN_BINDINGS,
     ]
     CSS_PATH = "review.tcss"
-
-    class Started(Message):
-        def __init__(self, dataset: Dataset, items: list[ReviewItem]) -> None:
-            super().__init__()
-            self.dataset = dataset
-            self.items = items
-
-    class PageLoaded(Message):
-        def __init__(self, items: list[ReviewItem]) -> None:
-            super().__init__()
-            self.items = items
-
-    class BundlesLoaded(Message):
-        def __init__(self, bundles: list[ReviewBundle], asked: list[int]) -> None:
-            super().__init__()
-            self.bundles = bundles
-            self.asked = asked
-
-    class Found(Message):
-        def __init__(self, external_id: str, item: ReviewItem | None) -> None:
-            super().__init__()
-            self.external_id = external_id
-            self.item = item
-
-    class ReviewSaved(Message):
-        def __init__(self, review: Review) -> None:
-            super().__init__()
-            self.review = review
 
     def __init__(self, context: ReviewContext) -> None:
         super().__init__()
@@ -147,9 +130,10 @@ class ReviewScreen(Screen[None]):
         yield CandidatePanel(id="review-candidates")
         yield Static(id="review-answers")
         yield ModelSuggestion(id="review-model")  # the reward model's ranking, marked as the model's
+        yield Static(id="review-written")
         yield Static(id="review-state")
-        yield Static(id="review-status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield ReviewStatusLine(id="review-status")
+        yield KeyFooter(REVIEW_FOOTER_PRIORITY, REVIEW_FOOTER_ORDER)
 
     def on_mount(self) -> None:
         self.query_one(PromptBox).show_message("Loading the review queue…")
@@ -160,7 +144,7 @@ class ReviewScreen(Screen[None]):
             return dataset, store.review_queue(name, order, who, 0, page)
 
         self.walk.page_in_flight = True
-        self.jobs.submit(self, "opening the review", start, lambda result: self.Started(*result), tag="start")
+        self.jobs.submit(self, "opening the review", start, lambda result: ReviewStarted(*result), tag="start")
 
     @property
     def task_kind(self) -> str:
@@ -204,7 +188,7 @@ class ReviewScreen(Screen[None]):
             self.refresh_bindings()
 
     # -- store results ---------------------------------------------------------------------
-    async def on_review_screen_started(self, message: Started) -> None:
+    async def on_review_started(self, message: ReviewStarted) -> None:
         self.dataset = message.dataset
         self.walk.add_page(message.items)
         if not self.walk.items:
@@ -212,18 +196,18 @@ class ReviewScreen(Screen[None]):
             return
         self.fetch_around()
 
-    def on_review_screen_page_loaded(self, message: PageLoaded) -> None:
+    def on_queue_page_loaded(self, message: QueuePageLoaded) -> None:
         self.walk.add_page(message.items)
         self.fetch_around()
         self.show_header()
 
-    async def on_review_screen_bundles_loaded(self, message: BundlesLoaded) -> None:
+    async def on_bundles_loaded(self, message: BundlesLoaded) -> None:
         self.walk.bundles_loaded(message.bundles, message.asked)
         current = self.walk.current
         if current is not None and current.record_id in message.asked and self.shown_record != current.record_id:
             await self.show_current()
 
-    def on_review_screen_review_saved(self, message: ReviewSaved) -> None:
+    def on_review_saved(self, message: ReviewSaved) -> None:
         review = message.review
         self.saving.discard(review.record_id)
         self.walk.review_saved(review)
@@ -260,7 +244,7 @@ class ReviewScreen(Screen[None]):
                 self,
                 "reading the review queue",
                 lambda: store.review_queue(name, order, who, offset, page),
-                self.PageLoaded,
+                QueuePageLoaded,
                 tag="page",
             )
 
@@ -268,7 +252,7 @@ class ReviewScreen(Screen[None]):
         store, asked = self.store, [item.record_id]
 
         def reply(bundles: list[ReviewBundle]) -> Message:
-            return self.BundlesLoaded(bundles, asked)
+            return BundlesLoaded(bundles, asked)
 
         self.jobs.submit(
             self,
@@ -291,6 +275,7 @@ class ReviewScreen(Screen[None]):
                 self.query_one(PromptBox).show_message("Loading the record…")
             self.query_one("#review-answers", Static).update(Text("", end=""))
             self.query_one(ModelSuggestion).show_record(self.store, self.jobs, None)
+            self.query_one("#review-written", Static).display = False
             self.query_one("#review-state", Static).update(Text("", end=""))
             self.show_header()
             self.show_status()
@@ -298,8 +283,7 @@ class ReviewScreen(Screen[None]):
             return
         record = bundle.record
         if self.draft is None or self.draft.record_id != record.id:
-            review = bundle.review
-            self.draft = Draft(record.id, review.note if review else "", review.gold if review else False)
+            self.draft = decisions.draft_for(bundle)
             self.selected = None
             self.mode = "choose"
             self.expanded = False
@@ -370,12 +354,19 @@ class ReviewScreen(Screen[None]):
             box.update(table)
         else:
             box.update(table, layout=False)  # as tall as before: repainted without laying out the screen
+        written = written_answers_text(bundle.answers, count, self.expanded)
+        written_box = self.query_one("#review-written", Static)
+        written_box.display = written is not None
+        if written is not None:
+            written_box.update(written)
         state = review_text(bundle.review, bundle.history, self.task_kind, self.reviewer)
+        if self.mode == "choose" and self.selected is not None:
+            order = their_order_text(bundle.answers[self.selected], self.task_kind, count)
+            if order is not None:
+                state.append("\n")
+                state.append_text(order)
         draft = self.draft
-        review = bundle.review
-        pending = review is None and (draft.note or draft.gold) if draft else False
-        changed = review is not None and draft is not None and (draft.note, draft.gold) != (review.note, review.gold)
-        if draft is not None and (pending or changed):
+        if draft is not None and decisions.unsaved_draft(bundle, draft):
             state.append("\nyours, saved with your decision: ", style="bold cyan")
             state.append("gold" if draft.gold else "not gold")
             if draft.note:
@@ -392,18 +383,9 @@ class ReviewScreen(Screen[None]):
                 rank = ranking.rank_of(card.position)
                 card.show_rank(rank, rank > 0 and len(ranking.groups[rank - 1]) > 1)
             return
-        ranks: tuple[int, ...] = ()
-        both_bad = False
-        if self.mode == "choose" and self.selected is not None:
-            answer = bundle.answers[self.selected]
-            if answer.status == "submitted":
-                ranks, both_bad = tuple(answer.ranks), answer.both_bad
-        elif self.mode == "choose" and bundle.review is not None:
-            ranks, both_bad = tuple(bundle.review.ranks), bundle.review.both_bad
+        ranks, both_bad = decisions.chosen_marks(bundle, self.mode, self.selected)
         if self.task_kind == "pair" and len(cards) == 2:
-            label = pair_label(ranks, both_bad) if ranks else ""
-            verdicts = ("both bad", "both bad") if label == "both bad" else PAIR_VERDICTS.get(label, ("", ""))
-            for card, verdict in zip(cards, verdicts):
+            for card, verdict in zip(cards, decisions.pair_verdicts(ranks, both_bad)):
                 card.show_choice(verdict)
             return
         for card in cards:
@@ -411,38 +393,15 @@ class ReviewScreen(Screen[None]):
             card.show_rank(rank, rank > 0 and ranks.count(rank) > 1)
 
     def show_status(self) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
-        bundle = self.walk.current_bundle
-        if self.mode == "own" and self.task_kind == "rank":
-            text.append(" YOUR RANKING ", style="bold reverse cyan")
-            n = len(bundle.record.candidates) if bundle else 0
-            text.append(
-                f" 1–{n}: best first · {self.key('review.rank.tie')}: the next one ties · "
-                f"{self.key('review.rank.clear')}: clear · {self.key('review.rank.save')}: save · "
-                f"{self.key('review.cancel_own')}: cancel"
-            )
-            if self.ranking.tie_pending:
-                text.append(" · tie: the next shares the rank", style="bold yellow")
-        elif self.mode == "own":
-            text.append(" YOUR CHOICE ", style="bold reverse cyan")
-            text.append(
-                f" {self.key('review.pair.a_better')}: A better · {self.key('review.pair.b_better')}: B better · "
-                f"{self.key('review.pair.tie')}: tie · {self.key('review.pair.both_bad')}: both bad · "
-                f"{self.key('review.cancel_own')}: cancel"
-            )
-        elif bundle is not None:
-            if self.selected is None:
-                rows = min(9, len(bundle.answers))
-                text.append(f" 1–{rows}: pick an annotator's answer, then {self.key('review.accept')} accepts")
-                text.append(f" · {self.key('review.own_answer')}: your own")
-            else:
-                who = one_line(bundle.answers[self.selected].annotator)
-                text.append(f" {self.key('review.accept')}: accept {who}'s answer", style="bold")
-                text.append(f" · another digit: another annotator · {self.key('review.own_answer')}: your own")
-        if self.feedback.plain:
-            text.append(" · ")
-            text.append_text(self.feedback)
-        self.query_one("#review-status", Static).update(text, layout=False)  # one line, always
+        self.query_one(ReviewStatusLine).show(
+            mode=self.mode,
+            task=self.task_kind,
+            bundle=self.walk.current_bundle,
+            selected=self.selected,
+            tie_pending=self.ranking.tie_pending,
+            feedback=self.feedback,
+            key=self.key,
+        )
 
     def _external_id(self, record_id: int) -> str:
         bundle = self.walk.bundles.get(record_id)
@@ -461,7 +420,7 @@ class ReviewScreen(Screen[None]):
             self,
             f"saving the review of {external}",
             lambda: store.save_review(review),
-            self.ReviewSaved,
+            ReviewSaved,
             tag=f"save:{record_id}",
         )
 
@@ -475,25 +434,14 @@ class ReviewScreen(Screen[None]):
     def amend_or_keep(self, bundle: ReviewBundle, what: str) -> None:
         """A reviewed record gets the draft's note and gold mark as a new revision at once;
         an unreviewed one keeps them for the decision."""
-        draft, review = self.draft, bundle.review
+        draft = self.draft
         if draft is None:
             return
-        if review is None:
+        amended = decisions.amendment(bundle, draft, self.reviewer)
+        if amended is None:
             self.feedback = Text(f"{what}: saved with your decision", end="")
         else:
-            self.save(
-                bundle,
-                ReviewInput(
-                    bundle.record.id,
-                    self.reviewer,
-                    tuple(review.ranks),
-                    review.both_bad,
-                    review.accepted_from,
-                    draft.note,
-                    draft.gold,
-                ),
-                f"{what} (amending)",
-            )
+            self.save(bundle, amended, f"{what} (amending)")
         self.show_answers()
         self.show_header()
         self.show_status()
@@ -524,12 +472,12 @@ class ReviewScreen(Screen[None]):
                 self,
                 f"finding record {one_line(external_id)}",
                 lambda: find_item(store, name, external_id),
-                lambda item: self.Found(external_id, item),
+                lambda item: ReviewRecordFound(external_id, item),
             )
 
         self.app.push_screen(TextPromptScreen("Go to a record", "The record's id from the file, e.g. r17:"), go)
 
-    async def on_review_screen_found(self, message: Found) -> None:
+    async def on_review_record_found(self, message: ReviewRecordFound) -> None:
         if message.item is None:
             self.notify(
                 f"No record {one_line(message.external_id)!r} in this dataset.", markup=False, severity="warning"
@@ -556,17 +504,12 @@ class ReviewScreen(Screen[None]):
         bundle = self.walk.current_bundle
         if bundle is None or self.mode != "choose":
             return
-        if self.selected is None:
-            rows = min(9, len(bundle.answers))
-            self.notify(f"Press 1–{rows} to pick an annotator's answer first.", markup=False, severity="warning")
+        try:
+            review, what = decisions.accepting(bundle, self.selected, self.reviewer, self.draft)
+        except CannotDecide as why:
+            self.notify(str(why), markup=False, severity="warning" if self.selected is None else "information")
             return
-        answer = bundle.answers[self.selected]
-        if answer.status != "submitted":
-            self.notify(f"{one_line(answer.annotator)} discarded this record: nothing to accept.", markup=False)
-            return
-        draft = self.draft or Draft(bundle.record.id, "", False)
-        review = ReviewInput(bundle.record.id, self.reviewer, (), False, answer.annotator, draft.note, draft.gold)
-        await self.decide(bundle, review, f"accepted {one_line(answer.annotator)}'s answer")
+        await self.decide(bundle, review, what)
 
     # -- one's own answer ------------------------------------------------------------------------
     def action_own_answer(self) -> None:
@@ -611,27 +554,23 @@ class ReviewScreen(Screen[None]):
         bundle = self.walk.current_bundle
         if bundle is None:
             return
-        left = len(self.ranking.unranked_positions())
-        if left > 1:
-            self.notify(f"Rank every candidate first ({left} not ranked yet).", markup=False, severity="warning")
+        try:
+            review, what = decisions.own_ranking(bundle, self.ranking, self.reviewer, self.draft)
+        except CannotDecide as why:
+            self.notify(str(why), markup=False, severity="warning")
             return
-        self.ranking.complete_last()
-        ranks = self.ranking.canonical_ranks()
-        draft = self.draft or Draft(bundle.record.id, "", False)
-        review = ReviewInput(bundle.record.id, self.reviewer, ranks, False, None, draft.note, draft.gold)
-        await self.decide(bundle, review, f"your ranking {answer_words('rank', ranks, False)}")
+        await self.decide(bundle, review, what)
 
     async def action_decide(self, choice: str) -> None:
         bundle = self.walk.current_bundle
         if bundle is None:
             return
-        if len(bundle.record.candidates) != 2:
-            self.notify("This record does not have exactly 2 candidates.", markup=False, severity="error")
+        try:
+            review, what = decisions.own_choice(bundle, choice, self.reviewer, self.draft)
+        except CannotDecide as why:
+            self.notify(str(why), markup=False, severity="error")
             return
-        ranks, both_bad = pair_ranks((0, 1), choice)
-        draft = self.draft or Draft(bundle.record.id, "", False)
-        review = ReviewInput(bundle.record.id, self.reviewer, ranks, both_bad, None, draft.note, draft.gold)
-        await self.decide(bundle, review, f"your choice: {answer_words('pair', ranks, both_bad)}")
+        await self.decide(bundle, review, what)
 
     # -- note, gold, texts ---------------------------------------------------------------------
     def action_note(self) -> None:
@@ -667,6 +606,7 @@ class ReviewScreen(Screen[None]):
             for card, candidate in zip(self.query_one(CandidatePanel).cards, bundle.record.candidates):
                 card.show(candidate, self.limit(), self.key("review.expand"))
             self.shown_record = bundle.record.id
+            self.show_answers()  # the written answers in full, or cut again
 
     # -- app-wide keys -------------------------------------------------------------------------
     def action_help(self) -> None:

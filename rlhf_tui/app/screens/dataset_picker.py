@@ -43,7 +43,7 @@ class DatasetPickerScreen(Screen[str]):
         self.jobs = jobs
 
     def compose(self):
-        yield Static(Content("Choose a dataset to annotate"), id="picker-note")
+        yield Static(Content("Choose a dataset to annotate: ↑ ↓ to move, enter to open it"), id="picker-note")
         yield OptionList(id="datasets")
         yield Footer()
 

@@ -1,7 +1,9 @@
 """One candidate answer in a bordered card that scrolls on its own; its title is the
 key that ranks it (1…9, or A/B) and its subtitle the rank, rating or thumb it has been
-given. An empty answer (possible in imported hh/trl files) says so. `WrittenCard` shows
-the annotator's own written answer after the candidates."""
+given. A card whose text goes on below its border says so in its title, with how to
+scroll it; the focused card has a shaded background and says so too (marks such as the
+first rank change only the border). An empty answer (possible in imported hh/trl files)
+says so. `WrittenCard` shows the annotator's own written answer after the candidates."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from textual.css.types import EdgeType
 from textual.geometry import Size
 from textual.widgets import Static
 
-from rlhf_tui.app.annotate.ranking import ordinal
+from rlhf_tui.app.annotate.ranking import ordinal, written_place
 from rlhf_tui.app.safe_text import render_untrusted
 from store import Candidate
 
@@ -32,7 +34,7 @@ EMPTY_ANSWER = "(empty answer)"
 class CandidateCard(VerticalScroll, can_focus=True):
     DEFAULT_CSS = """
     CandidateCard { border: round $panel-lighten-2; padding: 0 1; height: 1fr; min-height: 3; }
-    CandidateCard:focus { border: round $accent; }
+    CandidateCard:focus { border: round $accent; background: $boost; }
     CandidateCard > Static { width: 1fr; }
     CandidateCard.-cursor { border-title-style: bold reverse; }
     """
@@ -43,12 +45,50 @@ class CandidateCard(VerticalScroll, can_focus=True):
         self.label = label
         self.text_length = 0
         self._marks: tuple | None = None  # what the border shows now: unchanged marks are not repainted
+        self._cursor = False  # rate and thumbs mode: the card the keys act on
+        self._cursor_mode = False  # rate and thumbs mode: the keys' card is focused, ↓ and tab move between cards
+        self._title: tuple | None = None  # what the title shows now
 
     def compose(self):
         yield Static(classes="candidate-body")
 
     def on_mount(self) -> None:
-        self.border_title = Content(self.label)
+        self.refresh_title()
+
+    def lines_below(self) -> int:
+        """Lines of text below the card's lower border (0 when all of it shows)."""
+        return max(0, round(self.max_scroll_y - self.scroll_y))
+
+    def refresh_title(self) -> None:
+        """The label, and whether the text goes on below and how to scroll it."""
+        below, focused = self.lines_below(), self.has_focus
+        if self._title == (self._cursor, below, focused):
+            return
+        self._title = (self._cursor, below, focused)
+        title = f"▶ {self.label} ◀" if self._cursor else self.label
+        if below:
+            if self._cursor_mode:
+                how = ": pgdn" if focused else ""
+            else:
+                how = ": ↓ pgdn" if focused else ": tab, ↓"
+            title += f" · ↓ {below} more line{'s' if below != 1 else ''}{how}"
+        elif focused and not self._cursor_mode:  # in rate and thumbs mode ▶ ◀ marks it
+            title += " · focused"
+        self.border_title = Content(title)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.refresh_title()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_title)
+
+    def on_focus(self) -> None:
+        self.call_after_refresh(self.refresh_title)  # has_focus is set after this handler
+
+    def on_blur(self) -> None:
+        self.call_after_refresh(self.refresh_title)
 
     @property
     def body(self) -> Static:
@@ -65,13 +105,16 @@ class CandidateCard(VerticalScroll, can_focus=True):
             blank = "" if not text else f" ({len(text)} blank character{'s' if len(text) != 1 else ''})"
             self.body.update(Text(EMPTY_ANSWER + blank, style="dim italic", end=""))
         self.scroll_home(animate=False)
+        self.call_after_refresh(self.refresh_title)  # once the new text is laid out
 
     def show_cursor(self, on: bool) -> None:
         """Rate and thumbs mode: the card the keys act on has a marked title."""
+        self._cursor_mode = True
         if self.has_class("-cursor") == on:
             return
         self.set_class(on, "-cursor")
-        self.border_title = Content(f"▶ {self.label} ◀" if on else self.label)
+        self._cursor = on
+        self.refresh_title()
 
     def show_mark(self, text: str, mark: str = "") -> None:
         """A subtitle and a border of MARK_BORDERS ('' for none): ratings, thumbs."""
@@ -126,5 +169,4 @@ class WrittenCard(CandidateCard):
 
     def show_written(self, text: str, rank: int, candidates: int, edit_key: str, limit: int | None) -> None:
         self.show_text(text, limit)
-        place = "better than every candidate" if rank <= 1 else f"ranked {ordinal(rank)} of {candidates + 1}"
-        self.show_mark(f"{place} · {edit_key}: edit", "written")
+        self.show_mark(f"{written_place(rank, candidates)} · {edit_key}: edit", "written")

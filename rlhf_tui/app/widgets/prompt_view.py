@@ -84,7 +84,10 @@ def render_prompt(
     if expanded:
         shown: RenderableType = Group(*render_turns(earlier, limit, expand_key, markdown))
     else:
-        shown = Group(*(one_line(message.role, message.content) for message in earlier))
+        # One Text of lines: one-line Texts (end="") in a Group would run into a single line.
+        shown = Text("\n", no_wrap=True, overflow="ellipsis", end="").join(
+            one_line(message.role, message.content) for message in earlier
+        )
     return PromptParts(shown, len(earlier), body)
 
 
@@ -105,6 +108,8 @@ class PromptView(VerticalScroll, can_focus=True):
     PromptView.-collapsed { overflow-y: hidden; }
     PromptView > Static { width: 1fr; }
     PromptView > #prompt-earlier { display: none; }
+    PromptView > #prompt-earlier.-one-line-each { text-wrap: nowrap; text-overflow: ellipsis; }
+    PromptView.-collapsed > #prompt-body { text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, max_height_percent: int = 35, **kwargs) -> None:
@@ -154,6 +159,7 @@ class PromptView(VerticalScroll, can_focus=True):
             self.scroll_home(animate=False)
             return
         parts = render_prompt(record, self.limit, self.expand_key, self.markdown, self.expanded)
+        earlier.set_class(not self.expanded, "-one-line-each")
         self._show_earlier(earlier, parts.earlier)
         body.update(parts.body)
         if parts.earlier is None:
@@ -171,11 +177,13 @@ class PromptView(VerticalScroll, can_focus=True):
             if earlier.display:
                 earlier.display = False
             return
-        earlier.update(content)
         earlier.display = True
+        earlier.update(content)
 
     def _scroll_to_last_turn(self) -> None:
         """The turn being answered at the top of the box (or as far as the box scrolls)."""
+        if self.collapsed:  # collapsed since this was asked for: the one line stays at the top
+            return
         body = self.query_one("#prompt-body", Static)
         self.scroll_to(y=body.virtual_region.y, animate=False, immediate=True)
 
