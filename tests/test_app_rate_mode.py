@@ -18,7 +18,7 @@ from app_support import (
     settle,
 )
 
-from rlhf_tui.app.annotate import RateScreen
+from rlhf_tui.app.annotate.rate import RateScreen
 from rlhf_tui.app.widgets import CandidateGrid
 
 

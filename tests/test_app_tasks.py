@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 from app_support import AXES, build_store, make_app, press, screen_has, settle
 
-from rlhf_tui.app.annotate import PairScreen, RankScreen, RateScreen, ThumbsScreen
+from rlhf_tui.app.annotate.pair import PairScreen
+from rlhf_tui.app.annotate.rank import RankScreen
+from rlhf_tui.app.annotate.rate import RateScreen
+from rlhf_tui.app.annotate.thumbs import ThumbsScreen
 from rlhf_tui.app.screens import HelpScreen
 from rlhf_tui.app.widgets import CandidateGrid
 from rlhf_tui.commands.core import import_sample_data

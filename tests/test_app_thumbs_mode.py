@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from app_support import ANNOTATOR, arithmetic_rows, build_store, make_app, notices, press, settle
 
-from rlhf_tui.app.annotate import ThumbsScreen
+from rlhf_tui.app.annotate.thumbs import ThumbsScreen
 from rlhf_tui.app.widgets import CandidateGrid
 from store.types import THUMBS_AXIS
 

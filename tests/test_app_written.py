@@ -9,7 +9,7 @@ import pytest
 from app_support import ANNOTATOR, AXES, arithmetic_rows, build_store, make_app, pair_rows, press, settle, shown_texts
 from textual.widgets import Input, TextArea
 
-from rlhf_tui.app.annotate import WrittenAnswerScreen
+from rlhf_tui.app.annotate.written_answer import WrittenAnswerScreen
 from rlhf_tui.app.widgets import CandidateGrid
 
 

@@ -89,3 +89,19 @@ def test_listing_the_datasets_of_a_store_file_loads_no_file_format_library(tmp_p
     open_store(tmp_path / "s.duckdb").close()
     loaded = loaded_by("datasets", "--store", str(tmp_path / "s.duckdb"))
     assert "duckdb" in loaded and "pyarrow" not in loaded  # pyarrow is for imports and exports
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "rlhf_tui.app.widgets",
+        "rlhf_tui.app.review",
+        "rlhf_tui.app.annotate.screen",
+        "rlhf_tui.app.admin",
+        "rlhf_tui.app.screens",
+    ],
+)
+def test_each_part_of_the_app_imports_first_in_a_fresh_interpreter(module):
+    # No import circle between the features and the widgets they share, whichever is imported first.
+    out = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

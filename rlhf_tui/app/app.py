@@ -15,7 +15,11 @@ from textual.binding import BindingType
 from textual.worker import get_current_worker
 
 from rlhf_tui.app.admin import AdminScreen
-from rlhf_tui.app.annotate import AnnotateContext, AnnotateScreen, PairScreen, RankScreen, RateScreen, ThumbsScreen
+from rlhf_tui.app.annotate.pair import PairScreen
+from rlhf_tui.app.annotate.rank import RankScreen
+from rlhf_tui.app.annotate.rate import RateScreen
+from rlhf_tui.app.annotate.screen import AnnotateContext, AnnotateScreen
+from rlhf_tui.app.annotate.thumbs import ThumbsScreen
 from rlhf_tui.app.config import AppConfig
 from rlhf_tui.app.keymap import APP_BINDINGS
 from rlhf_tui.app.leaving import left_at_once_message, resent_notice
