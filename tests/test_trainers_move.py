@@ -151,8 +151,8 @@ def test_sft_from_a_store_dataset_lowers_the_loss_on_its_answers_and_not_on_its_
         store=str(db),
         model=str(tiny_model_dir),
         output=str(tmp_path / "sft"),
-        max_steps=8,
-        learning_rate=2e-3,
+        max_steps=12,
+        learning_rate=5e-3,
     )
     result = run_training(cfg, progress=False)
     rows = prepare_data(cfg, result.trainer.processing_class).train
@@ -160,8 +160,9 @@ def test_sft_from_a_store_dataset_lowers_the_loss_on_its_answers_and_not_on_its_
     (answer_before, prompt_before), (answer_after, prompt_after) = _before_after(
         result, lambda m, t: _token_nll(m, rows)
     )
-    # The answers (the chosen ones, starting with LIKED) are learnt; the prompts, as predictable, are not trained on.
-    assert answer_after < answer_before - 1.0, (answer_before, answer_after)
+    # The answers (the chosen ones, starting with LIKED) are learnt. The prompts, as repetitive, are not trained on:
+    # with the loss on every token they fall as far as the answers (measured: 0.80 against 0.69 nats).
+    assert answer_after < answer_before - 0.4, (answer_before, answer_after)
     assert abs(prompt_after - prompt_before) < 0.25 * (answer_before - answer_after), (prompt_before, prompt_after)
 
 
