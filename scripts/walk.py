@@ -213,7 +213,7 @@ class Walk:
     def settings(self) -> dict[str, int]:
         if self.quick:
             return dict(train=8, judge=8, heldout=8, new_tokens=24, steps=3, rloo_steps=2, max_length=96)
-        return dict(train=40, judge=24, heldout=32, new_tokens=96, steps=12, rloo_steps=6, max_length=192)
+        return dict(train=32, judge=16, heldout=24, new_tokens=96, steps=12, rloo_steps=6, max_length=192)
 
     def precision(self) -> list[str]:
         if self.device == "gpu":  # the QLoRA path
