@@ -197,7 +197,7 @@ BENCH_SHAPE = {  # benchmarks/bench_memory_estimate.py's random-init Llama
 @pytest.mark.parametrize("host_device", ["cpu-with-bf16"], indirect=True)
 @pytest.mark.parametrize(
     ("four_bit", "max_length", "measured_mib"),
-    [(True, 256, 773), (False, 512, 946)],  # peak RSS measured by the benchmark on a 2-core CPU with AVX-512 BF16
+    [(True, 256, 770), (False, 512, 1015)],  # peak RSS measured by the benchmark on a 2-core CPU with AVX-512 BF16
 )
 def test_the_reward_models_cpu_estimate_is_within_15_percent_of_the_measured_peak(four_bit, max_length, measured_mib):
     # It was 12% and 25% under: attention scores and the gradients of a layer's saved tensors were not counted.

@@ -13,7 +13,7 @@ Counted from first principles, the same formula for the GPU and the CPU (only th
   checkpointing (non-reentrant) each decoder layer keeps its input; without, every layer keeps all its
   saved tensors (RMSNorm's fp32 copies, q/k/v and the rotary copies, the attention output, the MLP's
   gate/up/act/product, LoRA dropout outputs and masks). On the CPU, attention runs SDPA's math kernel
-  (a padding mask selects it), which keeps each sequence's heads x length x length scores, and the
+  (a padding mask selects it), which keeps each sequence's heads x length x length scores in float32, and the
   backward through a layer holds the gradients of its saved tensors beside them.
 - the backward working set at the head of the backward pass: DPO's fused LM head (TRL) never builds the
   (tokens x vocab) logits; it works in tiles of at most 4096 tokens x 32768 vocabulary entries. With
@@ -207,10 +207,10 @@ def estimate(
     per_layer = tokens * (norms + attention + mlp + lora)
     final = tokens * (4 + 2 * a) * h  # final norm, the hidden states the head reads
     # The CPU's attention (SDPA's math kernel, which a padding mask selects) keeps each sequence's scores
-    # (heads x length x length) for the backward: one copy saved per layer; the backward of a layer adds
-    # the scores' gradient and the softmax's.
+    # (heads x length x length, in float32 whatever the compute dtype) for the backward: one copy saved per
+    # layer; the backward of a layer adds the scores' gradient and the softmax's.
     scores = (
-        0 if device == "gpu" else SEQUENCES_PER_ROW.get(cfg.kind, 2) * t.batch_size * shape.heads * d.max_length**2 * a
+        0 if device == "gpu" else SEQUENCES_PER_ROW.get(cfg.kind, 2) * t.batch_size * shape.heads * d.max_length**2 * 4
     )
     if t.gradient_checkpointing:
         saved, recompute = shape.layers * tokens * h * a + final, per_layer + scores
