@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,3 +85,23 @@ def test_the_failure_names_masked_steps_a_flat_reward_and_a_kl_near_zero(walk, t
     assert "6 of 6 steps had every completion cut (masked)" in reason
     assert "KL ≈ 0" in reason and "reward flat: 0.500 → 0.500" in reason
     assert walk.reason_from_logs(tmp_path / "missing").startswith("no ")
+
+
+@pytest.mark.slow
+def test_the_quick_walk_runs_every_step_and_fails_loudly_with_the_reason(tmp_path):
+    # A tiny random model cannot meet the rule: the walk must say so for every policy, naming what its log shows.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "walk.py"), "--quick", "--out", str(tmp_path / "walk")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "rule: 95% Wilson interval" in done.stdout and "judge RM: win rate" in done.stdout
+    failures = [line for line in done.stderr.splitlines() if line.startswith("FAIL ")]
+    assert [line.split(":")[0] for line in failures] == ["FAIL sft", "FAIL dpo", "FAIL kto", "FAIL rloo"]
+    assert all("its log: " in line and "no training step" not in line for line in failures)
+    assert (tmp_path / "walk" / "curves.png").stat().st_size > 0
+    assert (tmp_path / "walk" / "walk-train.preference.jsonl").stat().st_size > 0
