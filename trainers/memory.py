@@ -12,7 +12,9 @@ Counted from first principles, the same formula for the GPU and the CPU (only th
 - activations: the chosen and rejected sequence of every pair, max length tokens each. With gradient
   checkpointing (non-reentrant) each decoder layer keeps its input; without, every layer keeps all its
   saved tensors (RMSNorm's fp32 copies, q/k/v and the rotary copies, the attention output, the MLP's
-  gate/up/act/product, LoRA dropout outputs and masks).
+  gate/up/act/product, LoRA dropout outputs and masks). On the CPU, attention runs SDPA's math kernel
+  (a padding mask selects it), which keeps each sequence's heads x length x length scores in float32, and the
+  backward through a layer holds the gradients of its saved tensors beside them.
 - the backward working set at the head of the backward pass: DPO's fused LM head (TRL) never builds the
   (tokens x vocab) logits; it works in tiles of at most 4096 tokens x 32768 vocabulary entries. With
   Triton (GPU) a tile is one 16-bit buffer plus an fp32 gradient of the hidden states; the torch fallback
@@ -204,10 +206,20 @@ def estimate(
     lora = sum(dropout * shapes[n][0] + a * m.lora_r for n in targets)
     per_layer = tokens * (norms + attention + mlp + lora)
     final = tokens * (4 + 2 * a) * h  # final norm, the hidden states the head reads
+    # The CPU's attention (SDPA's math kernel, which a padding mask selects) keeps each sequence's scores
+    # (heads x length x length, in float32 whatever the compute dtype) for the backward: one copy saved per
+    # layer; the backward of a layer adds the scores' gradient and the softmax's.
+    scores = (
+        0 if device == "gpu" else SEQUENCES_PER_ROW.get(cfg.kind, 2) * t.batch_size * shape.heads * d.max_length**2 * 4
+    )
     if t.gradient_checkpointing:
-        saved, recompute = shape.layers * tokens * h * a + final, per_layer
+        saved, recompute = shape.layers * tokens * h * a + final, per_layer + scores
     else:
-        saved, recompute = shape.layers * per_layer + final, 0
+        saved, recompute = shape.layers * (per_layer + scores) + final, 0
+    if device != "gpu":
+        # The backward through a layer holds the gradients of its saved tensors (and of its scores and their
+        # softmax) beside them; measured on the CPU, where freed memory also stays in the process.
+        recompute += per_layer + 2 * scores
     if not sequence_classifier:
         tile = min(tokens, HEAD_TILE_TOKENS) * min(shape.vocab, HEAD_TILE_VOCAB)
         if device == "gpu":  # Triton: one 16-bit tile; fp32 gradient of the hidden states
