@@ -347,7 +347,7 @@ class AnswerQueries(RecordQueries):
                     SELECT record_id, (n_candidates + pos - 1)::SMALLINT, written, 'written:' || annotator
                     FROM (
                         SELECT *, row_number() OVER (
-                            PARTITION BY record_id ORDER BY hash(annotator, record_id, ?::UBIGINT), annotator
+                            PARTITION BY record_id ORDER BY hash(concat_ws(':', ?::UBIGINT, record_id, annotator)), annotator
                         ) AS pos FROM (
                             SELECT a.record_id, a.annotator, a.written, r.n_candidates
                             FROM annotations a JOIN records r ON r.id = a.record_id
