@@ -298,7 +298,8 @@ def test_auto_precision_follows_the_device():
 def test_a_cpu_without_bf16_trains_float32_lora_and_says_why(tiny_model_dir, pref_jsonl, tmp_path, capsys, monkeypatch):
     import trainers.precision as precision
 
-    monkeypatch.setattr(precision, "cpu_flags", lambda cpuinfo=None: {"sse4_2", "avx2"})
+    cpu = precision.Device(cuda=False, flags=frozenset({"sse4_2", "avx2"}))  # injected: never the host's flags
+    monkeypatch.setattr(precision, "detect_device", lambda: cpu)
     code, out = _train("reward", tmp_path, tiny_model_dir, pref_jsonl, "rm", "--max-steps", "1", "--eval-split", "0")
     err = capsys.readouterr().err
     assert code == 0, err
