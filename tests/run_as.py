@@ -59,13 +59,6 @@ def preload() -> None:
     for package in (store, rlhf_tui):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             importlib.import_module(info.name)
-    import typer  # it imports parts of its own on first use (help, errors): a clone in a 0700 folder hides them
-
-    for info in pkgutil.walk_packages(typer.__path__, "typer."):
-        try:
-            importlib.import_module(info.name)
-        except ImportError:  # an optional part whose library is not installed
-            pass
 
 
 def become(spec: str) -> None:
