@@ -59,6 +59,20 @@ def preload() -> None:
     for package in (store, rlhf_tui):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             importlib.import_module(info.name)
+    # The CLI's libraries import parts of themselves when first used (typer its vendored click's
+    # decorators, rich its renderables): in a checkout only root may enter (`mktemp -d`, mode 0700) with
+    # its venv inside, USER could not read them later. Their `__main__` is a program, not a part.
+    import rich
+    import typer
+
+    for package in (typer, rich):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.name.rpartition(".")[2] == "__main__":
+                continue
+            try:
+                importlib.import_module(info.name)
+            except (ImportError, AssertionError):  # an extra not installed, or Windows' console (asserts win32)
+                pass
 
 
 def become(spec: str) -> None:
