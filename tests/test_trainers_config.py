@@ -27,7 +27,7 @@ def test_config_file_then_flags(tmp_path):
     cfg = load_config("dpo", toml, {"data": "d.jsonl", "lora_r": 4, "beta": None})
     assert cfg.model.lora_r == 4  # the flag wins
     assert cfg.model.load_in_4bit is False and cfg.training.batch_size == 2 and cfg.dpo.beta == 0.3
-    assert cfg.learning_rate == 5e-6
+    assert cfg.learning_rate == 5e-5  # DPO on a LoRA adapter: ten times a full fine-tune's rate and more
     yaml_file = tmp_path / "train.yaml"
     yaml_file.write_text("model: m\ndata: d.jsonl\noutput: o\nuse_margin: true\nlearning_rate: 0.001\n")
     cfg = load_config("reward", yaml_file)

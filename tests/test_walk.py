@@ -78,6 +78,25 @@ def test_the_rule_judges_each_policy_against_the_base_with_a_wilson_interval(wal
     assert (verdict.satisfied, verdict.base_satisfied) == (1.0, 0.5)
 
 
+def test_rloo_is_judged_against_the_sft_policy_it_started_from_prompt_by_prompt(walk):
+    def row(policy, id, answer, score, tokens):
+        return {"policy": policy, "id": id, "policy_answer": answer, "policy_score": score, "policy_tokens": tokens}
+
+    rows = [
+        row("sft", "a", "A volcano erupts. It is hot. It is tall.", 0.2, 12),
+        row("sft", "b", "An owl hoots.", 0.5, 4),
+        row("rloo", "b", "An owl hoots.", 0.5, 4),  # the same answer, the same score: a tie either way
+        row("rloo", "a", "A volcano erupts.", 0.9, 4),
+        row("rloo", "c", "A comet.", 0.9, 3),  # sft has no answer here: not a pair
+    ]
+    v = walk.head_to_head(rows, "rloo", "sft", {"a": "volcano", "b": "owl", "c": "comet"})
+    assert (v.policy, v.n, v.rule, v.judge) == ("rloo vs sft", 2, 0.75, 0.75)
+    assert (v.tokens, v.base_tokens) == (4.0, 8.0)
+    assert (v.satisfied, v.base_satisfied) == (1.0, 0.5)
+    swapped = walk.head_to_head(rows, "sft", "rloo", {"a": "volcano", "b": "owl"})
+    assert (swapped.rule, swapped.judge) == (0.25, 0.25)
+
+
 def test_the_failure_names_masked_steps_a_flat_reward_and_a_kl_near_zero(walk, tmp_path):
     train = [{"step": i, "loss": 0.1, "reward": 0.5, "kl": 0.0, "completions/clipped_ratio": 1.0} for i in range(6)]
     (tmp_path / "metrics.json").write_text(json.dumps({"train": train}))
@@ -101,7 +120,13 @@ def test_the_quick_walk_runs_every_step_and_fails_loudly_with_the_reason(tmp_pat
     assert done.returncode == 1, done.stderr[-2000:]
     assert "rule: 95% Wilson interval" in done.stdout and "judge RM: win rate" in done.stdout
     failures = [line for line in done.stderr.splitlines() if line.startswith("FAIL ")]
-    assert [line.split(":")[0] for line in failures] == ["FAIL sft", "FAIL dpo", "FAIL kto", "FAIL rloo"]
+    assert [line.split(":")[0] for line in failures] == [
+        "FAIL sft",
+        "FAIL dpo",
+        "FAIL kto",
+        "FAIL rloo",
+        "FAIL rloo vs sft",
+    ]
     assert all("its log: " in line and "no training step" not in line for line in failures)
     assert (tmp_path / "walk" / "curves.png").stat().st_size > 0
     assert (tmp_path / "walk" / "walk-train.preference.jsonl").stat().st_size > 0

@@ -133,7 +133,7 @@ class TrainArgs:
     grad_accum: int = field(default=4, metadata=_help("Forward passes per optimiser step."))
     learning_rate: float | None = field(
         default=None,
-        metadata=_help("Peak learning rate (default: the kind's: 1e-4 reward, 2e-4 SFT, 5e-6 DPO and KTO, 1e-5 RLOO)."),
+        metadata=_help("Peak learning rate (default: the kind's: 1e-4 reward, 2e-4 SFT, 5e-5 DPO and KTO, 1e-5 RLOO)."),
     )
     warmup: float = field(default=0.1, metadata=_help("Linear warm-up: a fraction of the steps (<1) or a count."))
     lr_scheduler: str = field(default="cosine", metadata=_help("Learning-rate schedule after warm-up."))

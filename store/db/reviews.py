@@ -135,7 +135,8 @@ def reviews_of(con: duckdb.DuckDBPyConnection, dataset_id: int) -> list[tuple[in
 def active_leases(
     con: duckdb.DuckDBPyConnection, dataset_id: int, now: datetime, lease_seconds: int
 ) -> list[LeaseInfo]:
-    """Live leases on records their holder has not answered, oldest first."""
+    """Live leases on records their holder has not answered, oldest first (then by holder and record: the
+    leases of one `next_records` call share their time)."""
     rows = con.execute(
         """
         SELECT l.record_id, r.external_id, l.annotator, min(l.expires_at), max(l.expires_at)
@@ -144,7 +145,7 @@ def active_leases(
           AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.record_id = l.record_id AND a.annotator = l.annotator
                           AND a.status IN ('submitted', 'discarded'))
         GROUP BY ALL HAVING max(l.expires_at) > $now
-        ORDER BY min(l.expires_at), l.annotator
+        ORDER BY min(l.expires_at), l.annotator, l.record_id
         """,
         {"d": dataset_id, "now": now},
     ).fetchall()
