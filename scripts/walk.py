@@ -18,7 +18,7 @@ It prints one table, writes OUTPUT/curves.png (every run's training curves) and 
 reason it reads in that run's logs (masked steps, KL near 0, reward or loss flat), when a policy does not
 beat the base on the rule with the interval's lower bound above 0.5.
 
-    python scripts/walk.py                       # SmolLM2-135M-Instruct (make demo-model), CPU, ~40 min
+    python scripts/walk.py                       # SmolLM2-135M-Instruct (make demo-model), CPU, ~20 min (2 cores)
     python scripts/walk.py --quick               # a tiny random model, minutes: the mechanics only
     python scripts/walk.py --device gpu          # the QLoRA path: 4-bit NF4, bf16, paged AdamW
 """
