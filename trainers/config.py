@@ -64,6 +64,21 @@ class DataArgs:
             "Fraction of prompts held out for evaluation; no prompt is in both splits (0 turns evaluation off)."
         ),
     )
+    holdout: float = field(
+        default=0.0,
+        metadata=_help(
+            "Fraction of the prompts kept out of training, chosen by a fixed hash of each prompt's text: every run "
+            "given the same --holdout keeps out the same prompts, whatever its kind, seed or --eval-split, and a "
+            "prompt added later moves no other (0 trains on every prompt)."
+        ),
+    )
+    holdout_only: bool = field(
+        default=False,
+        metadata=_help(
+            "Train on the prompts --holdout keeps out, and on no other: a judge reward model for `rlhf-tui eval` "
+            "that shares no prompt with the runs trained with the same --holdout."
+        ),
+    )
     max_length: int = field(
         default=1024,
         metadata=_help(
@@ -354,6 +369,10 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("--model is required (a local folder, a .gguf file or a hub id)")
     if not 0.0 <= d.eval_split < 1.0:
         raise ConfigError(f"--eval-split must be in [0, 1): {d.eval_split}")
+    if not 0.0 <= d.holdout < 1.0:
+        raise ConfigError(f"--holdout must be in [0, 1): {d.holdout}")
+    if d.holdout_only and d.holdout <= 0:
+        raise ConfigError("--holdout-only needs --holdout FRACTION (the share of prompts kept out of the other runs)")
     for name in ("max_length", "batch_size", "grad_accum", "lora_r", "logging_steps", "save_steps"):
         section = d if hasattr(d, name) else m if hasattr(m, name) else t
         if getattr(section, name) < 1:

@@ -162,6 +162,36 @@ def split_by_prompt(
     return train, evaluation
 
 
+HOLDOUT_SALT = "rlhf-tui holdout v1:"  # changing it would move every prompt between the sides
+
+
+def held_out(key: str, fraction: float) -> bool:
+    """Whether `--holdout FRACTION` keeps this prompt (a `prompt_key`) out of training.
+
+    A fixed hash of the prompt's text, no seed and no count: every run given the same fraction, whatever its
+    kind, seed or data file, keeps out the same prompts, and a prompt added to the dataset later never moves
+    the others. A larger fraction keeps out a superset."""
+    if fraction <= 0:
+        return False
+    digest = hashlib.sha256((HOLDOUT_SALT + key).encode()).digest()
+    return int.from_bytes(digest[:8], "big") < fraction * 2**64
+
+
+def holdout_side(rows: list[dict[str, Any]], fraction: float, only: bool, source: str) -> list[dict[str, Any]]:
+    """The rows a run trains on: without the held-out prompts, or (`only`, a judge) those prompts alone."""
+    if fraction <= 0:
+        return rows
+    kept = [r for r in rows if held_out(prompt_key(r), fraction) == only]
+    if not kept:
+        prompts = len({prompt_key(r) for r in rows})
+        side = "keeps none of" if only else "keeps out all"
+        raise TrainerError(
+            f"--holdout {fraction} {side} the {prompts} prompts of {source}: "
+            + ("raise --holdout" if only else "lower --holdout")
+        )
+    return kept
+
+
 @dataclass
 class EncodedSplit:
     """The tokenised rows of one split and what happened to the others."""

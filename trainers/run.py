@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .config import TrainConfig, report_to, required
-from .data import EncodedSplit, encode_split, load_rows, prompt_key, shuffled, split_by_prompt, to_dataset
+from .data import (
+    EncodedSplit,
+    encode_split,
+    holdout_side,
+    load_rows,
+    prompt_key,
+    shuffled,
+    split_by_prompt,
+    to_dataset,
+)
 from .errors import TrainerError, TrainingOOMError
 from .kinds import BuildRequest, EncodeContext, kind_of
 from .metrics import plot_curves, summarise, write_metrics
@@ -236,6 +245,7 @@ class PreparedData:
     eval_split: EncodedSplit
     train_prompts: int
     eval_prompts: int
+    kept_out_prompts: int = 0  # the other side of --holdout
 
     def counts(self) -> dict[str, int]:
         return {
@@ -254,6 +264,9 @@ def prepare_data(cfg: TrainConfig, tokenizer: Tokenizer, source: str = "the mode
     """Rows read, split by prompt, and tokenised by the kind's encoder (prompts cut from the left to fit)."""
     kind = kind_of(cfg.kind)
     rows = load_rows(cfg.data, kind.data_format, cfg.kto.threshold if cfg.kind == "kto" else None)
+    source_name = f"dataset '{cfg.data.dataset}'" if cfg.data.dataset else str(cfg.data.data)
+    all_prompts = len({prompt_key(r) for r in rows})
+    rows = holdout_side(rows, cfg.data.holdout, cfg.data.holdout_only, source_name)
     train_rows, eval_rows = split_by_prompt(rows, cfg.data.eval_split if kind.evaluates else 0.0, cfg.data.seed)
     if cfg.kind == "kto":  # KTO reads batches in order and pairs answers within one: mix records and labels
         train_rows, eval_rows = shuffled(train_rows, cfg.data.seed), shuffled(eval_rows, cfg.data.seed)
@@ -277,7 +290,19 @@ def prepare_data(cfg: TrainConfig, tokenizer: Tokenizer, source: str = "the mode
         eval_split=eval_split,
         train_prompts=len({prompt_key(r) for r in train_rows}),
         eval_prompts=len({prompt_key(r) for r in eval_rows}),
+        kept_out_prompts=all_prompts - len({prompt_key(r) for r in rows}),
     )
+
+
+def holdout_note(cfg: TrainConfig, data: PreparedData) -> str | None:
+    """Which side of --holdout the run trained on, in prompts."""
+    d = cfg.data
+    if d.holdout <= 0:
+        return None
+    mine, other = data.train_prompts + data.eval_prompts, data.kept_out_prompts
+    if d.holdout_only:
+        return f"--holdout {d.holdout} --holdout-only: the {mine} held-out prompts, none of the other {other}"
+    return f"--holdout {d.holdout}: {mine} prompts, {other} held out (for a judge: --holdout-only)"
 
 
 def length_notes(cfg: TrainConfig, data: PreparedData) -> list[str]:
@@ -377,8 +402,9 @@ def run_training(
     tokenizer = load_tokenizer(source, cfg.model.trust_remote_code, cfg.model.chat_template)
     data = prepare_data(cfg, tokenizer, model_name)
     tell(precision.describe())
-    for note in length_notes(cfg, data):
-        tell(note)
+    for note in [holdout_note(cfg, data), *length_notes(cfg, data)]:
+        if note:
+            tell(note)
     set_seed(cfg.data.seed)  # the reward head and the LoRA weights are initialised before the trainer seeds
     model = load_model(cfg.model, cfg.kind, bool(cfg.training.bf16), trainable=True)
     if source.adapter:

@@ -272,8 +272,9 @@ def eval_command(
         ...,
         "--reward-model",
         "-r",
-        help="The judge: a reward-model folder. Use one held out from the policies' training (another seed or "
-        "split than the reward model RLOO optimised against): a policy beats its own reward model by hacking it.",
+        help="The judge: a reward-model folder that shares no prompt with the policies' training (`train reward "
+        "--holdout F --holdout-only` beside policies trained with --holdout F): a policy beats the reward model it "
+        "was optimised against by hacking it.",
     ),
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Answer the prompts of this dataset."),
     prompts: Path | None = typer.Option(None, "--prompts", help="Or a prompts file (JSONL or text lines)."),
