@@ -3,14 +3,13 @@
 Everything goes through the product, as a team would use it:
 
 1. prompts ("What is a volcano?") are imported by `rlhf-tui generate --prompts`, which writes four
-   candidates per prompt from the base model, into the dataset `walk`; the prompts every policy is
-   judged on are a separate set that shares no asked-about thing with it;
+   candidates per prompt from the base model, into three datasets that share no prompt: `walk-train`
+   (every policy and the reward model RLOO optimises), `walk-judge` (the judge's reward model only) and
+   the held-out prompts every policy is judged on;
 2. a scripted annotator ranks every record by the written RULE below and submits the ranking through
    the store, like a person (annotator `rule-annotator`); `rlhf-tui export` writes the pairs out;
 3. `rlhf-tui train` sft, reward, dpo, kto (from the base) and rloo (from the SFT adapter, against that
-   reward model), every one with `--holdout` (a third of the prompts kept out by the store's fixed split),
-   and a judge reward model with `--holdout --holdout-only`: on those prompts alone, so that no prompt of
-   the judge's was seen by a policy or by the reward model RLOO optimises — disjoint by construction;
+   reward model), and a judge reward model on `walk-judge`;
 4. `rlhf-tui eval` answers the held-out prompts with every policy and the base (greedy) and judges each
    pair three ways: the rule itself (the ground truth, with a 95% Wilson interval), the judge reward
    model, and the mean answer length.
@@ -228,13 +227,8 @@ class Walk:
         return ["--4bit"] if self.device == "gpu" else ["--no-4bit"]
 
 
-def holdout_fraction(s: dict[str, int]) -> str:
-    """`--holdout`: the judge's share of the dataset's prompts (which ones, the store's fixed split decides)."""
-    return f"{s['judge'] / (s['train'] + s['judge']):.3g}"
-
-
 def prompt_sets(s: dict[str, int]) -> dict[str, list[dict]]:
-    """Two prompt sets that share no thing, so no prompt either: the dataset's and the held-out ones."""
+    """Three prompt sets that share no thing, so no prompt either: train, judge, held out."""
     things = list(dict.fromkeys(THINGS))
     needed = s["train"] + s["judge"] + s["heldout"]
     rows = [
@@ -244,10 +238,9 @@ def prompt_sets(s: dict[str, int]) -> dict[str, list[dict]]:
     for r in rows:
         by_thing.setdefault(thing_of(r["prompt"]), []).append(r)
     groups = list(by_thing.values())
-    sets: dict[str, list[dict]] = {"walk": [], "heldout": []}
-    wanted = {"walk": s["train"] + s["judge"], "heldout": s["heldout"]}
+    sets: dict[str, list[dict]] = {"train": [], "judge": [], "heldout": []}
     for g in groups:  # whole things go to one set: the sets share no asked-about thing
-        name = min(sets, key=lambda k: len(sets[k]) / wanted[k])
+        name = min(sets, key=lambda k: len(sets[k]) / s[k])
         sets[name].extend(g)
     return sets
 
@@ -460,41 +453,54 @@ def run(walk: Walk) -> int:
         files[name] = out / f"prompts-{name}.jsonl"
         files[name].write_text("".join(json.dumps(r) + "\n" for r in rows))
     things = {r["id"]: thing_of(r["prompt"]) for r in sets["heldout"]}
-    holdout = holdout_fraction(s)
-    from trainers.data import held_out, prompt_key
-
-    judged = sum(held_out(prompt_key(r), float(holdout)) for r in sets["walk"])
     print(
-        f"walk: {walk.base} on the {walk.device}; {len(sets['walk'])} prompts in `walk` (--holdout {holdout}: "
-        f"{len(sets['walk']) - judged} for the policies and their reward model, {judged} for the judge only), "
+        f"walk: {walk.base} on the {walk.device}; {len(sets['train'])} train, {len(sets['judge'])} judge, "
         f"{len(sets['heldout'])} held-out prompts; rule:\n{RULE}",
         flush=True,
     )
 
     new_tokens, length = str(s["new_tokens"]), str(s["max_length"])
-    walk.cli(
-        "generate",
-        "generate",
-        *("--model", walk.base, "--prompts", str(files["walk"]), "--into", "walk", "--n", "4"),
-        *("--temperature", "1.0", "--max-new-tokens", new_tokens, *walk.inference()),
-    )
-    print(f"   {annotate(walk, 'walk')} records of walk ranked by {ANNOTATOR}", flush=True)
-    walk.cli(
-        "export",
-        "export",
-        *("--dataset", "walk", "--format", "preference", "--out", str(out / "walk.preference.jsonl")),
-    )
+    for name in ("train", "judge"):
+        walk.cli(
+            f"generate-{name}",
+            "generate",
+            "--model",
+            walk.base,
+            "--prompts",
+            str(files[name]),
+            "--into",
+            f"walk-{name}",
+            "--n",
+            "4",
+            "--temperature",
+            "1.0",
+            "--max-new-tokens",
+            new_tokens,
+            *walk.inference(),
+        )
+        ranked = annotate(walk, f"walk-{name}")
+        print(f"   {ranked} records of walk-{name} ranked by {ANNOTATOR}", flush=True)
+        walk.cli(
+            f"export-{name}",
+            "export",
+            "--dataset",
+            f"walk-{name}",
+            "--format",
+            "preference",
+            "--out",
+            str(out / f"walk-{name}.preference.jsonl"),
+        )
 
     p = walk.precision()
     common = ["--max-length", length, "--batch-size", "4", "--grad-accum", "1", *p]
     runs = {k: out / k for k in ("sft", "reward", "dpo", "kto", "rloo", "judge")}
 
-    def train(name: str, kind: str, *options: str, seed: str = "1") -> None:
+    def train(name: str, kind: str, *options: str, dataset: str = "walk-train", seed: str = "1") -> None:
         walk.cli(
             f"train-{name}",
             "train",
             kind,
-            *("--dataset", "walk", "--holdout", holdout, "--model", walk.base, "--output", str(runs[name])),
+            *("--dataset", dataset, "--model", walk.base, "--output", str(runs[name])),
             *("--max-steps", str(s["steps"]), "--eval-split", "0.15", "--seed", seed),
             *options,
             *common,
@@ -502,15 +508,14 @@ def run(walk: Walk) -> int:
 
     train("sft", "sft")
     train("reward", "reward")
-    train("judge", "reward", "--holdout-only", seed="2")  # prompts no policy and no other model saw
+    train("judge", "reward", dataset="walk-judge", seed="2")  # prompts no policy and no other model saw
     train("dpo", "dpo", "--learning-rate", LORA_POLICY_LR)
     train("kto", "kto", "--learning-rate", LORA_POLICY_LR)
     walk.cli(
         "train-rloo",
         "train",
         "rloo",
-        *("--dataset", "walk", "--holdout", holdout, "--model", str(runs["sft"])),
-        *("--reward-model", str(runs["reward"])),
+        *("--dataset", "walk-train", "--model", str(runs["sft"]), "--reward-model", str(runs["reward"])),
         *("--output", str(runs["rloo"]), "--max-steps", str(s["rloo_steps"]), "--learning-rate", RLOO_LR),
         *("--num-generations", "4", "--batch-size", "8", "--grad-accum", "1", "--max-new-tokens", new_tokens),
         *("--max-length", length, "--sample-every", "2", "--seed", "1", *p),

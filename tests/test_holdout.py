@@ -118,3 +118,27 @@ def test_a_judge_trained_on_the_held_out_prompts_of_a_store_dataset_says_so(tiny
     assert summary["train_prompts"] == held
     err = capsys.readouterr().err
     assert f"--holdout 0.5 --holdout-only: the {held} held-out prompts, none of the other {12 - held}" in err
+
+
+def test_eval_answers_exactly_the_prompts_the_judge_trained_on():
+    from rlhf_tui.commands.loop import held_out_prompts
+    from trainers.generation import PromptItem
+
+    chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "why is ice slippery?"}]
+    prompts = [f"what is thing {i}?" for i in range(40)] + [chat]
+    items = [PromptItem(id=str(i), prompt=p, metadata={}) for i, p in enumerate(prompts)]
+    rows = [{"prompt": p, "chosen": "a", "rejected": "b"} for p in prompts]
+    judged = [i.prompt for i in held_out_prompts(items, 0.4, "x")]
+    assert judged == [r["prompt"] for r in holdout_side(rows, 0.4, True, "x")]
+    assert 0 < len(judged) < len(prompts)
+
+
+def test_eval_holdout_that_keeps_no_prompt_is_one_line_before_any_model_loads(tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("only one prompt\n")
+    fraction = "0.001"  # this prompt's hash is not among the lowest thousandth
+    assert not held_out(prompt_key({"prompt": "only one prompt"}), float(fraction))
+    args = ["eval", "--policy", str(tmp_path / "none"), "--reference", str(tmp_path / "none")]
+    code = cli_main([*args, "--reward-model", str(tmp_path / "none"), "--prompts", str(prompts), "--holdout", fraction])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err == f"error: --holdout 0.001 keeps none of the 1 prompts of {prompts}"

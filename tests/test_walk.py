@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,13 +41,13 @@ def test_a_short_finished_answer_naming_the_thing_beats_a_long_cut_one(walk):
     assert walk.rule_ranks([long_cut, short, short, "It erupts."], "volcano") == (3, 1, 1, 2)
 
 
-def test_the_dataset_and_the_judged_prompts_share_no_asked_about_thing(walk):
+def test_the_three_prompt_sets_share_no_asked_about_thing(walk):
     sets = walk.prompt_sets(dict(train=40, judge=24, heldout=32))
     things = {name: {walk.thing_of(r["prompt"]) for r in rows} for name, rows in sets.items()}
-    assert not things["walk"] & things["heldout"]
-    assert (len(sets["walk"]), len(sets["heldout"])) == (64, 32)
+    assert not (things["train"] & things["judge"] or things["train"] & things["heldout"])
+    assert not things["judge"] & things["heldout"]
+    assert sum(len(rows) for rows in sets.values()) == 96
     assert len({r["id"] for rows in sets.values() for r in rows}) == 96
-    assert walk.holdout_fraction(dict(train=32, judge=16)) == "0.333"
 
 
 def test_the_rule_judges_each_policy_against_the_base_with_a_wilson_interval(walk):
@@ -130,15 +129,4 @@ def test_the_quick_walk_runs_every_step_and_fails_loudly_with_the_reason(tmp_pat
     ]
     assert all("its log: " in line and "no training step" not in line for line in failures)
     assert (tmp_path / "walk" / "curves.png").stat().st_size > 0
-    assert (tmp_path / "walk" / "walk.preference.jsonl").stat().st_size > 0
-    # the judge trained on the prompts every other run kept out, and on no other
-    logs = tmp_path / "walk" / "logs"
-    judge = re.search(
-        r"--holdout 0.5 --holdout-only: the (\d+) held-out prompts, none of the other (\d+)",
-        (logs / "train-judge.log").read_text(),
-    )
-    assert judge, (logs / "train-judge.log").read_text()[-2000:]
-    for name in ("reward", "dpo"):  # the judge's pairs: the same records, the other side
-        assert f"--holdout 0.5: {judge[2]} prompts, {judge[1]} held out" in (logs / f"train-{name}.log").read_text()
-    for name in ("sft", "kto", "rloo"):  # every record has an SFT answer, KTO labels and a prompt: more prompts
-        assert re.search(r"--holdout 0.5: \d+ prompts, \d+ held out", (logs / f"train-{name}.log").read_text())
+    assert (tmp_path / "walk" / "walk-train.preference.jsonl").stat().st_size > 0

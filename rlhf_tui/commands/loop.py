@@ -92,6 +92,19 @@ def _prompts(
     return items, guidelines
 
 
+def held_out_prompts(items: list[PromptItem], fraction: float, source: str) -> list[PromptItem]:
+    """The prompts `train --holdout FRACTION` keeps out of training, in their order."""
+    from store.errors import InvalidInputError
+    from trainers.data import held_out, prompt_key
+
+    if not 0.0 < fraction < 1.0:
+        raise InvalidInputError(f"--holdout must be in (0, 1): {fraction}")
+    kept = [i for i in items if held_out(prompt_key({"prompt": i.prompt}), fraction)]
+    if not kept:
+        raise InvalidInputError(f"--holdout {fraction} keeps none of the {len(items)} prompts of {source}")
+    return kept
+
+
 @app.command("generate")
 def generate_command(
     model: list[str] = typer.Option(
@@ -280,6 +293,13 @@ def eval_command(
     prompts: Path | None = typer.Option(None, "--prompts", help="Or a prompts file (JSONL or text lines)."),
     out: Path = typer.Option(Path("eval.parquet"), "--out", "-o", help="Parquet file for the answers side by side."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N prompts."),
+    holdout: float = typer.Option(
+        0.0,
+        "--holdout",
+        metavar="FRACTION",
+        help="Answer only the prompts that `train --holdout FRACTION` keeps out of training (none of the policies "
+        "trained with it saw them).",
+    ),
     temperature: float = typer.Option(0.0, "--temperature", help="0: greedy answers (deterministic) [default]."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold when sampling."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Longest answer in tokens."),
@@ -307,7 +327,9 @@ def eval_command(
     from trainers.evaluation import SIMILAR_LENGTH, evaluate_policies, write_parquet
     from trainers.generation import GenerationSettings
 
-    items, _ = _prompts(store, dataset, prompts, limit)
+    items, _ = _prompts(store, dataset, prompts, None if holdout else limit)
+    if holdout:
+        items = held_out_prompts(items, holdout, f"dataset '{dataset}'" if dataset else str(prompts))[:limit]
     from trainers.quiet import quiet_libraries
 
     quiet_libraries()
