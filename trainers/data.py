@@ -23,6 +23,11 @@ FORMAT_COLUMNS = {
 }
 
 
+def source_name(args: DataArgs) -> str:
+    """Where the rows come from, as errors and notes name it."""
+    return f"dataset '{args.dataset}'" if args.dataset else str(args.data)
+
+
 def load_rows(args: DataArgs, data_format: str, threshold: float | None = None) -> list[dict[str, Any]]:
     """The rows of a file or a store dataset in `data_format` (see FORMAT_COLUMNS), checked."""
     if data_format == "preference":
@@ -42,12 +47,11 @@ def load_rows(args: DataArgs, data_format: str, threshold: float | None = None) 
                 )
         finally:
             store.close()
-        source = f"dataset '{args.dataset}'"
     elif args.data:
         rows = _read_file(Path(args.data), plain_lines=data_format == "prompts")
-        source = args.data
     else:
         raise TrainerError("give exactly one of --data FILE or --dataset NAME")
+    source = source_name(args)
     if data_format == "sft":
         rows = [
             _from_messages(r, source, n) if "messages" in r and "completion" not in r else r
@@ -101,12 +105,11 @@ def load_preference_rows(args: DataArgs) -> list[dict[str, Any]]:
             rows = store.preference_rows(args.dataset, aggregate=args.aggregate)
         finally:
             store.close()
-        source = f"dataset '{args.dataset}'"
     elif args.data:
         rows = _read_file(Path(args.data))
-        source = args.data
     else:
         raise TrainerError("give exactly one of --data FILE or --dataset NAME")
+    source = source_name(args)
     if not rows:
         raise TrainerError(f"no preference pairs in {source} (annotate some records first, or check the file)")
     missing = [c for c in REQUIRED if c not in rows[0]]

@@ -26,6 +26,7 @@ from .data import (
     load_rows,
     prompt_key,
     shuffled,
+    source_name,
     split_by_prompt,
     to_dataset,
 )
@@ -264,9 +265,8 @@ def prepare_data(cfg: TrainConfig, tokenizer: Tokenizer, source: str = "the mode
     """Rows read, split by prompt, and tokenised by the kind's encoder (prompts cut from the left to fit)."""
     kind = kind_of(cfg.kind)
     rows = load_rows(cfg.data, kind.data_format, cfg.kto.threshold if cfg.kind == "kto" else None)
-    source_name = f"dataset '{cfg.data.dataset}'" if cfg.data.dataset else str(cfg.data.data)
     all_prompts = len({prompt_key(r) for r in rows})
-    rows = holdout_side(rows, cfg.data.holdout, cfg.data.holdout_only, source_name)
+    rows = holdout_side(rows, cfg.data.holdout, cfg.data.holdout_only, source_name(cfg.data))
     train_rows, eval_rows = split_by_prompt(rows, cfg.data.eval_split if kind.evaluates else 0.0, cfg.data.seed)
     if cfg.kind == "kto":  # KTO reads batches in order and pairs answers within one: mix records and labels
         train_rows, eval_rows = shuffled(train_rows, cfg.data.seed), shuffled(eval_rows, cfg.data.seed)
