@@ -361,6 +361,9 @@ def test_two_process_accelerate_run_finishes(tiny_model_dir, pref_jsonl, tmp_pat
         str(out),
         "--max-steps",
         "2",
+        # precision named, not detected: the subprocesses would read the host's CPU flags (no fixture reaches them)
+        "--no-4bit",
+        "--no-bf16",
         *FAST,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
