@@ -37,7 +37,9 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "down, with the keyboard (the dataset's task decides which).",
     ),
     CommandEntry(
-        "datasets", "core", "List the datasets with their progress; rename, archive, restore or delete one (admins)."
+        "datasets",
+        "datasets",
+        "List the datasets with their progress; rename, archive, restore or delete one (admins).",
     ),
     CommandEntry(
         "stats", "core", "Answers in a dataset, counted by annotator and status; optionally agreement figures."
